@@ -1,0 +1,44 @@
+import { FailureKind } from "../lib/engine/driver";
+
+/** The exit codes of `scm-upgrade`, a contract for scripts and pipelines (README, `--help`). */
+export const EXIT = {
+    ok: 0,
+    upgradeFailed: 1,
+    usage: 2,
+    invalidConfig: 3,
+    preflightFailed: 4,
+    stackLocked: 5,
+    refused: 6,
+    toolchain: 7,
+    interrupted: 130,
+} as const;
+
+export function exitCodeFor(kind: FailureKind): number {
+    switch (kind) {
+        case "invalid-config":
+            return EXIT.invalidConfig;
+        case "preflight-failed":
+            return EXIT.preflightFailed;
+        case "upgrade-failed":
+            return EXIT.upgradeFailed;
+        case "stack-locked":
+            return EXIT.stackLocked;
+        case "interrupted":
+            return EXIT.interrupted;
+        case "refused":
+            return EXIT.refused;
+        case "toolchain":
+            return EXIT.toolchain;
+    }
+}
+
+export const exitCodeHelp = `Exit codes:
+  0    success (or nothing to do)
+  1    upgrade failed: the run stopped at the failed node; later nodes untouched
+  2    usage error (unknown command or flag)
+  3    invalid configuration: nothing was touched
+  4    preflight failed: no node was upgraded
+  5    stack locked: another run holds it (or a killed one: see \`unlock\`)
+  6    refused: not confirmed, or outside the maintenance window
+  7    toolchain missing (run \`npm run bootstrap\`)
+  130  interrupted (Ctrl-C): stopped after the node in progress; \`up\` resumes`;

@@ -1,0 +1,316 @@
+import * as readline from "readline";
+import { parseArgs } from "util";
+import { formatProblems } from "../lib/config/schema";
+import * as driver from "../lib/engine/driver";
+import { ProgressEvent } from "../lib/engine/events";
+import { planToDot, planToJson, planToMermaid, renderPlanTable } from "../lib/plan";
+import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
+import { checkWindow } from "./window";
+import { renderTable } from "./table";
+
+const commonHelp = `Common flags:
+  -s, --stack NAME   stack to work on (default: sandbox)
+  -y, --yes          do not ask for confirmation
+      --json         one JSON event per line on stdout, for pipelines
+  -h, --help         this help`;
+
+const help: Record<string, string> = {
+    "": `scm-upgrade: rolling upgrade of a SequoiaCM cluster, standby center first, in the vendor's order.
+
+Usage: scm-upgrade <command> [flags]
+
+Commands:
+  plan        the ordered waves, no SSH (--format table|json|mermaid|dot)
+  preflight   only the checks, on every host; changes nothing
+  preview     the engine's preview: what would run where; runs nothing on hosts
+  up          stage, check and upgrade, wave by wave (asks first unless --yes)
+  status      per node: version, when upgraded, how long it took (from the state)
+  rollback    the vendor rollback, node by node in reverse order (asks first unless --yes)
+  refresh     refresh the stack's state
+  unlock      remove the lock a killed run left behind (checks that it is dead)
+
+${commonHelp}
+
+${exitCodeHelp}`,
+    plan: `Usage: scm-upgrade plan [--stack NAME] [--format table|json|mermaid|dot]
+Prints the ordered waves (service x center x site) of the stack's config. Reads no host.`,
+    preflight: `Usage: scm-upgrade preflight [--stack NAME] [--json]
+Runs the read-only checks on every host over SSH (users, folders, disk, versions, 3.2 prerequisites).
+Changes nothing on any host and nothing in the stack's state.`,
+    preview: `Usage: scm-upgrade preview [--stack NAME] [--only-center standby|primary] [--json]
+The engine's preview: the commands that would run, where and in which order. Runs nothing on hosts.`,
+    up: `Usage: scm-upgrade up [--stack NAME] [--yes] [--json] [--only-center standby] [--window HH:MM-HH:MM] [--force]
+Stages the package on every host, runs the preflight, then upgrades node by node in the plan's order.
+  --only-center standby   stop point: upgrade the standby center only; run \`up\` again to finish the primary
+  --window HH:MM-HH:MM    maintenance window (local time); refuses to start outside it unless --force
+Ctrl-C stops after the node in progress; the next \`up\` resumes. Nodes already at the target are skipped.`,
+    status: `Usage: scm-upgrade status [--stack NAME] [--json]
+Per node: version before and after, skipped or not, seconds, from the last run's state. No SSH.`,
+    rollback: `Usage: scm-upgrade rollback [--stack NAME] [--yes] [--json]
+Runs \`scmupgrade.py --rollback --start\` node by node in the exact reverse order of the upgrade.
+Nodes already at the source version are skipped.`,
+    refresh: `Usage: scm-upgrade refresh [--stack NAME] [--json]`,
+    unlock: `Usage: scm-upgrade unlock [--stack NAME]
+After a run was killed (SIGKILL), removes its lock on the local backend, after checking the process is gone.`,
+};
+
+interface Flags {
+    stack: string;
+    yes: boolean;
+    json: boolean;
+    format?: string;
+    onlyCenter?: string;
+    window?: string;
+    force: boolean;
+    help: boolean;
+}
+
+function parse(cmd: string, argv: string[]): Flags {
+    const { values } = parseArgs({
+        args: argv,
+        options: {
+            stack: { type: "string", short: "s", default: "sandbox" },
+            yes: { type: "boolean", short: "y", default: false },
+            json: { type: "boolean", default: false },
+            format: { type: "string" },
+            "only-center": { type: "string" },
+            window: { type: "string" },
+            force: { type: "boolean", default: false },
+            help: { type: "boolean", short: "h", default: false },
+        },
+        strict: true,
+        allowPositionals: false,
+    });
+    if (values.format && cmd !== "plan") throw new UsageError(`--format is a flag of \`plan\` only.`);
+    if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
+        throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
+    }
+    return {
+        stack: values.stack as string,
+        yes: values.yes as boolean,
+        json: values.json as boolean,
+        format: values.format as string | undefined,
+        onlyCenter: values["only-center"] as string | undefined,
+        window: values.window as string | undefined,
+        force: values.force as boolean,
+        help: values.help as boolean,
+    };
+}
+
+class UsageError extends Error {}
+
+/** Output for people (stderr: progress; stdout: results) or for pipelines (stdout: JSON lines). */
+class Printer {
+    private readonly t0 = Date.now();
+    constructor(private readonly json: boolean) {}
+    event(e: ProgressEvent | Record<string, unknown>) {
+        if (this.json) {
+            process.stdout.write(JSON.stringify(e) + "\n");
+            return;
+        }
+        const line = describe(e as ProgressEvent);
+        if (line) process.stderr.write(`[${this.clock()}] ${line}\n`);
+    }
+    info(text: string) {
+        if (this.json) this.event({ type: "message", message: text, time: new Date().toISOString() });
+        else process.stderr.write(text + "\n");
+    }
+    result(text: string) {
+        if (!this.json) process.stdout.write(text + "\n");
+    }
+    private clock() {
+        const s = Math.floor((Date.now() - this.t0) / 1000);
+        return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+    }
+}
+
+function describe(e: ProgressEvent): string | undefined {
+    switch (e.type) {
+        case "run-started":
+            return `${e.operation} on stack ${e.stack}`;
+        case "preflight":
+            if (e.status === "failed") return `preflight ${e.host}: FAILED\n${indent(e.message ?? "")}`;
+            if (e.status === "ok") return `preflight ${e.host}: ok${e.warnings?.length ? `\n${indent(e.warnings.map((w) => `warning: ${w}`).join("\n"))}` : ""}`;
+            return `preflight ${e.host}: checking`;
+        case "staging":
+            if (e.status === "failed") return `staging ${e.host}: FAILED\n${indent(e.message ?? "")}`;
+            return `staging ${e.host}: ${e.status === "staged" ? "staged" : "uploading and unpacking"}`;
+        case "node": {
+            const id = `${e.host}/${e.service}`.padEnd(28);
+            switch (e.status) {
+                case "planned":
+                    return `${id} would upgrade`;
+                case "upgrading":
+                    return `${id} upgrading`;
+                case "rolling-back":
+                    return `${id} rolling back`;
+                case "healthy":
+                    return `${id} healthy ${e.versionBefore} -> ${e.versionAfter} (${e.seconds}s)`;
+                case "rolled-back":
+                    return `${id} rolled back ${e.versionBefore} -> ${e.versionAfter} (${e.seconds}s)`;
+                case "skipped":
+                    return `${id} skipped: already at ${e.versionAfter ?? e.versionBefore}`;
+                case "failed":
+                    return `${id} FAILED on host ${e.host}, service ${e.service}:\n${indent(e.message ?? "")}`;
+            }
+            return undefined;
+        }
+        case "diagnostic":
+            return e.severity === "info" ? e.message : `${e.severity}: ${firstLines(e.message, 12)}`;
+        case "run-finished":
+            return `${e.operation} ${e.result} in ${e.elapsedSeconds.toFixed(1)}s`;
+    }
+}
+
+const indent = (s: string) =>
+    s
+        .split("\n")
+        .map((l) => `    ${l}`)
+        .join("\n");
+const firstLines = (s: string, n: number) => s.split("\n").slice(0, n).join("\n");
+
+async function confirm(question: string): Promise<boolean> {
+    const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
+    rl.close();
+    return /^y(es)?$/i.test(answer.trim());
+}
+
+/** Ask unless --yes; refuse when nobody can answer. */
+async function ensureConfirmed(f: Flags, p: Printer, what: string): Promise<void> {
+    if (f.yes) return;
+    if (!process.stdin.isTTY) {
+        throw new driver.DriverError("refused", `Refusing to ${what} without confirmation: pass --yes for unattended runs.`);
+    }
+    if (!(await confirm(`Proceed to ${what} on stack ${f.stack}? [y/N] `))) {
+        throw new driver.DriverError("refused", "Not confirmed: nothing was done.");
+    }
+    p.info("confirmed");
+}
+
+function summaryTable(nodes: Record<string, { host: string; service: string; center?: string; wave?: number; versionBefore: string; versionAfter: string; skipped: boolean; seconds?: number }>): string {
+    const rows = Object.values(nodes).sort((a, b) => (a.wave ?? 0) - (b.wave ?? 0));
+    return renderTable(
+        ["wave", "host", "service", "center", "before", "after", "result", "seconds"],
+        rows.map((n) => [
+            String(n.wave ?? ""),
+            n.host,
+            n.service,
+            n.center ?? "",
+            n.versionBefore,
+            n.versionAfter,
+            n.skipped ? "skipped" : "upgraded",
+            n.seconds === undefined ? "" : String(n.seconds),
+        ]),
+    );
+}
+
+async function main(argv: string[]): Promise<number> {
+    const cmd = argv[0] && !argv[0].startsWith("-") ? argv[0] : "";
+    const rest = cmd ? argv.slice(1) : argv;
+    if (!(cmd in help)) throw new UsageError(`Unknown command \`${cmd}\`. Run \`scm-upgrade --help\` for the list.`);
+    const f = parse(cmd, rest);
+    if (f.help || cmd === "") {
+        process.stdout.write(help[cmd] + "\n");
+        return cmd === "" && !f.help ? EXIT.usage : EXIT.ok;
+    }
+    const p = new Printer(f.json);
+    const controller = new AbortController();
+    const onSigint = () => {
+        if (controller.signal.aborted) return;
+        p.info("Interrupt received: stopping after the node in progress (the state stays consistent; `up` resumes).");
+        controller.abort();
+    };
+    process.on("SIGINT", onSigint);
+    const opts: driver.RunOptions = {
+        stack: f.stack,
+        onEvent: (e) => p.event(e),
+        signal: controller.signal,
+        centers: f.onlyCenter ? [f.onlyCenter as "standby" | "primary"] : undefined,
+    };
+    try {
+        switch (cmd) {
+            case "plan": {
+                const { waves } = await driver.plan(opts);
+                const format = f.format ?? (f.json ? "json" : "table");
+                if (format === "table") p.result(renderPlanTable(waves));
+                else if (format === "json") process.stdout.write(planToJson(waves) + "\n");
+                else if (format === "mermaid") p.result(planToMermaid(waves));
+                else if (format === "dot") p.result(planToDot(waves));
+                else throw new UsageError(`--format must be table, json, mermaid or dot, not ${format}.`);
+                return EXIT.ok;
+            }
+            case "preflight": {
+                const r = await driver.preflight(opts);
+                p.result(r.map((h) => `${h.host}: ${h.ok ? "ok" : "FAILED"}${h.lines.length ? "\n" + indent(h.lines.join("\n")) : ""}`).join("\n"));
+                return r.every((h) => h.ok) ? EXIT.ok : EXIT.preflightFailed;
+            }
+            case "preview": {
+                const changes = await driver.preview(opts);
+                p.result(`preview: ${Object.entries(changes).map(([k, v]) => `${v} to ${k}`).join(", ") || "no changes"}`);
+                return EXIT.ok;
+            }
+            case "up":
+            case "rollback": {
+                if (cmd === "up") checkWindow(f.window, f.force, new Date());
+                const { waves } = await driver.plan(opts);
+                if (!f.json) {
+                    const shown = cmd === "rollback" ? [...waves].reverse() : waves;
+                    p.info(`${cmd === "rollback" ? "Rollback, reverse order of" : "Plan"}:\n${renderPlanTable(shown)}`);
+                }
+                await ensureConfirmed(f, p, cmd === "up" ? "upgrade" : "roll back");
+                const r = await driver.up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
+                const nodes = (r.outputs.nodes?.value ?? {}) as Parameters<typeof summaryTable>[0];
+                const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k]) => k !== "same").length;
+                if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
+                else {
+                    p.result(summaryTable(Object.fromEntries(Object.entries(nodes).map(([k, n]) => [k, { ...n }]))));
+                    if (!changed) p.info("Nothing to do: every node is already at the target and the state is current.");
+                }
+                return EXIT.ok;
+            }
+            case "status": {
+                const s = await driver.status(opts);
+                const nodes = (s.outputs.nodes?.value ?? {}) as Parameters<typeof summaryTable>[0];
+                if (f.json) p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null });
+                else {
+                    if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${s.lastRun.startTime} -> ${s.lastRun.endTime}`);
+                    p.result(Object.keys(nodes).length ? summaryTable(Object.fromEntries(Object.entries(nodes).map(([k, n]) => [k, { ...n }]))) : "no run recorded yet");
+                }
+                return EXIT.ok;
+            }
+            case "refresh": {
+                await driver.refresh(opts);
+                return EXIT.ok;
+            }
+            case "unlock": {
+                const removed = await driver.unlock(opts);
+                p.result(removed.length ? `removed ${removed.length} stale lock(s)` : "no lock to remove");
+                return EXIT.ok;
+            }
+        }
+        return EXIT.usage;
+    } finally {
+        process.off("SIGINT", onSigint);
+    }
+}
+
+main(process.argv.slice(2))
+    .then((code) => {
+        process.exitCode = code;
+    })
+    .catch((e: unknown) => {
+        const json = process.argv.includes("--json");
+        let code: number = EXIT.upgradeFailed;
+        let message = String((e as Error)?.message ?? e);
+        if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
+            code = EXIT.usage;
+            message = `${message}\nRun \`scm-upgrade --help\`.`;
+        } else if (e instanceof driver.DriverError) {
+            code = exitCodeFor(e.kind);
+            if (e.problems.length) message = `${message}\n${formatProblems(e.problems, {})}`;
+        }
+        if (json) process.stdout.write(JSON.stringify({ type: "error", code, message, time: new Date().toISOString() }) + "\n");
+        process.stderr.write(`error: ${message}\n`);
+        process.exitCode = code;
+    });

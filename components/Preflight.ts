@@ -1,0 +1,37 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote, types } from "@pulumi/command";
+import { parseMarkers, PreflightArgs as PreflightScriptArgs, renderPreflight } from "../lib/shell";
+
+export interface PreflightArgs extends PreflightScriptArgs {
+    connection: pulumi.Input<types.input.remote.ConnectionArgs>;
+    /** Values whose change runs the checks again (package checksum, versions). */
+    triggers: string[];
+}
+
+/**
+ * Read-only checks on one host before any node anywhere is upgraded: SSH, folders, install user,
+ * staged script, free disk, installed versions, 3.2 prerequisites. Fails the run on any failed check.
+ */
+export class Preflight extends pulumi.ComponentResource {
+    /** Warnings the checks reported (e.g. stale backup markers). */
+    public readonly warnings: pulumi.Output<string[]>;
+    /** Every check, `<name> <ok|warn|fail> <detail>`. */
+    public readonly checks: pulumi.Output<string[]>;
+
+    constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sequoiacm:upgrade:Preflight", name, {}, opts);
+        const { connection, triggers, ...script } = args;
+        const run = new remote.Command(
+            `${name}-checks`,
+            { connection, create: renderPreflight(script), triggers },
+            { parent: this },
+        );
+        this.warnings = run.stdout.apply((out) =>
+            parseMarkers(out)
+                .checks.filter((c) => c.status === "warn")
+                .map((c) => `${args.host}: ${c.name}: ${c.detail}`),
+        );
+        this.checks = run.stdout.apply((out) => parseMarkers(out).checks.map((c) => `${c.name} ${c.status} ${c.detail}`));
+        this.registerOutputs({ warnings: this.warnings, checks: this.checks });
+    }
+}

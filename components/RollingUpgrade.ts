@@ -1,0 +1,170 @@
+import * as pulumi from "@pulumi/pulumi";
+import { types } from "@pulumi/command";
+import { Center, UpgradeConfig, effectiveHost } from "../lib/config/schema";
+import { batches, planWaves, Wave } from "../lib/plan";
+import { serviceFilesOf } from "../lib/shell";
+import { Preflight } from "./Preflight";
+import { ServiceUpgrade } from "./ServiceUpgrade";
+import { StagedPackage } from "./StagedPackage";
+
+export interface RollingUpgradeArgs {
+    /** A validated configuration (lib/config). */
+    config: UpgradeConfig;
+    /** sha256 of `config.package.localPath`, when the package is uploaded from this machine. */
+    packageSha256?: string;
+    /** sha256 of `config.upgradeScript`, when set. */
+    upgradeScriptSha256?: string;
+    /** SSH connection per host name (secrets already wrapped as Pulumi secrets). */
+    connections: Record<string, pulumi.Input<types.input.remote.ConnectionArgs>>;
+    /** Free space needed in the staging and install folders, MiB. Default 200. */
+    minFreeMb?: number;
+    /**
+     * Upgrade only the nodes of these centers (the stop point between centers: `["standby"]` first,
+     * then everything). Default: both.
+     */
+    centers?: Center[];
+}
+
+/** What the run did to one node (one service on one host). */
+export interface NodeResult {
+    host: string;
+    service: string;
+    center: string;
+    site?: string;
+    wave: number;
+    versionBefore: string;
+    versionAfter: string;
+    skipped: boolean;
+    seconds: number;
+}
+
+/**
+ * The whole rolling upgrade: the package staged and checked on every host, then one
+ * ServiceUpgrade per node, wave after wave in the plan's order (standby before primary, root
+ * site before branch sites), each wave waiting on the one before through explicit `dependsOn`.
+ */
+export class RollingUpgrade extends pulumi.ComponentResource {
+    /** Per node, keyed `<host>/<service>`. */
+    public readonly nodes: pulumi.Output<Record<string, NodeResult>>;
+    /** Preflight warnings of every host. */
+    public readonly warnings: pulumi.Output<string[]>;
+    /** The plan the resources were built from. */
+    public readonly plan: Wave[];
+
+    constructor(name: string, args: RollingUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sequoiacm:upgrade:RollingUpgrade", name, {}, opts);
+        const c = args.config;
+        for (const h of c.hosts) {
+            if (!args.connections[h.name]) {
+                throw new pulumi.ResourceError(`No SSH connection was given for host ${h.name}: pass one in \`connections\`.`, this);
+            }
+        }
+        if ("localPath" in c.package && !args.packageSha256) {
+            throw new pulumi.ResourceError("`packageSha256` is required when the package is uploaded from this machine.", this);
+        }
+        const centers = args.centers ?? ["standby", "primary"];
+        this.plan = planWaves(c).filter((w) => centers.includes(w.center));
+        const identity = args.packageSha256 ?? ("remotePath" in c.package ? c.package.remotePath : "");
+        const triggers = [c.targetVersion, identity, args.upgradeScriptSha256 ?? ""];
+
+        // Preflight on every host first: an unreachable or unfit host stops the run before any host
+        // is changed. Then staging everywhere; every upgrade waits for all of it.
+        const preflights = c.hosts.map((h) => {
+            const e = effectiveHost(c, h);
+            return new Preflight(
+                `${name}-${h.name}-preflight`,
+                {
+                    host: h.name,
+                    connection: args.connections[h.name],
+                    installRoot: e.installRoot,
+                    stagingDir: e.stagingDir,
+                    installUser: c.installUser,
+                    installGroup: c.installGroup,
+                    become: c.become,
+                    sourceVersion: c.sourceVersion,
+                    targetVersion: c.targetVersion,
+                    services: c.serviceOrder.filter((s) => h.services.includes(s)).map(serviceFilesOf),
+                    minFreeMb: args.minFreeMb ?? 200,
+                    triggers,
+                },
+                { parent: this },
+            );
+        });
+        const gate: pulumi.Resource[] = c.hosts.map((h) => {
+            const e = effectiveHost(c, h);
+            return new StagedPackage(
+                `${name}-${h.name}-stage`,
+                {
+                    host: h.name,
+                    connection: args.connections[h.name],
+                    stagingDir: e.stagingDir,
+                    become: c.become,
+                    loginUser: e.user,
+                    installUser: c.installUser,
+                    installGroup: c.installGroup,
+                    package:
+                        "localPath" in c.package
+                            ? { localPath: c.package.localPath, sha256: args.packageSha256 as string }
+                            : { remotePath: c.package.remotePath },
+                    upgradeScript:
+                        c.upgradeScript && args.upgradeScriptSha256
+                            ? { localPath: c.upgradeScript, sha256: args.upgradeScriptSha256 }
+                            : undefined,
+                    after: preflights,
+                },
+                { parent: this },
+            );
+        });
+
+        const results: pulumi.Output<NodeResult>[] = [];
+        let previous: pulumi.Resource[] = [];
+        for (const wave of this.plan) {
+            for (const batch of batches(wave, c.parallelism)) {
+                const current: pulumi.Resource[] = [];
+                for (const node of batch) {
+                    const h = c.hosts.find((x) => x.name === node.host)!;
+                    const e = effectiveHost(c, h);
+                    const up = new ServiceUpgrade(
+                        `${name}-${node.host}-${node.service}`,
+                        {
+                            host: node.host,
+                            healthAddress: h.address,
+                            connection: args.connections[node.host],
+                            installRoot: e.installRoot,
+                            stagingDir: e.stagingDir,
+                            installUser: c.installUser,
+                            become: c.become,
+                            targetVersion: c.targetVersion,
+                            service: serviceFilesOf(node.service),
+                            healthTimeoutSeconds: c.healthTimeoutSeconds,
+                            rollbackOnHealthFailure: c.rollbackOnHealthFailure,
+                            triggers,
+                            after: [...gate, ...previous],
+                        },
+                        { parent: this },
+                    );
+                    current.push(up);
+                    results.push(
+                        pulumi
+                            .all([up.versionBefore, up.versionAfter, up.skipped, up.seconds])
+                            .apply(([versionBefore, versionAfter, skipped, seconds]) => ({
+                                host: node.host,
+                                service: node.service,
+                                center: node.center,
+                                ...(node.site ? { site: node.site } : {}),
+                                wave: wave.index,
+                                versionBefore,
+                                versionAfter,
+                                skipped,
+                                seconds,
+                            })),
+                    );
+                }
+                previous = current;
+            }
+        }
+        this.nodes = pulumi.all(results).apply((rs) => Object.fromEntries(rs.map((r) => [`${r.host}/${r.service}`, r])));
+        this.warnings = pulumi.all(preflights.map((p) => p.warnings)).apply((ws) => ws.flat());
+        this.registerOutputs({ nodes: this.nodes, warnings: this.warnings });
+    }
+}

@@ -1,0 +1,45 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote, types } from "@pulumi/command";
+import { NodeUpgradeArgs, parseMarkers, renderServiceUpgrade } from "../lib/shell";
+
+export interface ServiceUpgradeArgs extends NodeUpgradeArgs {
+    connection: pulumi.Input<types.input.remote.ConnectionArgs>;
+    /** Values whose change runs the upgrade again (target version, package checksum). */
+    triggers: string[];
+    /** What must finish first: staging and preflight everywhere, and the previous wave. */
+    after: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * One SequoiaCM service upgraded on one host with the vendor's `scmupgrade.py --start`, as the
+ * install user. Skipped when already at the target. Succeeds only on the success line, the target
+ * version in the jars, and healthy nodes (see renderServiceUpgrade).
+ */
+export class ServiceUpgrade extends pulumi.ComponentResource {
+    public readonly versionBefore: pulumi.Output<string>;
+    public readonly versionAfter: pulumi.Output<string>;
+    public readonly skipped: pulumi.Output<boolean>;
+    /** Seconds the upgrade took on the host (0 when skipped). */
+    public readonly seconds: pulumi.Output<number>;
+
+    constructor(name: string, args: ServiceUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sequoiacm:upgrade:ServiceUpgrade", name, {}, opts);
+        const { connection, triggers, after, ...script } = args;
+        const run = new remote.Command(
+            `${name}-run`,
+            { connection, create: renderServiceUpgrade(script), triggers },
+            { parent: this, dependsOn: after },
+        );
+        const markers = run.stdout.apply((out) => parseMarkers(out).values);
+        this.versionBefore = markers.apply((m) => m["version-before"] ?? "unknown");
+        this.versionAfter = markers.apply((m) => m["version-after"] ?? "unknown");
+        this.skipped = markers.apply((m) => m.result === "skipped");
+        this.seconds = markers.apply((m) => Number(m.seconds ?? 0));
+        this.registerOutputs({
+            versionBefore: this.versionBefore,
+            versionAfter: this.versionAfter,
+            skipped: this.skipped,
+            seconds: this.seconds,
+        });
+    }
+}

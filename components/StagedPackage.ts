@@ -1,0 +1,105 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote, types } from "@pulumi/command";
+import { Become, renderPrepareStaging, renderUnpack, uploadDir } from "../lib/shell";
+
+export interface StagedPackageArgs {
+    /** Host name, for messages. */
+    host: string;
+    /** SSH connection to the host (stored as a secret by the provider). */
+    connection: pulumi.Input<types.input.remote.ConnectionArgs>;
+    /** Staging folder on the host. Default in config: `/opt/scm_upgrade`. */
+    stagingDir: string;
+    become: Become;
+    /** SSH login user (owner of the upload folder in `sudo` mode). */
+    loginUser: string;
+    installUser: string;
+    installGroup: string;
+    /** A tarball on this machine (uploaded) with its sha256, or a path already on the host. */
+    package: { localPath: string; sha256: string } | { remotePath: string };
+    /** A separate `scmupgrade.py` on this machine, uploaded and put in place of the package's own. */
+    upgradeScript?: { localPath: string; sha256: string };
+    /** What must finish first (the preflight of every host). */
+    after?: pulumi.Input<pulumi.Resource>[];
+}
+
+/**
+ * The release staged on one host, as the vendor prescribes: uploaded, unpacked into the staging
+ * folder, handed to the install user and group, `scmupgrade.py` made executable. Staged again
+ * when the package's checksum changes (the triggers), never otherwise.
+ */
+export class StagedPackage extends pulumi.ComponentResource {
+    /** The checksum (or host path) of what is staged. */
+    public readonly staged: pulumi.Output<string>;
+
+    constructor(name: string, args: StagedPackageArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("sequoiacm:upgrade:StagedPackage", name, {}, opts);
+        const identity = "sha256" in args.package ? args.package.sha256 : args.package.remotePath;
+        const triggers = [identity, args.upgradeScript?.sha256 ?? "", args.stagingDir];
+
+        const prepare = new remote.Command(
+            `${name}-prepare`,
+            {
+                connection: args.connection,
+                create: renderPrepareStaging({ stagingDir: args.stagingDir, become: args.become, loginUser: args.loginUser }),
+                triggers,
+            },
+            { parent: this, dependsOn: args.after ?? [] },
+        );
+
+        const uploads: pulumi.Resource[] = [];
+        let tarballPath: string;
+        if ("localPath" in args.package) {
+            tarballPath = `${uploadDir(args.stagingDir)}/${args.package.localPath.split("/").pop()}`;
+            uploads.push(
+                new remote.CopyToRemote(
+                    `${name}-upload`,
+                    {
+                        connection: args.connection,
+                        source: new pulumi.asset.FileAsset(args.package.localPath),
+                        remotePath: tarballPath,
+                        triggers,
+                    },
+                    { parent: this, dependsOn: [prepare] },
+                ),
+            );
+        } else {
+            tarballPath = args.package.remotePath;
+        }
+        let scriptOverridePath: string | undefined;
+        if (args.upgradeScript) {
+            scriptOverridePath = `${uploadDir(args.stagingDir)}/scmupgrade.py`;
+            uploads.push(
+                new remote.CopyToRemote(
+                    `${name}-upload-script`,
+                    {
+                        connection: args.connection,
+                        source: new pulumi.asset.FileAsset(args.upgradeScript.localPath),
+                        remotePath: scriptOverridePath,
+                        triggers,
+                    },
+                    { parent: this, dependsOn: [prepare] },
+                ),
+            );
+        }
+
+        const unpack = new remote.Command(
+            `${name}-unpack`,
+            {
+                connection: args.connection,
+                create: renderUnpack({
+                    stagingDir: args.stagingDir,
+                    tarballPath,
+                    sha256: "sha256" in args.package ? args.package.sha256 : undefined,
+                    installUser: args.installUser,
+                    installGroup: args.installGroup,
+                    become: args.become,
+                    scriptOverridePath,
+                }),
+                triggers,
+            },
+            { parent: this, dependsOn: [prepare, ...uploads] },
+        );
+        this.staged = unpack.stdout.apply(() => identity);
+        this.registerOutputs({ staged: this.staged });
+    }
+}

@@ -1,0 +1,4 @@
+// The Pulumi program of scm-upgrade (`pulumi up -s <stack>`); `scm-upgrade` runs the same one inline.
+import { upgradeProgram } from "./lib/program";
+
+export = upgradeProgram();

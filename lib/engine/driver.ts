@@ -1,0 +1,243 @@
+import * as fs from "fs";
+import * as path from "path";
+import {
+    ConcurrentUpdateError,
+    EngineEvent,
+    LocalWorkspace,
+    Stack,
+} from "@pulumi/pulumi/automation";
+import { ConfigProblem, UpgradeConfig } from "../config/schema";
+import { loadFromFlatConfig } from "../config/load";
+import { planWaves, Wave } from "../plan";
+import { upgradeProgram, ProgramOptions } from "../program";
+import { buildNameIndex, makeTranslator, ProgressEvent } from "./events";
+import { projectName, workspaceOptions, EngineEnvOptions, engineEnv } from "./env";
+
+/** Why a run did not succeed; the CLI maps each kind to its exit code. */
+export type FailureKind = "invalid-config" | "preflight-failed" | "upgrade-failed" | "stack-locked" | "interrupted" | "refused" | "toolchain";
+
+export class DriverError extends Error {
+    constructor(
+        public readonly kind: FailureKind,
+        message: string,
+        public readonly problems: ConfigProblem[] = [],
+    ) {
+        super(message);
+        this.name = "DriverError";
+    }
+}
+
+export interface RunOptions extends EngineEnvOptions, ProgramOptions {
+    /** Stack name, e.g. `sandbox` or `production`. */
+    stack: string;
+    /** Typed progress events. Nothing is printed by the driver itself. */
+    onEvent?: (e: ProgressEvent) => void;
+    /** Raw engine events, for callers that want everything. */
+    onEngineEvent?: (e: EngineEvent) => void;
+    /** Engine output lines (the CLI's text), when a caller wants to show them. */
+    onOutput?: (line: string) => void;
+    /** Aborting stops after the node in progress: the engine gets SIGINT and finishes its running steps. */
+    signal?: AbortSignal;
+    /** Nodes of one wave at once, for this run (overrides the config). */
+    parallelism?: number;
+}
+
+/** The stack, created on first use; inline program = this project's program, in this process. */
+export async function openStack(o: RunOptions): Promise<Stack> {
+    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode });
+    return LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program }, await workspaceOptions(o));
+}
+
+/** Read and validate the stack's config before the engine touches anything. */
+export async function loadStackConfig(stack: Stack): Promise<{ config: UpgradeConfig; secretKeys: string[] }> {
+    const all = await stack.getAllConfig();
+    const flat: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    for (const [k, v] of Object.entries(all)) {
+        flat[k] = v.value;
+        if (v.secret) secretKeys.push(k);
+    }
+    const r = loadFromFlatConfig(flat);
+    if (!r.ok) {
+        throw new DriverError("invalid-config", `The configuration of stack ${stack.name} is invalid.`, r.problems);
+    }
+    return { config: r.config, secretKeys };
+}
+
+/** The plan of a stack's config: pure, no SSH, no engine run. */
+export async function plan(o: RunOptions): Promise<{ config: UpgradeConfig; waves: Wave[] }> {
+    const stack = await openStack(o);
+    const { config } = await loadStackConfig(stack);
+    return { config, waves: planWaves(config) };
+}
+
+function classify(e: unknown, text: string, aborted: boolean): DriverError {
+    if (e instanceof DriverError) return e;
+    if (aborted) return new DriverError("interrupted", "Interrupted: the engine stopped after the steps in progress. Run `up` again to resume.");
+    if (e instanceof ConcurrentUpdateError || /currently locked|conflict|another update is currently in progress/i.test(text)) {
+        return new DriverError(
+            "stack-locked",
+            "Another run holds this stack's lock: wait for it to finish. If no run is alive (a killed process), run `scm-upgrade unlock --stack <name>`.",
+        );
+    }
+    if (/-preflight-checks/.test(text)) return new DriverError("preflight-failed", "Preflight failed: no node was upgraded.");
+    return new DriverError("upgrade-failed", "The upgrade failed: the run stopped at the failed node; later nodes were not touched.");
+}
+
+/**
+ * The engine's record of operations a killed run left unfinished. A command that was running
+ * when its driver died may or may not have completed on the host; every script here checks the
+ * installed version first, so clearing the record and running again is safe.
+ */
+async function clearPendingOperations(stack: Stack, say: (l: string) => void): Promise<number> {
+    const state = await stack.exportStack();
+    const pending = (state.deployment as { pending_operations?: { resource: { urn: string }; type: string }[] }).pending_operations ?? [];
+    if (pending.length === 0) return 0;
+    for (const p of pending) say(`clearing the record of an interrupted ${p.type} of ${p.resource.urn.split("::").pop()}`);
+    (state.deployment as { pending_operations?: unknown[] }).pending_operations = [];
+    await stack.importStack(state);
+    return pending.length;
+}
+
+async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void) => Promise<T>): Promise<T> {
+    const emit = o.onEvent ?? (() => undefined);
+    const t0 = Date.now();
+    let stack: Stack;
+    try {
+        stack = await openStack(o);
+    } catch (e) {
+        throw classify(e, String(e), false);
+    }
+    const { config } = await loadStackConfig(stack);
+    const idx = buildNameIndex("scm", config.hosts, o.mode === "rollback");
+    const translate = makeTranslator(idx, emit, operation === "preview");
+    const onEvent = (ev: EngineEvent) => {
+        o.onEngineEvent?.(ev);
+        translate(ev);
+    };
+    emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
+    try {
+        if (operation === "up" || operation === "rollback") {
+            await clearPendingOperations(stack, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
+        }
+        const r = await body(stack, config, onEvent);
+        emit({ type: "run-finished", operation, result: "succeeded", elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
+        return r;
+    } catch (e) {
+        const err = classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false);
+        emit({
+            type: "run-finished",
+            operation,
+            result: err.kind === "interrupted" ? "interrupted" : "failed",
+            elapsedSeconds: (Date.now() - t0) / 1000,
+            time: new Date().toISOString(),
+        });
+        throw err;
+    }
+}
+
+/** The engine's preview: what would run where; runs nothing on hosts. */
+export async function preview(o: RunOptions) {
+    return run(o, "preview", async (stack, _c, onEvent) => {
+        const r = await stack.preview({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
+        return r.changeSummary;
+    });
+}
+
+/** The rolling upgrade (or, with `mode: "rollback"`, the vendor rollback in reverse order). */
+export async function up(o: RunOptions) {
+    return run(o, o.mode === "rollback" ? "rollback" : "up", async (stack, _c, onEvent) => {
+        const r = await stack.up({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
+        return { summary: r.summary, outputs: r.outputs };
+    });
+}
+
+/** Forget every resource (runs nothing on hosts: commands here have no delete step). */
+export async function destroy(o: RunOptions) {
+    return run(o, "destroy", async (stack, _c, onEvent) => (await stack.destroy({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never" })).summary);
+}
+
+/** Refresh the state (the command provider reads nothing back; kept for completeness of the API). */
+export async function refresh(o: RunOptions) {
+    return run(o, "refresh", async (stack, _c, onEvent) => (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never" })).summary);
+}
+
+/** The last run's per-node outputs, from the state: no SSH. */
+export async function status(o: RunOptions) {
+    const stack = await openStack(o);
+    const outputs = await stack.outputs();
+    const history = await stack.history(1).catch(() => []);
+    return { outputs, lastRun: history[0] };
+}
+
+/**
+ * The preflight checks alone, on every host, in a throwaway stack (same config and backend), so
+ * the stack's own state is not touched and the checks run afresh every time.
+ */
+export async function preflight(o: RunOptions): Promise<{ host: string; ok: boolean; lines: string[] }[]> {
+    const main = await openStack(o);
+    const { config } = await loadStackConfig(main);
+    const all = await main.getAllConfig();
+    const tmp = fs.mkdtempSync(path.join(require("os").tmpdir(), "scm-preflight-"));
+    const ws = await workspaceOptions({ ...o, workDir: tmp });
+    const stack = await LocalWorkspace.createOrSelectStack(
+        { stackName: `${o.stack}-preflight`, projectName, program: () => upgradeProgram({ mode: "preflight" }) },
+        { ...ws, projectSettings: { name: projectName, runtime: "nodejs" } },
+    );
+    const failures = new Map<string, string>();
+    const idx = buildNameIndex("scm", config.hosts);
+    const translate = makeTranslator(idx, (e) => {
+        if (e.type === "preflight" && e.status === "failed") failures.set(e.host, e.message ?? "failed");
+        o.onEvent?.(e);
+    }, false);
+    try {
+        await stack.setAllConfig(all);
+        let outputs: Record<string, { value: unknown }> = {};
+        try {
+            outputs = (await stack.up({ onEvent: translate, signal: o.signal, color: "never", parallel: 64 })).outputs;
+        } catch (e) {
+            if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false);
+        }
+        const checks = (outputs.checks?.value ?? {}) as Record<string, string[]>;
+        return config.hosts.map((h) => ({
+            host: h.name,
+            ok: !failures.has(h.name) && checks[h.name] !== undefined,
+            lines: failures.has(h.name) ? failures.get(h.name)!.split("\n") : (checks[h.name] ?? ["not checked: the run stopped before this host"]),
+        }));
+    } finally {
+        await stack.destroy({ color: "never" }).catch(() => undefined);
+        await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
+        fs.rmSync(tmp, { recursive: true, force: true });
+    }
+}
+
+/**
+ * Remove a lock that a killed run left behind (file backend only), after checking that the
+ * process that took it is gone. Returns the locks removed.
+ */
+export async function unlock(o: RunOptions): Promise<string[]> {
+    const url = engineEnv(o).PULUMI_BACKEND_URL;
+    if (!url.startsWith("file://")) {
+        throw new DriverError("refused", `unlock only handles the local file backend; for ${url} use \`pulumi cancel\`.`);
+    }
+    const dir = path.join(url.slice("file://".length), ".pulumi", "locks");
+    const removed: string[] = [];
+    if (!fs.existsSync(dir)) return removed;
+    const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".json") && f.includes(`${path.sep}${o.stack}${path.sep}`));
+    for (const f of files) {
+        const full = path.join(dir, f);
+        const lock = JSON.parse(fs.readFileSync(full, "utf8")) as { pid?: number; hostname?: string };
+        if (lock.pid && lock.hostname === require("os").hostname()) {
+            let alive = true;
+            try {
+                process.kill(lock.pid, 0);
+            } catch {
+                alive = false;
+            }
+            if (alive) throw new DriverError("stack-locked", `The run holding the lock (pid ${lock.pid}) is still alive: stop it first.`);
+        }
+        fs.rmSync(full);
+        removed.push(full);
+    }
+    return removed;
+}

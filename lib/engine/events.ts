@@ -1,0 +1,142 @@
+import { EngineEvent } from "@pulumi/pulumi/automation";
+import { parseMarkers } from "../shell";
+
+/** Typed progress of a run, for people (the CLI's live lines) and pipelines (`--json`). */
+export type ProgressEvent =
+    | { type: "run-started"; operation: string; stack: string; time: string }
+    | { type: "preflight"; host: string; status: "running" | "ok" | "failed"; warnings?: string[]; message?: string; time: string }
+    | { type: "staging"; host: string; status: "running" | "staged" | "failed"; message?: string; time: string }
+    | {
+          type: "node";
+          host: string;
+          service: string;
+          status: "planned" | "upgrading" | "healthy" | "skipped" | "failed" | "rolling-back" | "rolled-back";
+          versionBefore?: string;
+          versionAfter?: string;
+          seconds?: number;
+          message?: string;
+          time: string;
+      }
+    | { type: "diagnostic"; severity: string; message: string; time: string }
+    | { type: "run-finished"; operation: string; result: "succeeded" | "failed" | "interrupted"; elapsedSeconds: number; time: string };
+
+/** What a resource name stands for: the component naming of RollingUpgrade (`scm-<host>-<what>`). */
+export interface NameIndex {
+    nodes: Map<string, { host: string; service: string }>;
+    preflight: Map<string, string>;
+    staging: Map<string, string>;
+}
+
+export function buildNameIndex(prefix: string, hosts: { name: string; services: string[] }[], rollback = false): NameIndex {
+    const idx: NameIndex = { nodes: new Map(), preflight: new Map(), staging: new Map() };
+    for (const h of hosts) {
+        idx.preflight.set(`${prefix}-${h.name}-preflight-checks`, h.name);
+        idx.staging.set(`${prefix}-${h.name}-stage-unpack`, h.name);
+        for (const s of h.services) {
+            idx.nodes.set(`${prefix}-${h.name}-${s}-${rollback ? "rollback" : "run"}`, { host: h.name, service: s });
+        }
+    }
+    return idx;
+}
+
+function nameOf(urn: string | undefined): string {
+    return urn ? urn.slice(urn.lastIndexOf("::") + 2) : "";
+}
+
+/** Lines of a failure that say why: the script's `reason=` marker and the `| ` tail of its output. */
+export function explainFailure(text: string): string {
+    const reason = /SCMUP reason=(.*)/.exec(text)?.[1];
+    const tail = text
+        .split("\n")
+        .filter((l) => /^\s*\| /.test(l))
+        .map((l) => l.trimEnd());
+    const parts = [reason ?? text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "failed"];
+    if (tail.length) parts.push("last lines of scmupgrade.py:", ...tail);
+    return parts.join("\n");
+}
+
+/**
+ * Turns the engine's event stream into ProgressEvents. `preview` marks runs that execute nothing:
+ * a step there is only "planned".
+ */
+export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void, preview: boolean) {
+    const now = () => new Date().toISOString();
+    const started = new Map<string, number>();
+    return (ev: EngineEvent) => {
+        if (ev.resourcePreEvent) {
+            const m = ev.resourcePreEvent.metadata;
+            if (m.op === "same" || m.op === "read" || m.op === "refresh") return;
+            if (m.op === "delete" || m.op === "discard") return;
+            const name = nameOf(m.urn);
+            const node = idx.nodes.get(name);
+            if (node) {
+                started.set(name, Date.now());
+                emit({ type: "node", ...node, status: preview ? "planned" : name.endsWith("-rollback") ? "rolling-back" : "upgrading", time: now() });
+            } else if (!preview && idx.preflight.has(name)) {
+                emit({ type: "preflight", host: idx.preflight.get(name)!, status: "running", time: now() });
+            } else if (!preview && idx.staging.has(name)) {
+                emit({ type: "staging", host: idx.staging.get(name)!, status: "running", time: now() });
+            }
+        } else if (ev.resOutputsEvent && !preview) {
+            const m = ev.resOutputsEvent.metadata;
+            if (m.op === "same" || m.op === "delete") return;
+            const name = nameOf(m.urn);
+            const stdout = String(m.new?.outputs?.stdout ?? "");
+            const node = idx.nodes.get(name);
+            if (node) {
+                const v = parseMarkers(stdout).values;
+                const status =
+                    v.result === "skipped" ? "skipped" : v.result === "rolled-back" ? "rolled-back" : "healthy";
+                emit({
+                    type: "node",
+                    ...node,
+                    status,
+                    versionBefore: v["version-before"],
+                    versionAfter: v["version-after"],
+                    seconds: started.has(name) ? Math.round((Date.now() - started.get(name)!) / 100) / 10 : undefined,
+                    time: now(),
+                });
+            } else if (idx.preflight.has(name)) {
+                const warnings = parseMarkers(stdout)
+                    .checks.filter((c) => c.status === "warn")
+                    .map((c) => `${c.name}: ${c.detail}`);
+                emit({ type: "preflight", host: idx.preflight.get(name)!, status: "ok", warnings, time: now() });
+            } else if (idx.staging.has(name)) {
+                emit({ type: "staging", host: idx.staging.get(name)!, status: "staged", time: now() });
+            }
+        } else if (ev.diagnosticEvent) {
+            const d = ev.diagnosticEvent;
+            const name = nameOf(d.urn);
+            const msg = d.message.trim();
+            if (d.severity === "error" && name) {
+                const node = idx.nodes.get(name);
+                if (node) {
+                    emit({ type: "node", ...node, status: "failed", message: explainFailure(msg), time: now() });
+                    return;
+                }
+                if (idx.preflight.has(name)) {
+                    emit({ type: "preflight", host: idx.preflight.get(name)!, status: "failed", message: explainPreflight(msg), time: now() });
+                    return;
+                }
+                if (idx.staging.has(name)) {
+                    emit({ type: "staging", host: idx.staging.get(name)!, status: "failed", message: explainFailure(msg), time: now() });
+                    return;
+                }
+            }
+            if (d.severity === "error" || d.severity === "warning") {
+                emit({ type: "diagnostic", severity: d.severity, message: msg, time: now() });
+            }
+        }
+    };
+}
+
+/** The failed checks of a preflight's output, one per line; or the connection error. */
+export function explainPreflight(text: string): string {
+    const failed = text
+        .split("\n")
+        .map((l) => /SCMUP check=(\S+) fail (.*)/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => `${m[1]}: ${m[2]}`);
+    if (failed.length) return failed.join("\n");
+    return explainFailure(text);
+}

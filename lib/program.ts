@@ -1,0 +1,92 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
+import { RollingRollback } from "../components/RollingRollback";
+import { RollingUpgrade } from "../components/RollingUpgrade";
+import { Preflight } from "../components/Preflight";
+import { Center, effectiveHost, formatProblems } from "./config/schema";
+import { serviceFilesOf } from "./shell";
+import { loadFromPulumiConfig } from "./config/load";
+import { connectionFor, SshSecrets } from "./connection";
+
+/** Namespace of every config key of this project. */
+export const configNamespace = "scm-upgrade";
+
+export function sha256File(path: string): string {
+    return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");
+}
+
+export interface ProgramOptions {
+    /** Upgrade only these centers' nodes (stop point). Default: config `onlyCenters`, else both. */
+    centers?: Center[];
+    /** `rollback` builds the vendor rollback in reverse order instead of the upgrade. Default: config `mode`, else `upgrade`. */
+    mode?: "upgrade" | "rollback" | "preflight";
+}
+
+/**
+ * The Pulumi program: the `pulumi up` CLI (index.ts) and the driver's inline program both run it.
+ * Reads and validates the stack config, builds the RollingUpgrade, exports per-node results.
+ */
+export async function upgradeProgram(opts: ProgramOptions = {}): Promise<Record<string, unknown>> {
+    const cfg = new pulumi.Config(configNamespace);
+    const mode = opts.mode ?? (cfg.get("mode") as ProgramOptions["mode"]) ?? "upgrade";
+    const centers = opts.centers ?? cfg.getObject<Center[]>("onlyCenters");
+    const secrets: SshSecrets = {
+        privateKey: cfg.getSecret("sshPrivateKey"),
+        password: cfg.getSecret("sshPassword"),
+        privateKeyPassphrase: cfg.getSecret("sshPrivateKeyPassphrase"),
+    };
+    const loaded = loadFromPulumiConfig(cfg, {
+        sshPrivateKey: secrets.privateKey !== undefined,
+        sshPassword: secrets.password !== undefined,
+    });
+    if (!loaded.ok) {
+        throw new pulumi.RunError(formatProblems(loaded.problems, { stackFile: `stacks/Pulumi.${pulumi.getStack()}.yaml` }));
+    }
+    const config = loaded.config;
+    const connections = Object.fromEntries(config.hosts.map((h) => [h.name, connectionFor(config, h, secrets)]));
+    if (mode === "preflight") {
+        // Checks only, run afresh each time (a throwaway stack of the driver holds them).
+        const checks = config.hosts.map((h) => {
+            const e = effectiveHost(config, h);
+            const pf = new Preflight(`scm-${h.name}-preflight`, {
+                host: h.name,
+                connection: connections[h.name],
+                installRoot: e.installRoot,
+                stagingDir: e.stagingDir,
+                installUser: config.installUser,
+                installGroup: config.installGroup,
+                become: config.become,
+                sourceVersion: config.sourceVersion,
+                targetVersion: config.targetVersion,
+                services: config.serviceOrder.filter((s) => h.services.includes(s)).map(serviceFilesOf),
+                minFreeMb: 200,
+                triggers: [String(Date.now())],
+            });
+            return pulumi.all([h.name, pf.checks]);
+        });
+        return { mode, checks: pulumi.all(checks).apply((cs) => Object.fromEntries(cs)) };
+    }
+    if (mode === "rollback") {
+        const rollback = new RollingRollback("scm", {
+            config,
+            connections,
+            triggers: [config.sourceVersion, config.targetVersion],
+        });
+        return { mode, nodes: rollback.nodes };
+    }
+    const upgrade = new RollingUpgrade("scm", {
+        config,
+        packageSha256: "localPath" in config.package ? sha256File(config.package.localPath) : undefined,
+        upgradeScriptSha256: config.upgradeScript ? sha256File(config.upgradeScript) : undefined,
+        connections,
+        centers,
+    });
+    return {
+        mode,
+        targetVersion: config.targetVersion,
+        waves: upgrade.plan.map((w) => ({ index: w.index, id: w.id, nodes: w.nodes.map((n) => `${n.host}/${n.service}`) })),
+        nodes: upgrade.nodes,
+        warnings: upgrade.warnings,
+    };
+}

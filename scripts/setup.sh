@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# All set-up a fresh machine needs, idempotent and quick when already done:
+# Debian packages (as root), npm packages, the pinned Pulumi toolchain (scripts/bootstrap-pulumi.sh).
+# Exit 0: ready. Exit 3: ready except the command provider (see the bootstrap's message).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+need_pkgs=()
+[[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
+command -v ssh >/dev/null || need_pkgs+=(openssh-client)
+command -v curl >/dev/null || need_pkgs+=(curl)
+command -v python3 >/dev/null || need_pkgs+=(python3)
+command -v go >/dev/null || need_pkgs+=(golang-go)
+for extra in ${SCM_UPGRADE_EXTRA_APT:-}; do dpkg -s "$extra" >/dev/null 2>&1 || need_pkgs+=("$extra"); done
+if ((${#need_pkgs[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    say "installing Debian packages: ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    say "missing Debian packages: ${need_pkgs[*]}. Install them (sudo apt-get install ${need_pkgs[*]}) and run again."; exit 1
+  fi
+fi
+
+# npm packages: reinstall only when the lock file changed since the last install.
+stamp="node_modules/.scm-upgrade-lock.sha"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  say "installing npm packages (npm ci)"
+  # @pulumi/command's install script tries a plugin download; offline it only warns. The bootstrap installs the plugin.
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  echo "$want" >"$stamp"
+fi
+
+bash scripts/bootstrap-pulumi.sh

@@ -1,0 +1,146 @@
+import * as pulumi from "@pulumi/pulumi";
+import { validateConfig, UpgradeConfig } from "../../lib/config/schema";
+import { planWaves, predecessorsOf, nodeKey } from "../../lib/plan";
+
+// The resource graph of RollingUpgrade under Pulumi's mocks: which resources exist, and for each
+// node, exactly which other nodes must finish before it (the transitive closure of dependsOn).
+
+pulumi.runtime.setMocks(
+    {
+        newResource: (a) => ({ id: `${a.name}-id`, state: { ...a.inputs, stdout: "" } }),
+        call: (a) => {
+            throw new Error(`unmocked call ${a.token}`);
+        },
+    },
+    "scm-upgrade",
+    "unit",
+);
+
+// Import after setMocks, as Pulumi's docs require.
+// eslint-disable-next-line @typescript-eslint/no-var-requires
+const { RollingUpgrade } = require("../../components/RollingUpgrade") as typeof import("../../components/RollingUpgrade");
+
+interface Recorded {
+    name: string;
+    type: string;
+    dependsOn: pulumi.Resource[];
+}
+
+const urnOf = (r: pulumi.Resource) => new Promise<string>((resolve) => r.urn.apply(resolve));
+const nameOfUrn = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+
+function config(raw: Record<string, unknown>): UpgradeConfig {
+    const r = validateConfig(raw, { fileExists: () => true, readable: () => true });
+    if (!r.ok) throw new Error(JSON.stringify(r.problems, null, 2));
+    return r.config;
+}
+
+const seed = {
+    package: { localPath: "/releases/sequoiacm-3.2.0-release.tar.gz" },
+    ssh: { user: "scmadmin", privateKeyFile: "/keys/id" },
+    hosts: [
+        { name: "A", address: "10.0.0.1", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+        { name: "B", address: "10.0.0.2", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+        { name: "C", address: "10.0.1.1", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+        { name: "D", address: "10.0.1.2", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+    ],
+};
+
+/** Build the component, return for each ServiceUpgrade the set of ServiceUpgrade nodes it transitively waits for. */
+async function graphOf(c: UpgradeConfig) {
+    const recorded: Recorded[] = [];
+    const ru = new RollingUpgrade(
+        "scm",
+        {
+            config: c,
+            packageSha256: "0".repeat(64),
+            connections: Object.fromEntries(c.hosts.map((h) => [h.name, { host: h.address, user: "scmadmin" }])),
+        },
+        {
+            transformations: [
+                (a) => {
+                    recorded.push({ name: a.name, type: a.type, dependsOn: ((a.opts.dependsOn as pulumi.Resource[]) ?? []).slice() });
+                    return undefined;
+                },
+            ],
+        },
+    );
+    await new Promise((r) => ru.urn.apply(r));
+    // Direct edges by resource name.
+    const edges = new Map<string, string[]>();
+    for (const r of recorded) {
+        edges.set(r.name, await Promise.all(r.dependsOn.map(async (d) => nameOfUrn(await urnOf(d)))));
+    }
+    // A component's edges include its children's (dependsOn on a component waits for all of them).
+    const childrenOf = (name: string) => recorded.filter((r) => r.name.startsWith(`${name}-`)).map((r) => r.name);
+    const nodeOfRun = new Map<string, string>();
+    for (const h of c.hosts) for (const s of h.services) nodeOfRun.set(`scm-${h.name}-${s}`, `${h.name}/${s}`);
+    const closure = (start: string) => {
+        const seen = new Set<string>();
+        const stack = [...(edges.get(start) ?? [])];
+        while (stack.length) {
+            const n = stack.pop()!;
+            if (seen.has(n)) continue;
+            seen.add(n);
+            stack.push(...(edges.get(n) ?? []), ...childrenOf(n));
+        }
+        return seen;
+    };
+    const result = new Map<string, Set<string>>();
+    for (const [comp, key] of nodeOfRun) {
+        const deps = closure(`${comp}-run`);
+        result.set(key, new Set([...deps].filter((d) => nodeOfRun.has(d)).map((d) => nodeOfRun.get(d)!)));
+        // Every upgrade waits for the staging (and, through it, the preflight) of every host.
+        for (const h of c.hosts) {
+            expect(deps).toContain(`scm-${h.name}-stage-unpack`);
+            expect(deps).toContain(`scm-${h.name}-preflight-checks`);
+        }
+    }
+    return { result, recorded };
+}
+
+const sorted = (m: Map<string, Set<string>>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v].sort()]).sort());
+
+describe("RollingUpgrade resource graph (mocks)", () => {
+    test("seed topology: each node waits for exactly the nodes of earlier waves", async () => {
+        const c = config(seed);
+        const { result, recorded } = await graphOf(c);
+        // Parallelism 1: one total order, the vendor's: standby before primary per service, root site first.
+        const order = [
+            "C/cloud", "D/cloud", "A/cloud", "B/cloud",
+            "C/config-server", "A/config-server",
+            "C/content-server", "A/content-server", "D/content-server", "B/content-server",
+            "D/schedule-server", "B/schedule-server",
+        ];
+        expect(sorted(result)).toEqual(Object.fromEntries(order.map((k, i) => [k, order.slice(0, i).sort()]).sort()));
+        // The same as the pure plan says.
+        expect(sorted(result)).toEqual(sorted(predecessorsOf(planWaves(c), c.parallelism)));
+        // Component types and one remote command per node.
+        expect(recorded.filter((r) => r.type === "sequoiacm:upgrade:ServiceUpgrade").length).toBe(12);
+        expect(recorded.filter((r) => r.type === "sequoiacm:upgrade:StagedPackage").length).toBe(4);
+        expect(recorded.filter((r) => r.type === "sequoiacm:upgrade:Preflight").length).toBe(4);
+        expect(recorded.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-run")).length).toBe(12);
+        expect(recorded.filter((r) => r.type === "command:remote:CopyToRemote").length).toBe(4);
+    });
+
+    test("larger two-center topology with three branch sites and parallelism 2 matches the plan", async () => {
+        const hosts = [];
+        const sites = ["rootSite", "branchA", "branchB", "branchC"];
+        for (let i = 0; i < 16; i++) {
+            const center = i % 2 === 0 ? "standby" : "primary";
+            const site = sites[Math.floor(i / 4)];
+            const services = i % 4 < 2 ? ["cloud", "config-server", "content-server"] : ["cloud", "schedule-server", "content-server"];
+            hosts.push({ name: `h${i}`, address: `10.1.0.${i + 1}`, center, services, site, rootSite: site === "rootSite" ? true : undefined });
+        }
+        const c = config({ ...seed, hosts, parallelism: 2 });
+        const { result } = await graphOf(c);
+        const expected = predecessorsOf(planWaves(c), 2);
+        expect(sorted(result)).toEqual(sorted(expected));
+        // Spot checks on the order itself: no primary content-server node waits for nothing of the standby root site.
+        expect([...result.get("h1/content-server")!]).toEqual(expect.arrayContaining(["h0/content-server", "h2/content-server"]));
+        expect(result.get("h0/cloud")!.size).toBe(0);
+        expect(result.get("h2/cloud")!.size).toBe(0); // same first batch of two
+        expect(result.get("h4/cloud")!.has("h0/cloud")).toBe(true); // second batch waits for the first
+        expect(nodeKey({ host: "h0", service: "cloud" })).toBe("h0/cloud");
+    });
+});
