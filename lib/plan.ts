@@ -1,0 +1,177 @@
+/**
+ * The upgrade plan: a pure, deterministic function from the config to ordered waves of nodes
+ * (reference section 1). A node is one service on one host; a wave is service x center (x site for content-server).
+ *
+ * Order: each service of `serviceOrder` in turn (skipping services no host runs), standby center before primary.
+ * content-server follows `sitePolicy`:
+ *   - `site-first` (default): root site standby, root site primary, then each branch site standby then primary;
+ *   - `center-first`: standby root, standby branches, primary root, primary branches.
+ * Branch sites come in order of first appearance in `hosts`; within a wave, nodes are in `hosts` order.
+ */
+import type { Center, SitePolicy } from "./config/schema";
+import type { ServiceName } from "./services";
+
+/** One service on one host. */
+export interface PlanNode {
+    host: string;
+    address: string;
+    center: Center;
+    service: ServiceName;
+    /** content-server nodes only: the host's site. */
+    site?: string;
+    /** content-server nodes only: whether that site is the root site. */
+    rootSite?: boolean;
+}
+
+export interface Wave {
+    /** Position in the plan, from 1. */
+    index: number;
+    /** `cloud/standby`, or `content-server/standby/<site>` for content-server. */
+    id: string;
+    service: ServiceName;
+    center: Center;
+    /** content-server waves only. */
+    site?: string;
+    /** content-server waves only: the root site or a branch site. */
+    siteRole?: "root" | "branch";
+    /** Never empty; in hosts-list order. */
+    nodes: PlanNode[];
+}
+
+/** What the plan reads of the config (an `UpgradeConfig` fits). */
+export interface PlanInput {
+    hosts: readonly {
+        name: string;
+        address: string;
+        center: Center;
+        services: readonly ServiceName[];
+        site?: string;
+        rootSite?: boolean;
+    }[];
+    serviceOrder: readonly ServiceName[];
+    /** Default `site-first`. */
+    sitePolicy?: SitePolicy;
+}
+
+const CENTER_ORDER: readonly Center[] = ["standby", "primary"];
+
+/** `<host>/<service>`: unique per node, used for dependency maps and resource names. */
+export function nodeKey(node: Pick<PlanNode, "host" | "service">): string {
+    return `${node.host}/${node.service}`;
+}
+
+/** The ordered waves of the upgrade. Throws when a content-server host has no site (a config `validateConfig` refuses). */
+export function planWaves(config: PlanInput): Wave[] {
+    const policy = config.sitePolicy ?? "site-first";
+    const waves: Omit<Wave, "index">[] = [];
+    const seen = new Set<ServiceName>();
+    for (const service of config.serviceOrder) {
+        if (seen.has(service)) continue;
+        seen.add(service);
+        const running = config.hosts.filter((h) => h.services.includes(service));
+        if (running.length === 0) continue;
+        if (service !== "content-server") {
+            for (const center of CENTER_ORDER) {
+                const nodes = running
+                    .filter((h) => h.center === center)
+                    .map((h): PlanNode => ({ host: h.name, address: h.address, center, service }));
+                if (nodes.length) waves.push({ id: `${service}/${center}`, service, center, nodes });
+            }
+            continue;
+        }
+        for (const h of running) {
+            if (h.site === undefined) throw new Error(`Host ${h.name} runs content-server but has no site: validate the config first.`);
+        }
+        const rootSite = running.find((h) => h.rootSite)?.site;
+        const appearance = [...new Set(running.map((h) => h.site as string))];
+        const sites = rootSite === undefined ? appearance : [rootSite, ...appearance.filter((s) => s !== rootSite)];
+        const wave = (site: string, center: Center) => {
+            const nodes = running
+                .filter((h) => h.site === site && h.center === center)
+                .map((h): PlanNode => ({ host: h.name, address: h.address, center, service, site, rootSite: site === rootSite }));
+            if (nodes.length)
+                waves.push({
+                    id: `${service}/${center}/${site}`,
+                    service,
+                    center,
+                    site,
+                    siteRole: site === rootSite ? "root" : "branch",
+                    nodes,
+                });
+        };
+        if (policy === "site-first") {
+            for (const site of sites) for (const center of CENTER_ORDER) wave(site, center);
+        } else {
+            for (const center of CENTER_ORDER) for (const site of sites) wave(site, center);
+        }
+    }
+    return waves.map((w, i) => ({ index: i + 1, ...w }));
+}
+
+/** A wave's nodes in consecutive groups of at most `parallelism` (the nodes that upgrade at the same time). */
+export function batches(wave: Pick<Wave, "nodes">, parallelism: number): PlanNode[][] {
+    if (!Number.isInteger(parallelism) || parallelism < 1) throw new Error(`parallelism must be a whole number of 1 or more, not ${parallelism}.`);
+    const out: PlanNode[][] = [];
+    for (let i = 0; i < wave.nodes.length; i += parallelism) out.push(wave.nodes.slice(i, i + parallelism));
+    return out;
+}
+
+/**
+ * For each node (by `nodeKey`), every node that must finish before it starts: all nodes of earlier waves
+ * and of earlier batches of its own wave. Entries are in plan order.
+ */
+export function predecessorsOf(plan: readonly Wave[], parallelism: number): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    const done: string[] = [];
+    for (const wave of plan) {
+        for (const batch of batches(wave, parallelism)) {
+            for (const node of batch) out.set(nodeKey(node), new Set(done));
+            done.push(...batch.map(nodeKey));
+        }
+    }
+    return out;
+}
+
+function siteLabel(w: Wave): string {
+    return w.site === undefined ? "-" : `${w.site} (${w.siteRole ?? "branch"})`;
+}
+
+const hostList = (w: Wave) => w.nodes.map((n) => n.host).join(", ");
+
+/** The plan as a plain-text table: wave, service, center, site, hosts. */
+export function renderPlanTable(plan: readonly Wave[]): string {
+    if (plan.length === 0) return "(empty plan: no host runs a service of serviceOrder)";
+    const header = ["wave", "service", "center", "site", "hosts"];
+    const rows = plan.map((w) => [String(w.index), w.service, w.center, siteLabel(w), hostList(w)]);
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+    const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ");
+    return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+}
+
+/** The plan as JSON text: `{ "waves": [ { index, id, service, center, site?, siteRole?, nodes } ] }`. */
+export function planToJson(plan: readonly Wave[]): string {
+    return JSON.stringify({ waves: plan }, null, 2);
+}
+
+function waveTitle(w: Wave): string {
+    return `${w.index}. ${w.service} / ${w.center}${w.site === undefined ? "" : ` / ${siteLabel(w)}`}`;
+}
+
+/** The plan as a Mermaid flowchart: one box per wave, chained in order. */
+export function planToMermaid(plan: readonly Wave[]): string {
+    const esc = (s: string) => s.replace(/"/g, "#quot;");
+    const lines = ["flowchart TD"];
+    for (const w of plan) lines.push(`    w${w.index}["${esc(waveTitle(w))}<br/>${esc(hostList(w))}"]`);
+    for (let i = 1; i < plan.length; i++) lines.push(`    w${plan[i - 1].index} --> w${plan[i].index}`);
+    return lines.join("\n");
+}
+
+/** The plan as a Graphviz digraph: one box per wave, chained in order. */
+export function planToDot(plan: readonly Wave[]): string {
+    const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"');
+    const lines = ["digraph plan {", "    rankdir=TB;", "    node [shape=box];"];
+    for (const w of plan) lines.push(`    w${w.index} [label="${esc(waveTitle(w))}\\n${esc(hostList(w))}"];`);
+    for (let i = 1; i < plan.length; i++) lines.push(`    w${plan[i - 1].index} -> w${plan[i].index};`);
+    lines.push("}");
+    return lines.join("\n");
+}
