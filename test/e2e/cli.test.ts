@@ -1,0 +1,150 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { projectRoot, stacksDir } from "../../lib/engine/env";
+
+// `scm-upgrade` as a subprocess, with the real Pulumi CLI underneath: the parts that need no
+// command provider (help, usage, plan, config validation, refusals, exit codes).
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-cli-"));
+const backend = `file://${tmp}/state`;
+fs.mkdirSync(`${tmp}/state`);
+const pkg = path.join(tmp, "sequoiacm-3.2.0-release.tar.gz");
+fs.writeFileSync(pkg, "not really a tarball: plan never opens it");
+const created: string[] = [];
+
+function cli(args: string[], extraEnv: Record<string, string> = {}) {
+    const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
+        cwd: projectRoot,
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_BACKEND_URL: backend, ...extraEnv },
+        input: "",
+        timeout: 120000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function writeStack(name: string, config: Record<string, unknown>) {
+    const file = path.join(stacksDir, `Pulumi.${name}.yaml`);
+    const prefixed = Object.fromEntries(Object.entries(config).map(([k, v]) => [`scm-upgrade:${k}`, v]));
+    fs.writeFileSync(file, yaml.dump({ config: prefixed }));
+    created.push(file);
+}
+
+const seedHosts = [
+    { name: "A", address: "192.0.2.11", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+    { name: "B", address: "192.0.2.12", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+    { name: "C", address: "198.51.100.11", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+    { name: "D", address: "198.51.100.12", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+];
+const keyFile = path.join(tmp, "id_test");
+fs.writeFileSync(keyFile, "placeholder key file: never used, no SSH here", { mode: 0o600 });
+const seed = { package: { localPath: pkg }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts: seedHosts };
+
+afterAll(() => {
+    for (const f of created) fs.rmSync(f, { force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe("scm-upgrade command line", () => {
+    test("--help lists every command and the exit codes; every command has its own --help", () => {
+        const r = cli(["--help"]);
+        expect(r.code).toBe(0);
+        for (const c of ["plan", "preflight", "preview", "up", "status", "rollback", "refresh", "unlock"]) expect(r.stdout).toContain(`  ${c} `);
+        expect(r.stdout).toContain("3    invalid configuration");
+        for (const c of ["plan", "up", "rollback", "status"]) {
+            const h = cli([c, "--help"]);
+            expect(h.code).toBe(0);
+            expect(h.stdout).toMatch(new RegExp(`^Usage: scm-upgrade ${c}`));
+        }
+    });
+
+    test("usage errors exit 2 and say what to do", () => {
+        const unknown = cli(["upgrade-now"]);
+        expect(unknown.code).toBe(2);
+        expect(unknown.stderr).toContain("Unknown command `upgrade-now`. Run `scm-upgrade --help` for the list.");
+        const flag = cli(["plan", "--colour"]);
+        expect(flag.code).toBe(2);
+        expect(flag.stderr).toContain("--colour");
+        const center = cli(["up", "--only-center", "both"]);
+        expect(center.code).toBe(2);
+        expect(center.stderr).toContain("--only-center must be standby or primary, not both.");
+    });
+
+    test("plan prints the seed topology's waves in the vendor's order, in every format", () => {
+        writeStack("test-cli-plan", seed);
+        const table = cli(["plan", "--stack", "test-cli-plan"]);
+        expect(table.code).toBe(0);
+        const rows = table.stdout.trim().split("\n").slice(2).map((l) => l.split(/\s{2,}/));
+        expect(rows.map((r) => `${r[1]} ${r[2]} ${r[4] ?? r[3]}`)).toEqual([
+            "cloud standby C, D",
+            "cloud primary A, B",
+            "config-server standby C",
+            "config-server primary A",
+            "content-server standby C",
+            "content-server primary A",
+            "content-server standby D",
+            "content-server primary B",
+            "schedule-server standby D",
+            "schedule-server primary B",
+        ]);
+        const json = JSON.parse(cli(["plan", "--stack", "test-cli-plan", "--format", "json"]).stdout);
+        expect(JSON.stringify(json)).toContain("content-server/standby/rootSite");
+        const mermaid = cli(["plan", "--stack", "test-cli-plan", "--format", "mermaid"]);
+        expect(mermaid.code).toBe(0);
+        expect(mermaid.stdout).toMatch(/^(flowchart|graph)/);
+        const dot = cli(["plan", "--stack", "test-cli-plan", "--format", "dot"]);
+        expect(dot.stdout).toMatch(/^digraph/);
+    });
+
+    test("an invalid config exits 3, names every field and its fix, before any host is touched", () => {
+        writeStack("test-cli-bad", {
+            ...seed,
+            hosts: [...seedHosts.slice(0, 3), { ...seedHosts[3], services: ["cloud", "schedul-server"] }],
+            targetVersion: "3.2",
+        });
+        for (const cmd of ["plan", "up", "preview", "preflight"]) {
+            const r = cli([cmd, "--stack", "test-cli-bad", "--yes"]);
+            expect(r.code).toBe(3);
+            expect(r.stderr).toContain("The configuration of stack test-cli-bad is invalid.");
+            expect(r.stderr).toContain("targetVersion");
+            expect(r.stderr).toContain("hosts[3].services[1]");
+            expect(r.stderr).toContain("schedule-server");
+        }
+    });
+
+    test("up refuses without confirmation (exit 6) and outside the maintenance window (exit 6)", () => {
+        writeStack("test-cli-refuse", seed);
+        const noTty = cli(["up", "--stack", "test-cli-refuse"]);
+        expect(noTty.code).toBe(6);
+        expect(noTty.stderr).toContain("pass --yes for unattended runs");
+        const now = new Date();
+        const later = new Date(now.getTime() + 2 * 3600 * 1000);
+        const hhmm = (d: Date) => `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
+        const closed = `${hhmm(later)}-${hhmm(new Date(later.getTime() + 3600 * 1000))}`;
+        const outside = cli(["up", "--stack", "test-cli-refuse", "--yes", "--window", closed]);
+        expect(outside.code).toBe(6);
+        expect(outside.stderr).toContain(`outside the maintenance window ${closed}: nothing was done`);
+        const badWindow = cli(["up", "--stack", "test-cli-refuse", "--yes", "--window", "25:00-26:00"]);
+        expect(badWindow.code).toBe(6);
+        expect(badWindow.stderr).toContain("is not HH:MM-HH:MM");
+    });
+
+    test("--json turns errors into one JSON event", () => {
+        const r = cli(["up", "--stack", "test-cli-bad", "--json", "--yes"]);
+        expect(r.code).toBe(3);
+        const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        expect(events[events.length - 1]).toMatchObject({ type: "error", code: 3 });
+    });
+
+    test("status of a stack that never ran, and unlock with no lock, succeed quietly", () => {
+        const s = cli(["status", "--stack", "test-cli-plan"]);
+        expect(s.code).toBe(0);
+        expect(s.stdout).toContain("no run recorded yet");
+        const u = cli(["unlock", "--stack", "test-cli-plan"]);
+        expect(u.code).toBe(0);
+        expect(u.stdout).toContain("no lock to remove");
+    });
+});
