@@ -11,7 +11,7 @@ import { loadFromFlatConfig } from "../config/load";
 import { planWaves, Wave } from "../plan";
 import { upgradeProgram, ProgramOptions } from "../program";
 import { buildNameIndex, makeTranslator, ProgressEvent } from "./events";
-import { projectName, workspaceOptions, EngineEnvOptions, engineEnv } from "./env";
+import { commandProviderPresent, projectName, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
 
 /** Why a run did not succeed; the CLI maps each kind to its exit code. */
 export type FailureKind = "invalid-config" | "preflight-failed" | "upgrade-failed" | "stack-locked" | "interrupted" | "refused" | "toolchain";
@@ -44,8 +44,22 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
 
 /** The stack, created on first use; inline program = this project's program, in this process. */
 export async function openStack(o: RunOptions): Promise<Stack> {
+    if (!toolchainPresent(o)) {
+        throw new DriverError("toolchain", "No Pulumi CLI in the project's Pulumi home: run `npm run bootstrap` (see README).");
+    }
     const program = () => upgradeProgram({ centers: o.centers, mode: o.mode });
     return LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program }, await workspaceOptions(o));
+}
+
+/** Commands on hosts need the command provider plugin; say so before the engine fails less clearly. */
+function requireProvider(o: EngineEnvOptions): void {
+    if (!commandProviderPresent(o)) {
+        throw new DriverError(
+            "toolchain",
+            "The command provider plugin 1.2.1 is not installed in the project's Pulumi home, so no command can run on a host. " +
+                "Run `npm run bootstrap` (on a machine with internet it installs it; offline, see README: put the binary in the cache).",
+        );
+    }
 }
 
 /** Read and validate the stack's config before the engine touches anything. */
@@ -109,6 +123,7 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
         throw classify(e, String(e), false);
     }
     const { config } = await loadStackConfig(stack);
+    if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
     const idx = buildNameIndex("scm", config.hosts, o.mode === "rollback");
     const translate = makeTranslator(idx, emit, operation === "preview");
     const onEvent = (ev: EngineEvent) => {
@@ -177,6 +192,7 @@ export async function status(o: RunOptions) {
 export async function preflight(o: RunOptions): Promise<{ host: string; ok: boolean; lines: string[] }[]> {
     const main = await openStack(o);
     const { config } = await loadStackConfig(main);
+    requireProvider(o);
     const all = await main.getAllConfig();
     const tmp = fs.mkdtempSync(path.join(require("os").tmpdir(), "scm-preflight-"));
     const ws = await workspaceOptions({ ...o, workDir: tmp });

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { projectRoot, stacksDir } from "../../lib/engine/env";
+import { commandProviderPresent, projectRoot, stacksDir } from "../../lib/engine/env";
 
 // `scm-upgrade` as a subprocess, with the real Pulumi CLI underneath: the parts that need no
 // command provider (help, usage, plan, config validation, refusals, exit codes).
@@ -146,5 +146,17 @@ describe("scm-upgrade command line", () => {
         const u = cli(["unlock", "--stack", "test-cli-plan"]);
         expect(u.code).toBe(0);
         expect(u.stdout).toContain("no lock to remove");
+    });
+
+    // Where the provider is missing (this offline machine: see README), the commands that run on
+    // hosts stop before the engine with a clear message and exit 7, after validating the config.
+    (commandProviderPresent() ? test.skip : test)("without the command provider, preview/up/preflight exit 7 and say what to do", () => {
+        writeStack("test-cli-noprovider", seed);
+        for (const cmd of ["preview", "up", "preflight"]) {
+            const r = cli([cmd, "--stack", "test-cli-noprovider", "--yes"]);
+            expect(r.code).toBe(7);
+            expect(r.stderr).toContain("The command provider plugin 1.2.1 is not installed");
+            expect(r.stderr).toContain("npm run bootstrap");
+        }
     });
 });

@@ -1,0 +1,228 @@
+/**
+ * `npm run sandbox -- <command>`: the embedded SequoiaCM 3.1.2 cluster the upgrade tool runs against by default.
+ */
+import * as path from "path";
+import { down, HostStatus, reset, startHostSshd, status, stopHostSshd, up, UpResult } from "./cluster";
+import { clearFaults, listFaults, ServiceFault, setFault, UPGRADE_STEPS } from "./faults";
+import { readAudit } from "./audit";
+import { readState, sandboxDir } from "./state";
+
+const HELP = `Usage: npm run sandbox -- <command> [options]
+
+The local SequoiaCM 3.1.2 sandbox: one sshd per host on its own 127.x.y.z address, each host's
+/opt/sequoiacm and /opt/scm_upgrade under <sandbox>/hosts/<name>/root, real node processes, and the
+release package sequoiacm-3.2.0-release.tar.gz to upgrade them with.
+
+Commands:
+  up [--hosts N]         build (first time) and start everything; idempotent. N >= 4, default 4 (the
+                         seed's hosts A-D). Writes the config of stack "sandbox".
+  status [--json]        hosts, sshd, and per node: port, installed version, pid, health
+  down                   stop every node and sshd; no process is left behind (files are kept)
+  reset [--hosts N]      down, then a fresh 3.1.2 cluster, then up
+  fault set --host H --service S [--step untar|backup|stop|replace|start --mode exit0|exit1]
+            [--start-fails] [--unhealthy] [--slow SECONDS] [--port P]...
+                         inject a fault on one host's service (hosts/<H>/faults.json)
+  fault clear [--host H] [--service S]   remove faults (all hosts when no --host)
+  fault list             show the faults set
+  sshd stop|start <host> stop or start one host's sshd
+  audit [--host H]       print the audit log (JSON lines, by time)
+
+Options:
+  --dir D                sandbox folder (default $SCM_SANDBOX_DIR or <repo>/.sandbox)
+  --net X                second octet of the host addresses 127.X.y.z, for a new sandbox (default 10)
+  --password-auth        (up/reset, new sandbox) the hosts' sshd also accept passwords (root only: /etc/shadow)
+  -h, --help             this help
+`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+    positional: string[];
+    flags: Map<string, string[]>;
+}
+
+const BOOLEAN_FLAGS = new Set(["--json", "--start-fails", "--unhealthy", "--password-auth", "--help", "-h"]);
+
+function parse(argv: string[]): Parsed {
+    const positional: string[] = [];
+    const flags = new Map<string, string[]>();
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a.startsWith("-")) {
+            const [name, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+            let value = inline;
+            if (value === undefined && !BOOLEAN_FLAGS.has(name)) {
+                value = argv[++i];
+                if (value === undefined) throw new UsageError(`${name} needs a value.`);
+            }
+            flags.set(name, [...(flags.get(name) ?? []), value ?? "true"]);
+        } else positional.push(a);
+    }
+    return { positional, flags };
+}
+
+function one(p: Parsed, name: string): string | undefined {
+    const v = p.flags.get(name);
+    return v ? v[v.length - 1] : undefined;
+}
+
+function int(p: Parsed, name: string): number | undefined {
+    const v = one(p, name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n)) throw new UsageError(`${name} must be a whole number, got ${v}.`);
+    return n;
+}
+
+function allowOnly(p: Parsed, names: string[]): void {
+    for (const k of p.flags.keys()) {
+        if (!names.includes(k) && k !== "--dir") throw new UsageError(`Unknown option ${k} for this command.`);
+    }
+}
+
+const say = (line: string) => console.log(line);
+const t0 = Date.now();
+/** Progress lines of long work, with the elapsed time. */
+const progress = (line: string) => console.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${line}`);
+
+function summary(r: UpResult, verb: string): void {
+    const s = r.state;
+    const nodes = s.hosts.reduce((a, h) => a + h.nodes.length, 0);
+    if (r.alreadyUp) say(`sandbox already up: ${s.hosts.length} hosts, ${nodes} nodes (${s.dir})`);
+    else say(`sandbox ${verb} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s.hosts.length} hosts, ${nodes} nodes (started ${r.started.sshd} sshd, ${r.started.nodes} node(s))`);
+    say(`  ssh:     ${s.user}@<host address> -p ${s.hosts[0].sshPort} -i ${s.clientKeyPath}`);
+    say(`  package: ${s.packagePath}`);
+    if (r.stackConfig?.written === "stack") say(`  stack:   sandbox (${path.relative(process.cwd(), r.stackConfig.path)})`);
+}
+
+function printStatus(hosts: HostStatus[]): void {
+    for (const h of hosts) {
+        const sshd = h.sshd.pid ? (h.sshd.accepting ? `sshd up (pid ${h.sshd.pid})` : `sshd not accepting (pid ${h.sshd.pid})`) : "sshd down";
+        const site = h.site ? ` site ${h.site}${h.rootSite ? " (root)" : ""}` : "";
+        say(`${h.name.padEnd(5)} ${`${h.address}:${h.sshPort}`.padEnd(20)} ${h.center.padEnd(8)} ${sshd}${site}`);
+        for (const n of h.nodes) {
+            say(`      ${n.type.padEnd(16)} ${String(n.port).padEnd(6)} ${String(n.version ?? "?").padEnd(6)} ${n.pid ? `pid ${n.pid}`.padEnd(10) : "stopped   "} ${n.health}`);
+        }
+    }
+}
+
+async function main(argv: string[]): Promise<number> {
+    const p = parse(argv);
+    const cmd = p.positional[0];
+    if (!cmd || p.flags.has("--help") || p.flags.has("-h") || cmd === "help") {
+        process.stdout.write(HELP);
+        return cmd || p.flags.size ? 0 : 2;
+    }
+    const dir = sandboxDir(one(p, "--dir"));
+    switch (cmd) {
+        case "up":
+        case "reset": {
+            allowOnly(p, ["--hosts", "--net", "--password-auth"]);
+            const o = {
+                dir,
+                hosts: int(p, "--hosts"),
+                net: int(p, "--net"),
+                passwordAuthentication: p.flags.has("--password-auth") ? true : undefined,
+                log: progress,
+            };
+            const r = cmd === "up" ? await up(o) : await reset(o);
+            summary(r, cmd === "up" ? "up" : "reset");
+            return 0;
+        }
+        case "down": {
+            allowOnly(p, []);
+            const r = await down({ dir, log: progress });
+            say(r.stopped ? `sandbox down: ${r.stopped} process(es) stopped` : "sandbox already down");
+            return 0;
+        }
+        case "status": {
+            allowOnly(p, ["--json"]);
+            const s = await status({ dir });
+            if (p.flags.has("--json")) {
+                say(JSON.stringify(s, null, 2));
+                return s.built ? 0 : 1;
+            }
+            if (!s.built) {
+                say(`no sandbox at ${dir}: run \`npm run sandbox -- up\``);
+                return 1;
+            }
+            const nodes = s.hosts.flatMap((h) => h.nodes);
+            const healthy = nodes.filter((n) => n.health === "UP").length;
+            const sshdUp = s.hosts.filter((h) => h.sshd.accepting).length;
+            say(`sandbox ${dir}: ${s.hosts.length} hosts (${sshdUp} sshd up), ${nodes.length} nodes (${healthy} healthy)`);
+            say(`package ${s.packagePath}`);
+            printStatus(s.hosts);
+            return 0;
+        }
+        case "fault": {
+            const sub = p.positional[1];
+            if (sub === "set") {
+                allowOnly(p, ["--host", "--service", "--step", "--mode", "--start-fails", "--unhealthy", "--slow", "--port"]);
+                const host = one(p, "--host");
+                const service = one(p, "--service");
+                if (!host || !service) throw new UsageError("fault set needs --host and --service.");
+                const fault: ServiceFault = {};
+                const step = one(p, "--step");
+                if (step !== undefined) {
+                    if (!UPGRADE_STEPS.includes(step as never)) throw new UsageError(`--step must be one of ${UPGRADE_STEPS.join(", ")}.`);
+                    fault.step = step as ServiceFault["step"];
+                    fault.mode = (one(p, "--mode") ?? "exit1") as ServiceFault["mode"];
+                } else if (p.flags.has("--mode")) throw new UsageError("--mode needs --step.");
+                if (p.flags.has("--start-fails")) fault.startFails = true;
+                if (p.flags.has("--unhealthy")) fault.unhealthy = true;
+                const slow = one(p, "--slow");
+                if (slow !== undefined) {
+                    fault.slowSeconds = Number(slow);
+                    if (!(fault.slowSeconds >= 0)) throw new UsageError(`--slow must be a number of seconds, got ${slow}.`);
+                }
+                const ports = p.flags.get("--port");
+                if (ports) fault.ports = ports.map(Number);
+                if (!Object.keys(fault).length) throw new UsageError("fault set needs --step, --start-fails, --unhealthy or --slow.");
+                const f = setFault(host, service, fault, dir);
+                say(`fault set on ${host}/${service}: ${JSON.stringify(f.services[service])}`);
+                return 0;
+            }
+            if (sub === "clear") {
+                allowOnly(p, ["--host", "--service"]);
+                const touched = clearFaults({ host: one(p, "--host"), service: one(p, "--service"), dir });
+                say(touched.length ? `faults cleared on ${touched.join(", ")}` : "no faults to clear");
+                return 0;
+            }
+            if (sub === "list") {
+                allowOnly(p, []);
+                const all = listFaults(dir);
+                if (!Object.keys(all).length) say("no faults set");
+                for (const [h, f] of Object.entries(all)) for (const [s, v] of Object.entries(f.services)) say(`${h}/${s}: ${JSON.stringify(v)}`);
+                return 0;
+            }
+            throw new UsageError("fault needs set, clear or list.");
+        }
+        case "sshd": {
+            allowOnly(p, []);
+            const [, verb, host] = p.positional;
+            if ((verb !== "stop" && verb !== "start") || !host) throw new UsageError("usage: sshd stop|start <host>");
+            const changed = verb === "stop" ? await stopHostSshd(host, dir) : await startHostSshd(host, dir);
+            say(changed ? `sshd of ${host} ${verb === "stop" ? "stopped" : "started"}` : `sshd of ${host} was already ${verb === "stop" ? "stopped" : "running"}`);
+            return 0;
+        }
+        case "audit": {
+            allowOnly(p, ["--host"]);
+            if (!readState(dir)) throw new Error(`No sandbox at ${dir}.`);
+            const host = one(p, "--host");
+            for (const e of readAudit(dir)) if (!host || e.host === host) say(JSON.stringify(e));
+            return 0;
+        }
+        default:
+            throw new UsageError(`Unknown command ${cmd}. Run \`npm run sandbox -- --help\`.`);
+    }
+}
+
+main(process.argv.slice(2)).then(
+    (code) => {
+        process.exitCode = code;
+    },
+    (e: unknown) => {
+        console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+        process.exitCode = e instanceof UsageError ? 2 : 1;
+    },
+);

@@ -1,0 +1,10 @@
+export * from "./audit";
+export * from "./cluster";
+export * from "./faults";
+export * from "./processes";
+export * from "./release";
+export * from "./sshd";
+export * from "./stackConfig";
+export * from "./state";
+export * from "./topology";
+export { renderAsset, renderCtlScript, renderProperties } from "./install";

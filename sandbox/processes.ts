@@ -1,0 +1,89 @@
+import * as fs from "fs";
+import { killAndWait, pidAlive } from "./sshd";
+
+export interface ProcInfo {
+    pid: number;
+    ppid: number;
+    args: string[];
+}
+
+/** Every live (non-zombie) process, from /proc. */
+export function listProcesses(): ProcInfo[] {
+    const out: ProcInfo[] = [];
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const close = stat.lastIndexOf(")");
+            const fields = stat.slice(close + 2).split(" ");
+            if (fields[0] === "Z") continue;
+            const args = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter((a) => a !== "");
+            out.push({ pid: Number(entry), ppid: Number(fields[1]), args });
+        } catch {
+            // gone meanwhile
+        }
+    }
+    return out;
+}
+
+/** Pids of the node processes serving `<confDir>` (their argument `scm-node:<confDir>`). */
+export function nodePids(confDir: string, procs = listProcesses()): number[] {
+    const marker = `scm-node:${confDir}`;
+    return procs.filter((p) => p.args.includes(marker)).map((p) => p.pid);
+}
+
+/**
+ * Every process that belongs to the sandbox in `dir`: its nodes, its sshd servers, whatever runs in their
+ * SSH sessions (their descendants), and scripts run from inside the sandbox folder. Never this process
+ * or its ancestors.
+ */
+export function sandboxProcesses(dir: string, procs = listProcesses()): ProcInfo[] {
+    const prefix = dir.endsWith("/") ? dir : `${dir}/`;
+    const mine = new Set<number>();
+    for (let p: number | undefined = process.pid; p && p > 1; ) {
+        mine.add(p);
+        p = procs.find((x) => x.pid === p)?.ppid;
+    }
+    const owned = new Set<number>();
+    for (const p of procs) {
+        const a = p.args;
+        const isNode = a.some((x) => x.startsWith(`scm-node:${prefix}`));
+        // sshd retitles itself into one string: "sshd: /usr/sbin/sshd -D -e -f <cfg> [listener] ...".
+        const line = a.join(" ");
+        const isSshd = line.includes("sshd") && line.includes(` -f ${prefix}`);
+        // An interpreter running a script from the sandbox (control scripts, scmupgrade.py).
+        const isScript = a.slice(0, 4).some((x, i) => i > 0 && x.startsWith(prefix));
+        if (isNode || isSshd || isScript) owned.add(p.pid);
+    }
+    // Descendants: SSH sessions of the sandbox's sshd, and what they started.
+    let grew = true;
+    while (grew) {
+        grew = false;
+        for (const p of procs) {
+            if (!owned.has(p.pid) && owned.has(p.ppid)) {
+                owned.add(p.pid);
+                grew = true;
+            }
+        }
+    }
+    for (const p of mine) owned.delete(p);
+    return procs.filter((p) => owned.has(p.pid));
+}
+
+/** SIGTERM to all, then SIGKILL to whoever is left after `graceMs`; resolves when all are gone. */
+export async function killProcesses(pids: number[], graceMs = 3000): Promise<void> {
+    await Promise.all(pids.filter(pidAlive).map((pid) => killAndWait(pid, graceMs)));
+}
+
+/** Kills (SIGKILL) every process of the sandbox at once, synchronously: for exit hooks, where nothing can be awaited. */
+export function killSandboxNow(dir: string): number {
+    const victims = sandboxProcesses(dir);
+    for (const p of victims) {
+        try {
+            process.kill(p.pid, "SIGKILL");
+        } catch {
+            // gone
+        }
+    }
+    return victims.length;
+}

@@ -1,0 +1,51 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as driver from "../../lib/engine/driver";
+import { ProgressEvent } from "../../lib/engine/events";
+import { stacksDir } from "../../lib/engine/env";
+import { readAudit } from "../../sandbox/audit";
+import { status } from "../../sandbox/cluster";
+import { writeSandboxStackConfig } from "../../sandbox/stackConfig";
+import { describeWithProvider } from "../helpers/engine";
+import { useSandbox } from "../sandbox/fixture";
+
+// The whole rolling upgrade of the sandbox with the real engine and the real command provider.
+describeWithProvider("rolling upgrade of the sandbox through the engine", () => {
+    const sb = useSandbox("engine-upgrade", 42);
+    const stack = "test-upgrade";
+    const state = fs.mkdtempSync(path.join(os.tmpdir(), "scm-state-"));
+    const savedBackend = process.env.PULUMI_BACKEND_URL;
+    beforeAll(async () => {
+        process.env.PULUMI_BACKEND_URL = `file://${state}`;
+        await writeSandboxStackConfig(sb.state(), { stackName: stack });
+    });
+    afterAll(() => {
+        process.env.PULUMI_BACKEND_URL = savedBackend;
+        if (savedBackend === undefined) delete process.env.PULUMI_BACKEND_URL;
+        fs.rmSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), { force: true });
+        fs.rmSync(state, { recursive: true, force: true });
+    });
+
+    test("every node ends at 3.2.0 and healthy, in the plan's order; a second up changes nothing", async () => {
+        const events: ProgressEvent[] = [];
+        const { waves } = await driver.plan({ stack });
+        const t0 = Date.now();
+        const r = await driver.up({ stack, onEvent: (e) => events.push(e) });
+        // eslint-disable-next-line no-console
+        console.log(`end-to-end upgrade of ${sb.state().hosts.length} hosts: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+        expect(r.summary.result).toBe("succeeded");
+        const order = waves.flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
+        const audited = readAudit(sb.dir).filter((e) => e.action === "upgrade" && e.outcome === "begin");
+        expect(audited.map((e) => `${e.host}/${e.service}`)).toEqual(order);
+        const healthy = events.filter((e) => e.type === "node" && e.status === "healthy").map((e) => (e.type === "node" ? `${e.host}/${e.service}` : ""));
+        expect(healthy).toEqual(order);
+        const st = await status({ dir: sb.dir });
+        for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}:${n.port} 3.2.0 UP`);
+
+        const count = readAudit(sb.dir).length;
+        const again = await driver.up({ stack });
+        expect(Object.keys(again.summary.resourceChanges ?? {})).toEqual(["same"]);
+        expect(readAudit(sb.dir).length).toBe(count);
+    });
+});
