@@ -254,6 +254,7 @@ async function main(argv: string[]): Promise<number> {
             case "rollback": {
                 if (cmd === "up") checkWindow(f.window, f.force, new Date());
                 const { waves } = await driver.plan(opts);
+                driver.requireProvider(opts);
                 if (!f.json) {
                     const shown = cmd === "rollback" ? [...waves].reverse() : waves;
                     p.info(`${cmd === "rollback" ? "Rollback, reverse order of" : "Plan"}:\n${renderPlanTable(shown)}`);

@@ -52,7 +52,7 @@ export async function openStack(o: RunOptions): Promise<Stack> {
 }
 
 /** Commands on hosts need the command provider plugin; say so before the engine fails less clearly. */
-function requireProvider(o: EngineEnvOptions): void {
+export function requireProvider(o: EngineEnvOptions = {}): void {
     if (!commandProviderPresent(o)) {
         throw new DriverError(
             "toolchain",

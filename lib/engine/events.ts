@@ -43,9 +43,18 @@ function nameOf(urn: string | undefined): string {
     return urn ? urn.slice(urn.lastIndexOf("::") + 2) : "";
 }
 
+/**
+ * The command provider reports a failed command as `<status>: running "<the whole script, quoted>":\n<output>`.
+ * The script text says nothing useful to an operator (and contains the marker words): drop it.
+ */
+export function withoutCommandText(text: string): string {
+    return text.replace(/: running "(?:[^"\\]|\\.)*":\n/g, ":\n");
+}
+
 /** Lines of a failure that say why: the script's `reason=` marker and the `| ` tail of its output. */
-export function explainFailure(text: string): string {
-    const reason = /SCMUP reason=(.*)/.exec(text)?.[1];
+export function explainFailure(raw: string): string {
+    const text = withoutCommandText(raw);
+    const reason = /^SCMUP reason=(.*)$/m.exec(text)?.[1];
     const tail = text
         .split("\n")
         .filter((l) => /^\s*\| /.test(l))
@@ -124,17 +133,18 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
                 }
             }
             if (d.severity === "error" || d.severity === "warning") {
-                emit({ type: "diagnostic", severity: d.severity, message: msg, time: now() });
+                emit({ type: "diagnostic", severity: d.severity, message: withoutCommandText(msg), time: now() });
             }
         }
     };
 }
 
 /** The failed checks of a preflight's output, one per line; or the connection error. */
-export function explainPreflight(text: string): string {
+export function explainPreflight(raw: string): string {
+    const text = withoutCommandText(raw);
     const failed = text
         .split("\n")
-        .map((l) => /SCMUP check=(\S+) fail (.*)/.exec(l))
+        .map((l) => /^SCMUP check=(\S+) fail (.*)$/.exec(l))
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => `${m[1]}: ${m[2]}`);
     if (failed.length) return failed.join("\n");
