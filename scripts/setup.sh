@@ -8,6 +8,7 @@ cd "$root"
 say() { printf '[setup] %s\n' "$*" >&2; }
 
 need_pkgs=()
+[[ -x /usr/bin/sudo ]] || need_pkgs+=(sudo)
 [[ -x /usr/sbin/sshd ]] || need_pkgs+=(openssh-server)
 command -v ssh >/dev/null || need_pkgs+=(openssh-client)
 command -v curl >/dev/null || need_pkgs+=(curl)
