@@ -4,6 +4,7 @@ import { formatProblems } from "../lib/config/schema";
 import * as driver from "../lib/engine/driver";
 import { ProgressEvent } from "../lib/engine/events";
 import { planToDot, planToJson, planToMermaid, renderPlanTable } from "../lib/plan";
+import { NodeResult } from "../components/RollingUpgrade";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { checkWindow } from "./window";
 import { renderTable } from "./table";
@@ -188,10 +189,15 @@ async function ensureConfirmed(f: Flags, p: Printer, what: string): Promise<void
     p.info("confirmed");
 }
 
-function summaryTable(nodes: Record<string, { host: string; service: string; center?: string; wave?: number; versionBefore: string; versionAfter: string; skipped: boolean; seconds?: number }>): string {
-    const rows = Object.values(nodes).sort((a, b) => (a.wave ?? 0) - (b.wave ?? 0));
+type NodeSummary = Partial<NodeResult> & { versionBefore: string; versionAfter: string; skipped: boolean };
+
+/** One row per node, in wave order; `host/service` keys give the names when the outputs lack them. */
+function summaryTable(nodes: Record<string, NodeSummary>): string {
+    const rows = Object.entries(nodes)
+        .map(([key, n]) => ({ ...n, host: n.host ?? key.split("/")[0], service: n.service ?? key.split("/")[1] }))
+        .sort((a, b) => (a.wave ?? 0) - (b.wave ?? 0));
     return renderTable(
-        ["wave", "host", "service", "center", "before", "after", "result", "seconds"],
+        ["wave", "host", "service", "center", "before", "after", "result", "seconds", "finished (UTC)"],
         rows.map((n) => [
             String(n.wave ?? ""),
             n.host,
@@ -201,6 +207,7 @@ function summaryTable(nodes: Record<string, { host: string; service: string; cen
             n.versionAfter,
             n.skipped ? "skipped" : "upgraded",
             n.seconds === undefined ? "" : String(n.seconds),
+            n.finishedAt ?? "",
         ]),
     );
 }
@@ -261,22 +268,22 @@ async function main(argv: string[]): Promise<number> {
                 }
                 await ensureConfirmed(f, p, cmd === "up" ? "upgrade" : "roll back");
                 const r = await driver.up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
-                const nodes = (r.outputs.nodes?.value ?? {}) as Parameters<typeof summaryTable>[0];
+                const nodes = (r.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
                 const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k]) => k !== "same").length;
                 if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
                 else {
-                    p.result(summaryTable(Object.fromEntries(Object.entries(nodes).map(([k, n]) => [k, { ...n }]))));
+                    p.result(summaryTable(nodes));
                     if (!changed) p.info("Nothing to do: every node is already at the target and the state is current.");
                 }
                 return EXIT.ok;
             }
             case "status": {
                 const s = await driver.status(opts);
-                const nodes = (s.outputs.nodes?.value ?? {}) as Parameters<typeof summaryTable>[0];
+                const nodes = (s.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
                 if (f.json) p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null });
                 else {
                     if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${s.lastRun.startTime} -> ${s.lastRun.endTime}`);
-                    p.result(Object.keys(nodes).length ? summaryTable(Object.fromEntries(Object.entries(nodes).map(([k, n]) => [k, { ...n }]))) : "no run recorded yet");
+                    p.result(Object.keys(nodes).length ? summaryTable(nodes) : "no run recorded yet");
                 }
                 return EXIT.ok;
             }

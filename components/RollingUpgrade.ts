@@ -36,6 +36,8 @@ export interface NodeResult {
     versionAfter: string;
     skipped: boolean;
     seconds: number;
+    /** When the upgrade finished on the host; empty when skipped. */
+    finishedAt: string;
 }
 
 /**
@@ -146,8 +148,8 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                     current.push(up);
                     results.push(
                         pulumi
-                            .all([up.versionBefore, up.versionAfter, up.skipped, up.seconds])
-                            .apply(([versionBefore, versionAfter, skipped, seconds]) => ({
+                            .all([up.versionBefore, up.versionAfter, up.skipped, up.seconds, up.finishedAt])
+                            .apply(([versionBefore, versionAfter, skipped, seconds, finishedAt]) => ({
                                 host: node.host,
                                 service: node.service,
                                 center: node.center,
@@ -157,6 +159,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                                 versionAfter,
                                 skipped,
                                 seconds,
+                                finishedAt,
                             })),
                     );
                 }

@@ -21,6 +21,8 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
     public readonly skipped: pulumi.Output<boolean>;
     /** Seconds the upgrade took on the host (0 when skipped). */
     public readonly seconds: pulumi.Output<number>;
+    /** When the upgrade finished on the host (UTC, ISO 8601); empty when skipped. */
+    public readonly finishedAt: pulumi.Output<string>;
 
     constructor(name: string, args: ServiceUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:ServiceUpgrade", name, {}, opts);
@@ -35,11 +37,13 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
         this.versionAfter = markers.apply((m) => m["version-after"] ?? "unknown");
         this.skipped = markers.apply((m) => m.result === "skipped");
         this.seconds = markers.apply((m) => Number(m.seconds ?? 0));
+        this.finishedAt = markers.apply((m) => m["finished-at"] ?? "");
         this.registerOutputs({
             versionBefore: this.versionBefore,
             versionAfter: this.versionAfter,
             skipped: this.skipped,
             seconds: this.seconds,
+            finishedAt: this.finishedAt,
         });
     }
 }

@@ -325,6 +325,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "  sleep 1",
         "done",
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
+        'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
         'echo "SCMUP result=upgraded"',
     ];
     return asInstallUser(lines.join("\n"), a.become, a.installUser);
