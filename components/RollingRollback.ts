@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
-import { UpgradeConfig, effectiveHost } from "../lib/config/schema";
+import { UpgradeConfig } from "../lib/config/schema";
 import { planWaves } from "../lib/plan";
-import { serviceFilesOf } from "../lib/shell";
+import { rollbackArgsFor } from "../lib/nodeScripts";
 import { ServiceRollback } from "./ServiceRollback";
 
 export interface RollingRollbackArgs {
@@ -26,21 +26,9 @@ export class RollingRollback extends pulumi.ComponentResource {
         const results: pulumi.Output<[string, { versionBefore: string; versionAfter: string; skipped: boolean }]>[] = [];
         let previous: pulumi.Resource[] = [];
         for (const node of order) {
-            const h = c.hosts.find((x) => x.name === node.host)!;
-            const e = effectiveHost(c, h);
             const rb = new ServiceRollback(
                 `${name}-${node.host}-${node.service}`,
-                {
-                    connection: args.connections[node.host],
-                    installRoot: e.installRoot,
-                    stagingDir: e.stagingDir,
-                    installUser: c.installUser,
-                    become: c.become,
-                    sourceVersion: c.sourceVersion,
-                    service: serviceFilesOf(node.service),
-                    triggers: args.triggers,
-                    after: previous,
-                },
+                { ...rollbackArgsFor(c, node.host, node.service), connection: args.connections[node.host], triggers: args.triggers, after: previous },
                 { parent: this },
             );
             previous = [rb];

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
 import { Center, UpgradeConfig, effectiveHost } from "../lib/config/schema";
 import { batches, planWaves, Wave } from "../lib/plan";
-import { serviceFilesOf } from "../lib/shell";
+import { preflightArgsFor, upgradeArgsFor } from "../lib/nodeScripts";
 import { Preflight } from "./Preflight";
 import { ServiceUpgrade } from "./ServiceUpgrade";
 import { StagedPackage } from "./StagedPackage";
@@ -71,27 +71,14 @@ export class RollingUpgrade extends pulumi.ComponentResource {
 
         // Preflight on every host first: an unreachable or unfit host stops the run before any host
         // is changed. Then staging everywhere; every upgrade waits for all of it.
-        const preflights = c.hosts.map((h) => {
-            const e = effectiveHost(c, h);
-            return new Preflight(
-                `${name}-${h.name}-preflight`,
-                {
-                    host: h.name,
-                    connection: args.connections[h.name],
-                    installRoot: e.installRoot,
-                    stagingDir: e.stagingDir,
-                    installUser: c.installUser,
-                    installGroup: c.installGroup,
-                    become: c.become,
-                    sourceVersion: c.sourceVersion,
-                    targetVersion: c.targetVersion,
-                    services: c.serviceOrder.filter((s) => h.services.includes(s)).map(serviceFilesOf),
-                    minFreeMb: args.minFreeMb ?? 200,
-                    triggers,
-                },
-                { parent: this },
-            );
-        });
+        const preflights = c.hosts.map(
+            (h) =>
+                new Preflight(
+                    `${name}-${h.name}-preflight`,
+                    { ...preflightArgsFor(c, h.name, args.minFreeMb), connection: args.connections[h.name], triggers },
+                    { parent: this },
+                ),
+        );
         const gate: pulumi.Resource[] = c.hosts.map((h) => {
             const e = effectiveHost(c, h);
             return new StagedPackage(
@@ -124,22 +111,11 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             for (const batch of batches(wave, c.parallelism)) {
                 const current: pulumi.Resource[] = [];
                 for (const node of batch) {
-                    const h = c.hosts.find((x) => x.name === node.host)!;
-                    const e = effectiveHost(c, h);
                     const up = new ServiceUpgrade(
                         `${name}-${node.host}-${node.service}`,
                         {
-                            host: node.host,
-                            healthAddress: h.address,
+                            ...upgradeArgsFor(c, node.host, node.service),
                             connection: args.connections[node.host],
-                            installRoot: e.installRoot,
-                            stagingDir: e.stagingDir,
-                            installUser: c.installUser,
-                            become: c.become,
-                            targetVersion: c.targetVersion,
-                            service: serviceFilesOf(node.service),
-                            healthTimeoutSeconds: c.healthTimeoutSeconds,
-                            rollbackOnHealthFailure: c.rollbackOnHealthFailure,
                             triggers,
                             after: [...gate, ...previous],
                         },

@@ -4,8 +4,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { RollingRollback } from "../components/RollingRollback";
 import { RollingUpgrade } from "../components/RollingUpgrade";
 import { Preflight } from "../components/Preflight";
-import { Center, effectiveHost, formatProblems } from "./config/schema";
-import { serviceFilesOf } from "./shell";
+import { Center, formatProblems } from "./config/schema";
+import { preflightArgsFor } from "./nodeScripts";
 import { loadFromPulumiConfig } from "./config/load";
 import { connectionFor, SshSecrets } from "./connection";
 
@@ -48,19 +48,9 @@ export async function upgradeProgram(opts: ProgramOptions = {}): Promise<Record<
     if (mode === "preflight") {
         // Checks only, run afresh each time (a throwaway stack of the driver holds them).
         const checks = config.hosts.map((h) => {
-            const e = effectiveHost(config, h);
             const pf = new Preflight(`scm-${h.name}-preflight`, {
-                host: h.name,
+                ...preflightArgsFor(config, h.name),
                 connection: connections[h.name],
-                installRoot: e.installRoot,
-                stagingDir: e.stagingDir,
-                installUser: config.installUser,
-                installGroup: config.installGroup,
-                become: config.become,
-                sourceVersion: config.sourceVersion,
-                targetVersion: config.targetVersion,
-                services: config.serviceOrder.filter((s) => h.services.includes(s)).map(serviceFilesOf),
-                minFreeMb: 200,
                 triggers: [String(Date.now())],
             });
             return pulumi.all([h.name, pf.checks]);

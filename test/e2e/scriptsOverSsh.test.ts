@@ -1,6 +1,8 @@
 import { validateConfig, UpgradeConfig, effectiveHost } from "../../lib/config/schema";
 import { planWaves } from "../../lib/plan";
-import { parseMarkers, renderPreflight, renderServiceRollback, renderServiceUpgrade, renderUnpack, serviceFilesOf } from "../../lib/shell";
+import { preflightArgsFor, rollbackArgsFor, upgradeArgsFor } from "../../lib/nodeScripts";
+import { ServiceName } from "../../lib/services";
+import { parseMarkers, renderPreflight, renderServiceRollback, renderServiceUpgrade, renderUnpack } from "../../lib/shell";
 import { readAudit } from "../../sandbox/audit";
 import { clearFaults, setFault } from "../../sandbox/faults";
 import { sandboxStackConfig } from "../../sandbox/stackConfig";
@@ -28,21 +30,8 @@ async function onHost(host: string, script: string) {
     return { ...r, markers: parseMarkers(r.stdout) };
 }
 
-function upgradeText(c: UpgradeConfig, host: string, service: Parameters<typeof serviceFilesOf>[0], extra: { healthTimeoutSeconds?: number; rollbackOnHealthFailure?: boolean } = {}) {
-    const h = c.hosts.find((x) => x.name === host)!;
-    const e = effectiveHost(c, h);
-    return renderServiceUpgrade({
-        host,
-        healthAddress: h.address,
-        installRoot: e.installRoot,
-        stagingDir: e.stagingDir,
-        installUser: c.installUser,
-        become: c.become,
-        targetVersion: c.targetVersion,
-        service: serviceFilesOf(service),
-        healthTimeoutSeconds: extra.healthTimeoutSeconds ?? c.healthTimeoutSeconds,
-        rollbackOnHealthFailure: extra.rollbackOnHealthFailure ?? false,
-    });
+function upgradeText(c: UpgradeConfig, host: string, service: ServiceName, extra: { healthTimeoutSeconds?: number; rollbackOnHealthFailure?: boolean } = {}) {
+    return renderServiceUpgrade({ ...upgradeArgsFor(c, host, service), ...extra });
 }
 
 describe("the upgrade scripts over SSH against the sandbox", () => {
@@ -55,28 +44,14 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
                 renderUnpack({ stagingDir: e.stagingDir, tarballPath: sb.state().packagePath, installUser: c.installUser, installGroup: c.installGroup, become: c.become }),
             );
             expect(staged.markers.values.result).toBe("staged");
-            const pre = await onHost(
-                h.name,
-                renderPreflight({
-                    host: h.name,
-                    installRoot: e.installRoot,
-                    stagingDir: e.stagingDir,
-                    installUser: c.installUser,
-                    installGroup: c.installGroup,
-                    become: c.become,
-                    sourceVersion: c.sourceVersion,
-                    targetVersion: c.targetVersion,
-                    services: c.serviceOrder.filter((s) => h.services.includes(s)).map(serviceFilesOf),
-                    minFreeMb: 10,
-                }),
-            );
+            const pre = await onHost(h.name, renderPreflight(preflightArgsFor(c, h.name, 10)));
             expect(pre.markers.checks.filter((x) => x.status === "fail")).toEqual([]);
             expect(pre.markers.values.result).toBe("ok");
             expect(pre.code).toBe(0);
         }
         const order = planWaves(c).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
         for (const key of order) {
-            const [host, service] = key.split("/") as [string, Parameters<typeof serviceFilesOf>[0]];
+            const [host, service] = key.split("/") as [string, ServiceName];
             const r = await onHost(host, upgradeText(c, host, service));
             expect({ key, result: r.markers.values.result, stderr: r.stderr }).toEqual({ key, result: "upgraded", stderr: "" });
             expect(r.markers.values["version-before"]).toBe("3.1.2");
@@ -93,7 +68,7 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
         // Second pass: every node skipped, scmupgrade.py never run again.
         const before = readAudit(sb.dir).length;
         for (const key of order) {
-            const [host, service] = key.split("/") as [string, Parameters<typeof serviceFilesOf>[0]];
+            const [host, service] = key.split("/") as [string, ServiceName];
             const r = await onHost(host, upgradeText(c, host, service));
             expect(r.markers.values.result).toBe("skipped");
         }
@@ -105,13 +80,8 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
         const order = planWaves(c).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`)).reverse();
         const t0 = new Date().toISOString();
         for (const key of order) {
-            const [host, service] = key.split("/") as [string, Parameters<typeof serviceFilesOf>[0]];
-            const h = c.hosts.find((x) => x.name === host)!;
-            const e = effectiveHost(c, h);
-            const r = await onHost(
-                host,
-                renderServiceRollback({ installRoot: e.installRoot, stagingDir: e.stagingDir, installUser: c.installUser, become: c.become, sourceVersion: c.sourceVersion, service: serviceFilesOf(service) }),
-            );
+            const [host, service] = key.split("/") as [string, ServiceName];
+            const r = await onHost(host, renderServiceRollback(rollbackArgsFor(c, host, service)));
             expect({ key, result: r.markers.values.result }).toEqual({ key, result: "rolled-back" });
             expect(r.markers.values["version-after"]).toBe("3.1.2");
         }

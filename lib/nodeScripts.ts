@@ -1,0 +1,66 @@
+import { effectiveHost, HostConfig, UpgradeConfig } from "./config/schema";
+import { ServiceName } from "./services";
+import { NodeRollbackArgs, NodeUpgradeArgs, PreflightArgs, serviceFilesOf } from "./shell";
+
+/**
+ * The arguments of each host script, from a validated config: one place that decides which config
+ * value goes where, shared by the components, the driver, the benchmarks and the tests.
+ */
+
+function hostOf(config: UpgradeConfig, name: string): HostConfig {
+    const h = config.hosts.find((x) => x.name === name);
+    if (!h) throw new Error(`No host ${name} in the config.`);
+    return h;
+}
+
+/** The host's services in upgrade order. */
+export function servicesInOrder(config: UpgradeConfig, host: HostConfig): ServiceName[] {
+    return config.serviceOrder.filter((s) => host.services.includes(s));
+}
+
+export function preflightArgsFor(config: UpgradeConfig, hostName: string, minFreeMb = 200): PreflightArgs {
+    const h = hostOf(config, hostName);
+    const e = effectiveHost(config, h);
+    return {
+        host: h.name,
+        installRoot: e.installRoot,
+        stagingDir: e.stagingDir,
+        installUser: config.installUser,
+        installGroup: config.installGroup,
+        become: config.become,
+        sourceVersion: config.sourceVersion,
+        targetVersion: config.targetVersion,
+        services: servicesInOrder(config, h).map(serviceFilesOf),
+        minFreeMb,
+    };
+}
+
+export function upgradeArgsFor(config: UpgradeConfig, hostName: string, service: ServiceName): NodeUpgradeArgs {
+    const h = hostOf(config, hostName);
+    const e = effectiveHost(config, h);
+    return {
+        host: h.name,
+        healthAddress: h.address,
+        installRoot: e.installRoot,
+        stagingDir: e.stagingDir,
+        installUser: config.installUser,
+        become: config.become,
+        targetVersion: config.targetVersion,
+        service: serviceFilesOf(service),
+        healthTimeoutSeconds: config.healthTimeoutSeconds,
+        rollbackOnHealthFailure: config.rollbackOnHealthFailure,
+    };
+}
+
+export function rollbackArgsFor(config: UpgradeConfig, hostName: string, service: ServiceName): NodeRollbackArgs {
+    const h = hostOf(config, hostName);
+    const e = effectiveHost(config, h);
+    return {
+        installRoot: e.installRoot,
+        stagingDir: e.stagingDir,
+        installUser: config.installUser,
+        become: config.become,
+        sourceVersion: config.sourceVersion,
+        service: serviceFilesOf(service),
+    };
+}
