@@ -1,10 +1,13 @@
+import * as fs from "fs";
+import * as path from "path";
 import * as readline from "readline";
 import { parseArgs } from "util";
 import { formatProblems } from "../lib/config/schema";
 import * as driver from "../lib/engine/driver";
 import { ProgressEvent } from "../lib/engine/events";
-import { planToDot, planToJson, planToMermaid, renderPlanTable } from "../lib/plan";
+import { planToDot, planToJson, planToMermaid, renderPlanTable, Wave } from "../lib/plan";
 import { NodeResult } from "../components/RollingUpgrade";
+import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../lib/report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { checkWindow } from "./window";
 import { renderTable } from "./table";
@@ -21,7 +24,7 @@ const help: Record<string, string> = {
 Usage: scm-upgrade <command> [flags]
 
 Commands:
-  plan        the ordered waves, no SSH (--format table|json|mermaid|dot)
+  plan        the ordered waves, no SSH (--format table|json|mermaid|dot|svg|html)
   preflight   only the checks, on every host; changes nothing
   preview     the engine's preview: what would run where; runs nothing on hosts
   up          stage, check and upgrade, wave by wave (asks first unless --yes)
@@ -29,12 +32,14 @@ Commands:
   rollback    the vendor rollback, node by node in reverse order (asks first unless --yes)
   refresh     refresh the stack's state
   unlock      remove the lock a killed run left behind (checks that it is dead)
+  report      an HTML report of a run from its \`--json\` events (up and rollback write one themselves)
 
 ${commonHelp}
 
 ${exitCodeHelp}`,
-    plan: `Usage: scm-upgrade plan [--stack NAME] [--format table|json|mermaid|dot]
-Prints the ordered waves (service x center x site) of the stack's config. Reads no host.`,
+    plan: `Usage: scm-upgrade plan [--stack NAME] [--format table|json|mermaid|dot|svg|html]
+Prints the ordered waves (service x center x site) of the stack's config. Reads no host.
+  --format svg|html   the waves drawn as a graph (centers as swimlanes), self-contained: \`> plan.html\``,
     preflight: `Usage: scm-upgrade preflight [--stack NAME] [--json]
 Runs the read-only checks on every host over SSH (users, folders, disk, versions, 3.2 prerequisites).
 Changes nothing on any host and nothing in the stack's state.`,
@@ -51,6 +56,9 @@ Per node: version before and after, skipped or not, seconds, from the last run's
 Runs \`scmupgrade.py --rollback --start\` node by node in the exact reverse order of the upgrade.
 Nodes already at the source version are skipped.`,
     refresh: `Usage: scm-upgrade refresh [--stack NAME] [--json]`,
+    report: `Usage: scm-upgrade report [--stack NAME] --from EVENTS.jsonl [--out FILE.html] [--only-center standby|primary]
+Writes the HTML report (per-node timeline, summary) of a run from the events \`up --json\` or
+\`rollback --json\` printed, with the stack's plan. Default output: .reports/run-<stack>-<time>.html.`,
     unlock: `Usage: scm-upgrade unlock [--stack NAME]
 After a run was killed (SIGKILL), removes its lock on the local backend, after checking the process is gone.`,
 };
@@ -60,6 +68,8 @@ interface Flags {
     yes: boolean;
     json: boolean;
     format?: string;
+    from?: string;
+    out?: string;
     onlyCenter?: string;
     window?: string;
     force: boolean;
@@ -74,6 +84,8 @@ function parse(cmd: string, argv: string[]): Flags {
             yes: { type: "boolean", short: "y", default: false },
             json: { type: "boolean", default: false },
             format: { type: "string" },
+            from: { type: "string" },
+            out: { type: "string" },
             "only-center": { type: "string" },
             window: { type: "string" },
             force: { type: "boolean", default: false },
@@ -83,6 +95,7 @@ function parse(cmd: string, argv: string[]): Flags {
         allowPositionals: false,
     });
     if (values.format && cmd !== "plan") throw new UsageError(`--format is a flag of \`plan\` only.`);
+    if ((values.from || values.out) && cmd !== "report") throw new UsageError(`--from and --out are flags of \`report\` only.`);
     if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
         throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
     }
@@ -91,6 +104,8 @@ function parse(cmd: string, argv: string[]): Flags {
         yes: values.yes as boolean,
         json: values.json as boolean,
         format: values.format as string | undefined,
+        from: values.from as string | undefined,
+        out: values.out as string | undefined,
         onlyCenter: values["only-center"] as string | undefined,
         window: values.window as string | undefined,
         force: values.force as boolean,
@@ -177,12 +192,14 @@ async function confirm(question: string): Promise<boolean> {
     return /^y(es)?$/i.test(answer.trim());
 }
 
+function refuseUnattended(what: string): never {
+    throw new driver.DriverError("refused", `Refusing to ${what} without confirmation: pass --yes for unattended runs.`);
+}
+
 /** Ask unless --yes; refuse when nobody can answer. */
 async function ensureConfirmed(f: Flags, p: Printer, what: string): Promise<void> {
     if (f.yes) return;
-    if (!process.stdin.isTTY) {
-        throw new driver.DriverError("refused", `Refusing to ${what} without confirmation: pass --yes for unattended runs.`);
-    }
+    if (!process.stdin.isTTY) refuseUnattended(what);
     if (!(await confirm(`Proceed to ${what} on stack ${f.stack}? [y/N] `))) {
         throw new driver.DriverError("refused", "Not confirmed: nothing was done.");
     }
@@ -212,6 +229,29 @@ function summaryTable(nodes: Record<string, NodeSummary>): string {
     );
 }
 
+/** Writes the run's HTML report (`--out`, else `.reports/run-<stack>-<start>.html`) and says where. */
+function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[], nodes?: Record<string, NodeResultLike>): void {
+    const started = events.find((e) => e.type === "run-started");
+    const stack = started?.type === "run-started" ? started.stack : f.stack;
+    const plan = f.onlyCenter ? waves.filter((w) => w.center === f.onlyCenter) : waves;
+    const html = renderRunReport({ plan, events, results: nodes, stack });
+    let file: string;
+    if (f.out) fs.writeFileSync((file = path.resolve(f.out)), html);
+    else file = writeRunReportFile(reportsDir(), stack, html, new Date(started?.time ?? Date.now()));
+    if (f.json) p.event({ type: "report", path: file, time: new Date().toISOString() });
+    else p.info(`report: ${file}`);
+}
+
+/** After `up` / `rollback`, whatever the outcome: the report of the run, when the run started; failing to write only warns. */
+function saveRunReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[], nodes?: Record<string, NodeResultLike>): void {
+    if (!events.some((e) => e.type === "run-started")) return;
+    try {
+        writeReport(p, f, waves, events, nodes);
+    } catch (e) {
+        p.info(`warning: the run report was not written: ${String((e as Error)?.message ?? e)}`);
+    }
+}
+
 async function main(argv: string[]): Promise<number> {
     const cmd = argv[0] && !argv[0].startsWith("-") ? argv[0] : "";
     const rest = cmd ? argv.slice(1) : argv;
@@ -229,9 +269,13 @@ async function main(argv: string[]): Promise<number> {
         controller.abort();
     };
     process.on("SIGINT", onSigint);
+    const events: ProgressEvent[] = [];
     const opts: driver.RunOptions = {
         stack: f.stack,
-        onEvent: (e) => p.event(e),
+        onEvent: (e) => {
+            events.push(e);
+            p.event(e);
+        },
         signal: controller.signal,
         centers: f.onlyCenter ? [f.onlyCenter as "standby" | "primary"] : undefined,
     };
@@ -244,7 +288,9 @@ async function main(argv: string[]): Promise<number> {
                 else if (format === "json") process.stdout.write(planToJson(waves) + "\n");
                 else if (format === "mermaid") p.result(planToMermaid(waves));
                 else if (format === "dot") p.result(planToDot(waves));
-                else throw new UsageError(`--format must be table, json, mermaid or dot, not ${format}.`);
+                else if (format === "svg") process.stdout.write(renderPlanSvg(waves));
+                else if (format === "html") process.stdout.write(renderPlanHtml(waves, { stack: f.stack }));
+                else throw new UsageError(`--format must be table, json, mermaid, dot, svg or html, not ${format}.`);
                 return EXIT.ok;
             }
             case "preflight": {
@@ -261,19 +307,27 @@ async function main(argv: string[]): Promise<number> {
             case "rollback": {
                 if (cmd === "up") checkWindow(f.window, f.force, new Date());
                 const { waves } = await driver.plan(opts);
+                // Refusals about how the command was called come first; then what the machine lacks.
+                if (!f.yes && !process.stdin.isTTY) refuseUnattended(cmd === "up" ? "upgrade" : "roll back");
                 driver.requireProvider(opts);
                 if (!f.json) {
                     const shown = cmd === "rollback" ? [...waves].reverse() : waves;
                     p.info(`${cmd === "rollback" ? "Rollback, reverse order of" : "Plan"}:\n${renderPlanTable(shown)}`);
                 }
                 await ensureConfirmed(f, p, cmd === "up" ? "upgrade" : "roll back");
-                const r = await driver.up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
-                const nodes = (r.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
-                const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k]) => k !== "same").length;
-                if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
-                else {
-                    p.result(summaryTable(nodes));
-                    if (!changed) p.info("Nothing to do: every node is already at the target and the state is current.");
+                let nodes: Record<string, NodeSummary> | undefined;
+                try {
+                    const r = await driver.up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
+                    nodes = (r.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
+                    const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k]) => k !== "same").length;
+                    if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
+                    else {
+                        p.result(summaryTable(nodes));
+                        if (!changed) p.info("Nothing to do: every node is already at the target and the state is current.");
+                    }
+                } finally {
+                    // Succeeded, failed or interrupted: the report shows what happened.
+                    saveRunReport(p, f, waves, events, nodes);
                 }
                 return EXIT.ok;
             }
@@ -289,6 +343,14 @@ async function main(argv: string[]): Promise<number> {
             }
             case "refresh": {
                 await driver.refresh(opts);
+                return EXIT.ok;
+            }
+            case "report": {
+                if (!f.from) throw new UsageError("`report` needs --from EVENTS.jsonl (the output of `up --json` or `rollback --json`).");
+                const run = readEventsJsonl(fs.readFileSync(f.from, "utf8"));
+                if (!run.events.some((e) => e.type === "run-started" || e.type === "node")) throw new UsageError(`${f.from} holds no run events.`);
+                const { waves } = await driver.plan(opts);
+                writeReport(p, f, waves, run.events, run.results);
                 return EXIT.ok;
             }
             case "unlock": {

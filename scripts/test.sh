@@ -4,7 +4,8 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/setup.sh; rc=$?
+# The report tests open pages in headless Chromium (Debian package); the demo does not need it.
+SCM_UPGRADE_EXTRA_APT="chromium ${SCM_UPGRADE_EXTRA_APT:-}" bash scripts/setup.sh; rc=$?
 if [[ $rc -eq 3 ]]; then
   echo "[test] WARNING: the command provider is not installed: tests that need it are reported as skipped." >&2
 elif [[ $rc -ne 0 ]]; then

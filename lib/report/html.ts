@@ -66,3 +66,29 @@ ${body}
 </html>
 `;
 }
+
+/**
+ * The domain all host names share (`.dc.example.com`), to draw short names: at least two distinct names,
+ * a suffix from a dot that contains a letter (never part of an IP address) and leaves every name non-empty.
+ */
+export function commonDomain(names: readonly string[]): string {
+    const distinct = [...new Set(names)];
+    if (distinct.length < 2) return "";
+    let suffix = distinct[0];
+    for (const n of distinct.slice(1)) {
+        while (suffix && !n.endsWith(suffix)) suffix = suffix.slice(1);
+    }
+    const dot = suffix.indexOf(".");
+    if (dot < 0) return "";
+    suffix = suffix.slice(dot);
+    if (!/[A-Za-z]/.test(suffix) || distinct.some((n) => n.length <= suffix.length)) return "";
+    return suffix;
+}
+
+/** Shortens a label to fit a width (an ellipsis at the end); keep the full text in a tooltip. */
+export function fit(text: string, width: number, fs: number, bold = false): string {
+    if (textWidth(text, fs, bold) <= width) return text;
+    let t = text;
+    while (t.length > 1 && textWidth(t + "…", fs, bold) > width) t = t.slice(0, -1);
+    return t + "…";
+}

@@ -11,7 +11,7 @@
  */
 import type { Center } from "../config/schema";
 import { nodeKey, Wave } from "../plan";
-import { esc, FONT, num, page, textWidth } from "./html";
+import { commonDomain, esc, fit, FONT, num, page, textWidth } from "./html";
 
 const LANES: readonly Center[] = ["standby", "primary"];
 const LANE_STYLE: Record<Center, { fill: string; stroke: string; text: string; title: string }> = {
@@ -24,8 +24,8 @@ const SITE_STYLE = {
 };
 
 const M = 20; // outer margin
-const GUTTER = 150; // service bands
-const LANE_W = 330;
+const GUTTER = 165; // service bands
+const LANE_W = 350;
 const LANE_GAP = 56;
 const HEAD = 74; // title + lane headers
 const BOX_PAD = 12;
@@ -53,18 +53,11 @@ function laneX(center: Center): number {
     return M + GUTTER + LANES.indexOf(center) * (LANE_W + LANE_GAP);
 }
 
-/** Shortens a label to fit a width (an ellipsis at the end); the full text stays in the tooltip. */
-function fit(text: string, width: number, fs: number, bold = false): string {
-    if (textWidth(text, fs, bold) <= width) return text;
-    let t = text;
-    while (t.length > 1 && textWidth(t + "…", fs, bold) > width) t = t.slice(0, -1);
-    return t + "…";
-}
-
-function layout(waves: readonly Wave[]): { placed: Placed[]; width: number; height: number } {
+function layout(waves: readonly Wave[]): { placed: Placed[]; width: number; height: number; domain: string } {
     const placed: Placed[] = [];
+    const domain = commonDomain(waves.flatMap((w) => w.nodes.map((n) => n.host)));
     let y = M + HEAD;
-    const inner = LANE_W - 2 * BOX_PAD;
+    const inner = LANE_W - 20 - 2 * BOX_PAD; // the box is 10 px in from each side of its lane
     for (const wave of waves) {
         const x = laneX(wave.center) + 10;
         const w = LANE_W - 20;
@@ -80,7 +73,7 @@ function layout(waves: readonly Wave[]): { placed: Placed[]; width: number; heig
         let cx = x + BOX_PAD;
         cy += 6;
         for (const node of wave.nodes) {
-            const label = fit(node.host, inner - 16, FS);
+            const label = fit(domain ? node.host.slice(0, -domain.length) : node.host, inner - 18, FS);
             const cw = Math.min(inner, textWidth(label, FS) + 18);
             if (cx + cw > x + BOX_PAD + inner + 0.5) {
                 cx = x + BOX_PAD;
@@ -93,8 +86,8 @@ function layout(waves: readonly Wave[]): { placed: Placed[]; width: number; heig
         placed.push({ wave, x, y, w, h, chips, siteLine });
         y += h + ROW_GAP;
     }
-    const height = waves.length ? y - ROW_GAP + M + 34 : M + HEAD + 60;
-    return { placed, width: M * 2 + GUTTER + LANES.length * LANE_W + LANE_GAP, height };
+    const height = waves.length ? y - ROW_GAP + M + 34 : M + HEAD + 100;
+    return { placed, width: M * 2 + GUTTER + LANES.length * LANE_W + LANE_GAP, height, domain };
 }
 
 /** The size `renderPlanSvg` draws at, in CSS pixels. */
@@ -105,7 +98,7 @@ export function planSvgLayout(waves: readonly Wave[]): PlanSvgLayout {
 
 /** The waves as one standalone SVG document (UTF-8 text), usable as a file or inline in HTML. */
 export function renderPlanSvg(waves: readonly Wave[]): string {
-    const { placed, width, height } = layout(waves);
+    const { placed, width, height, domain } = layout(waves);
     const out: string[] = [];
     out.push(
         `<svg xmlns="http://www.w3.org/2000/svg" width="${num(width)}" height="${num(height)}" viewBox="0 0 ${num(width)} ${num(height)}" font-family='${FONT}' font-size="${FS}" role="img" aria-label="Upgrade plan: ${waves.length} waves" data-plan-waves="${waves.length}">`,
@@ -119,6 +112,7 @@ export function renderPlanSvg(waves: readonly Wave[]): string {
     out.push(
         `<text x="${M}" y="${M + 16}" font-size="16" font-weight="bold" fill="#1f2933">Upgrade plan: ${waves.length} waves, ${nodes} nodes on ${hosts} hosts</text>`,
     );
+    if (domain) out.push(`<text x="${M}" y="${M + 36}" font-size="12" fill="#52606d">host names shown without ${esc(domain)}</text>`);
     // Lanes.
     const laneTop = M + HEAD - 26;
     const laneBottom = height - M - 30;

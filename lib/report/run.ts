@@ -4,20 +4,20 @@
  * coloured by outcome and grouped by wave (preflight and staging per host first), then a summary table
  * (node, center, before, after, result, seconds) and the totals. No script, nothing fetched.
  *
- * Every timeline bar carries `data-node="<host>/<service>"` and `data-outcome`; summary rows carry
- * `data-summary-node`.
+ * Every timeline row carries `data-node="<host>/<service>"` and `data-outcome`, its bar (when the node ran)
+ * `data-bar="<host>/<service>"`; summary rows carry `data-summary-node`.
  */
 import type { ProgressEvent } from "../engine/events";
 import { nodeKey, Wave } from "../plan";
-import { duration, esc, FONT, num, page, textWidth } from "./html";
+import { commonDomain, duration, esc, fit, FONT, num, page } from "./html";
 
 /** What a node came to in the run. `running`: started, no end seen (interrupted); `not-run`: never started. */
 export type Outcome = "healthy" | "skipped" | "failed" | "rolled-back" | "running" | "not-run";
 
 /** The per-node outputs of the stack (`RollingUpgrade.nodes`, the `summary` event of `up --json`), when known. */
 export interface NodeResultLike {
-    host: string;
-    service: string;
+    host?: string;
+    service?: string;
     center?: string;
     wave?: number;
     versionBefore?: string;
@@ -220,33 +220,53 @@ const clock = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}:${String(Math
 
 /** The timeline as inline SVG. */
 function timelineSvg(m: RunModel): string {
-    const LABEL_W = 250;
-    const CHART_W = 720;
+    const LABEL_W = 270;
+    const CHART_W = 700;
     const ROW_H = 22;
     const GROUP_H = 24;
-    const TOP = 34;
+    const TOP = 44;
     const RIGHT = 70;
     const span = Math.max((m.t1 - m.t0) / 1000, 1);
     const x = (t: number) => LABEL_W + ((t - m.t0) / 1000 / span) * CHART_W;
     const out: string[] = [];
     const body: string[] = [];
     let y = TOP;
-    // Preparation: preflight and staging per host.
+    const domain = commonDomain(m.rows.map((r) => r.host));
+    const short = (h: string) => (domain && h.endsWith(domain) ? h.slice(0, -domain.length) : h);
+    // Preparation: preflight and staging per host; past a dozen hosts, one row per phase (first start to last end).
     const prepared = m.hosts.filter((h) => h.preflight || h.staging);
-    if (prepared.length) {
+    type Phase = NonNullable<HostPhase["preflight"]>;
+    const phaseRows: { label: string; key: string; phases: [keyof typeof PHASE_STYLE, Phase | undefined][] }[] =
+        prepared.length <= 12
+            ? prepared.map((h) => ({ label: short(h.host), key: h.host, phases: [["preflight", h.preflight], ["staging", h.staging]] }))
+            : (["preflight", "staging"] as const).map((phase) => {
+                  const ps = prepared.map((h) => h[phase]).filter((p): p is Phase => p !== undefined && p.start !== undefined);
+                  const failed = ps.filter((p) => p.status === "failed").length;
+                  const running = ps.filter((p) => p.end === undefined).length;
+                  const merged: Phase | undefined = ps.length
+                      ? {
+                            start: Math.min(...ps.map((p) => p.start as number)),
+                            end: running ? undefined : Math.max(...ps.map((p) => p.end as number)),
+                            status: failed ? "failed" : running ? "running" : phase === "preflight" ? "ok" : "staged",
+                            message: failed ? `${failed} of ${ps.length} hosts failed` : undefined,
+                        }
+                      : undefined;
+                  return { label: `${phase}, ${ps.length} hosts`, key: `*${phase}`, phases: [[phase, merged]] };
+              });
+    if (phaseRows.length) {
         body.push(`<text x="4" y="${num(y + 16)}" font-size="12" font-weight="bold" fill="#323f4b">preflight and staging</text>`);
         y += GROUP_H;
-        for (const h of prepared) {
-            body.push(`<g data-host-phase="${esc(h.host)}">`);
-            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(h.host)}</text>`);
-            for (const [phase, p] of [["preflight", h.preflight], ["staging", h.staging]] as const) {
+        for (const h of phaseRows) {
+            body.push(`<g data-host-phase="${esc(h.key)}">`);
+            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(fit(h.label, LABEL_W - 24, 12))}<title>${esc(h.key)}</title></text>`);
+            for (const [phase, p] of h.phases) {
                 if (!p || p.start === undefined) continue;
                 const end = p.end ?? m.t1;
                 const x1 = x(p.start);
                 const w = Math.max(x(end) - x1, 2);
                 const failed = p.status === "failed";
                 body.push(
-                    `<rect data-phase="${phase}" data-status="${esc(p.status)}" x="${num(x1)}" y="${num(y + 4)}" width="${num(w)}" height="${ROW_H - 8}" rx="2" fill="${failed ? OUTCOME_STYLE.failed.fill : PHASE_STYLE[phase]}"><title>${esc(`${h.host} ${phase}: ${p.status}${p.end !== undefined ? `, ${duration((p.end - p.start) / 1000)}` : ""}${p.message ? `\n${p.message}` : ""}`)}</title></rect>`,
+                    `<rect data-phase="${phase}" data-status="${esc(p.status)}" x="${num(x1)}" y="${num(y + 4)}" width="${num(w)}" height="${ROW_H - 8}" rx="2" fill="${failed ? OUTCOME_STYLE.failed.fill : PHASE_STYLE[phase]}"><title>${esc(`${h.key} ${phase}: ${p.status}${p.end !== undefined ? `, ${duration((p.end - p.start) / 1000)}` : ""}${p.message ? `\n${p.message}` : ""}`)}</title></rect>`,
                 );
             }
             body.push(`</g>`);
@@ -261,19 +281,19 @@ function timelineSvg(m: RunModel): string {
             const tip = `${r.key} (${r.center}): ${style.label}${r.seconds !== undefined && r.outcome !== "not-run" ? `, ${r.seconds} s` : ""}${r.versionBefore || r.versionAfter ? `, ${r.versionBefore ?? "?"} -> ${r.versionAfter ?? "?"}` : ""}${r.message ? `\n${r.message}` : ""}`;
             body.push(`<g data-node="${esc(r.key)}" data-outcome="${r.outcome}">`);
             body.push(`<title>${esc(tip)}</title>`);
-            const label = `${r.host} / ${r.service}`;
+            const label = fit(`${short(r.host)} / ${r.service}`, LABEL_W - 66, 12);
             body.push(`<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(label)}</text>`);
-            body.push(`<text x="${LABEL_W - 8}" y="${num(y + 15)}" font-size="10" text-anchor="end" fill="#7b8794">${esc(r.center)}</text>`);
+            body.push(`<text x="${LABEL_W - 8}" y="${num(y + 15)}" font-size="10" text-anchor="end" fill="#7b8794">${esc(fit(r.center, 52, 10))}</text>`);
             if (r.start !== undefined) {
                 const end = r.end ?? m.t1;
                 const x1 = x(r.start);
                 const w = Math.max(x(end) - x1, 3);
-                body.push(`<rect x="${num(x1)}" y="${num(y + 3)}" width="${num(w)}" height="${ROW_H - 6}" rx="3" fill="${style.fill}"${r.outcome === "running" ? ` fill-opacity="0.55" stroke="${style.fill}" stroke-dasharray="4 2"` : ""}/>`);
+                body.push(`<rect data-bar="${esc(r.key)}" x="${num(x1)}" y="${num(y + 3)}" width="${num(w)}" height="${ROW_H - 6}" rx="3" fill="${style.fill}"${r.outcome === "running" ? ` fill-opacity="0.55" stroke="${style.fill}" stroke-dasharray="4 2"` : ""}/>`);
                 const text = r.outcome === "skipped" ? "skipped" : r.seconds !== undefined ? `${r.seconds} s` : "";
                 if (text) body.push(`<text x="${num(x1 + w + 4)}" y="${num(y + 15)}" font-size="10" fill="#52606d">${esc(text)}</text>`);
             } else {
-                body.push(`<rect x="${LABEL_W}" y="${num(y + 3)}" width="${CHART_W}" height="${ROW_H - 6}" rx="3" fill="none" stroke="#cbd2d9" stroke-dasharray="3 3"/>`);
-                body.push(`<text x="${LABEL_W + 6}" y="${num(y + 15)}" font-size="10" fill="#7b8794">not run</text>`);
+                body.push(`<rect x="${LABEL_W}" y="${num(y + 3)}" width="40" height="${ROW_H - 6}" rx="3" fill="#ffffff" stroke="#cbd2d9" stroke-dasharray="3 3"/>`);
+                body.push(`<text x="${LABEL_W + 46}" y="${num(y + 15)}" font-size="10" fill="#9aa5b1">not run</text>`);
             }
             body.push(`</g>`);
             y += ROW_H;
@@ -290,7 +310,7 @@ function timelineSvg(m: RunModel): string {
         out.push(`<text x="${num(gx)}" y="${TOP - 14}" font-size="10" text-anchor="middle" fill="#7b8794">${clock(s)}</text>`);
     }
     out.push(`<line x1="${LABEL_W + CHART_W}" y1="${TOP - 8}" x2="${LABEL_W + CHART_W}" y2="${num(height - 8)}" stroke="#cbd2d9" stroke-dasharray="2 3"/>`);
-    out.push(`<text x="4" y="${TOP - 14}" font-size="10" fill="#7b8794">time since the start (m:ss)</text>`);
+    out.push(`<text x="4" y="12" font-size="10" fill="#7b8794">time since the start (m:ss)${domain ? `; hosts without ${esc(domain)}` : ""}</text>`);
     out.push(...body);
     out.push(`</svg>`);
     return out.join("\n");

@@ -1,0 +1,94 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { projectRoot, stacksDir } from "../../lib/engine/env";
+import { planWaves, nodeKey, Wave } from "../../lib/plan";
+import { sampleRunEvents } from "../../lib/report/sample";
+
+// The pictures from the command line (the real CLI as a subprocess, no command provider needed):
+// `plan --format svg|html` and `report --from <events.jsonl>`.
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-report-cli-"));
+const backend = `file://${tmp}/state`;
+fs.mkdirSync(`${tmp}/state`);
+const pkg = path.join(tmp, "sequoiacm-3.2.0-release.tar.gz");
+fs.writeFileSync(pkg, "not a tarball: plan never opens it");
+const keyFile = path.join(tmp, "id_test");
+fs.writeFileSync(keyFile, "placeholder key file", { mode: 0o600 });
+const stack = "test-report-cli";
+const stackFile = path.join(stacksDir, `Pulumi.${stack}.yaml`);
+
+const hosts = [
+    { name: "A", address: "192.0.2.11", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+    { name: "B", address: "192.0.2.12", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+    { name: "C", address: "198.51.100.11", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+    { name: "D", address: "198.51.100.12", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+] as const;
+const waves: Wave[] = planWaves({ hosts, serviceOrder: ["cloud", "config-server", "content-server", "schedule-server"] });
+const keys = waves.flatMap((w) => w.nodes.map(nodeKey));
+
+beforeAll(() => {
+    const config = { package: { localPath: pkg }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts };
+    fs.writeFileSync(stackFile, yaml.dump({ config: Object.fromEntries(Object.entries(config).map(([k, v]) => [`scm-upgrade:${k}`, v])) }));
+});
+afterAll(() => {
+    fs.rmSync(stackFile, { force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+function cli(args: string[], env: Record<string, string> = {}) {
+    const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
+        cwd: projectRoot,
+        encoding: "utf8",
+        env: { ...process.env, PULUMI_BACKEND_URL: backend, ...env },
+        input: "",
+        timeout: 120000,
+    });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const dataNodes = (text: string, attr = "data-node") => [...text.matchAll(new RegExp(`<g ${attr}="([^"]+)"`, "g"))].map((m) => m[1]);
+
+test("plan --format svg and html draw every wave and node", () => {
+    const svg = cli(["plan", "--stack", stack, "--format", "svg"]);
+    expect(svg.code).toBe(0);
+    expect(svg.stdout).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+    expect(dataNodes(svg.stdout)).toEqual(keys);
+    expect(svg.stdout).toContain("site branchSite1 · branch");
+    const html = cli(["plan", "--stack", stack, "--format", "html"]);
+    expect(html.code).toBe(0);
+    expect(html.stdout).toMatch(/^<!DOCTYPE html>/);
+    expect(dataNodes(html.stdout)).toEqual(keys);
+    expect(html.stdout).toContain(`<title>Upgrade plan of stack ${stack}</title>`);
+    const bad = cli(["plan", "--stack", stack, "--format", "png"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("table, json, mermaid, dot, svg or html");
+});
+
+test("report --from events.jsonl writes the run report (to --out, or .reports/run-<stack>-<start>.html) and says where", () => {
+    const events = sampleRunEvents(waves, { stack, failed: "D/content-server" });
+    const jsonl = path.join(tmp, "events.jsonl");
+    fs.writeFileSync(jsonl, ["[00:00] some text line", ...events.map((e) => JSON.stringify(e))].join("\n") + "\n");
+    const out = path.join(tmp, "report.html");
+    const r = cli(["report", "--stack", stack, "--from", jsonl, "--out", out]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`report: ${out}`);
+    const html = fs.readFileSync(out, "utf8");
+    expect(dataNodes(html)).toEqual(keys);
+    expect(html).toContain(`<g data-node="D/content-server" data-outcome="failed">`);
+    expect(html).toContain(`<g data-node="B/content-server" data-outcome="not-run">`);
+
+    const dir = path.join(tmp, "reports");
+    const j = cli(["report", "--stack", stack, "--from", jsonl, "--json"], { SCM_UPGRADE_REPORTS_DIR: dir });
+    expect(j.code).toBe(0);
+    const said = JSON.parse(j.stdout.trim().split("\n").pop()!);
+    expect(said).toMatchObject({ type: "report", path: path.join(dir, `run-${stack}-20250101T020000Z.html`) });
+    expect(fs.existsSync(said.path)).toBe(true);
+
+    const none = cli(["report", "--stack", stack, "--from", path.join(tmp, "missing.jsonl")]);
+    expect(none.code).not.toBe(0);
+    expect(cli(["report", "--stack", stack]).code).toBe(2);
+    expect(cli(["up", "--stack", stack, "--out", "x.html"]).code).toBe(2);
+});
