@@ -3,10 +3,12 @@ import * as path from "path";
 import * as readline from "readline";
 import { parseArgs } from "util";
 import { formatProblems } from "../lib/config/schema";
-import * as driver from "../lib/engine/driver";
+import type * as Driver from "../lib/engine/driver";
+import { DriverError } from "../lib/engine/errors";
+import { planOfStackFile } from "../lib/engine/planOfStack";
 import { ProgressEvent } from "../lib/engine/events";
 import { planToDot, planToJson, planToMermaid, renderPlanTable, Wave } from "../lib/plan";
-import { NodeResult } from "../components/RollingUpgrade";
+import type { NodeResult } from "../components/RollingUpgrade";
 import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../lib/report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { checkWindow } from "./window";
@@ -193,7 +195,7 @@ async function confirm(question: string): Promise<boolean> {
 }
 
 function refuseUnattended(what: string): never {
-    throw new driver.DriverError("refused", `Refusing to ${what} without confirmation: pass --yes for unattended runs.`);
+    throw new DriverError("refused", `Refusing to ${what} without confirmation: pass --yes for unattended runs.`);
 }
 
 /** Ask unless --yes; refuse when nobody can answer. */
@@ -201,7 +203,7 @@ async function ensureConfirmed(f: Flags, p: Printer, what: string): Promise<void
     if (f.yes) return;
     if (!process.stdin.isTTY) refuseUnattended(what);
     if (!(await confirm(`Proceed to ${what} on stack ${f.stack}? [y/N] `))) {
-        throw new driver.DriverError("refused", "Not confirmed: nothing was done.");
+        throw new DriverError("refused", "Not confirmed: nothing was done.");
     }
     p.info("confirmed");
 }
@@ -270,7 +272,11 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on("SIGINT", onSigint);
     const events: ProgressEvent[] = [];
-    const opts: driver.RunOptions = {
+    // The engine (and @pulumi/pulumi) loads only for commands that need it: `plan` stays quick.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const driver = (): typeof Driver => require("../lib/engine/driver");
+    const plan = async () => planOfStackFile(f.stack) ?? (await driver().plan(opts));
+    const opts: Driver.RunOptions = {
         stack: f.stack,
         onEvent: (e) => {
             events.push(e);
@@ -282,7 +288,7 @@ async function main(argv: string[]): Promise<number> {
     try {
         switch (cmd) {
             case "plan": {
-                const { waves } = await driver.plan(opts);
+                const { waves } = await plan();
                 const format = f.format ?? (f.json ? "json" : "table");
                 if (format === "table") p.result(renderPlanTable(waves));
                 else if (format === "json") process.stdout.write(planToJson(waves) + "\n");
@@ -294,22 +300,22 @@ async function main(argv: string[]): Promise<number> {
                 return EXIT.ok;
             }
             case "preflight": {
-                const r = await driver.preflight(opts);
+                const r = await driver().preflight(opts);
                 p.result(r.map((h) => `${h.host}: ${h.ok ? "ok" : "FAILED"}${h.lines.length ? "\n" + indent(h.lines.join("\n")) : ""}`).join("\n"));
                 return r.every((h) => h.ok) ? EXIT.ok : EXIT.preflightFailed;
             }
             case "preview": {
-                const changes = await driver.preview(opts);
+                const changes = await driver().preview(opts);
                 p.result(`preview: ${Object.entries(changes).map(([k, v]) => `${v} to ${k}`).join(", ") || "no changes"}`);
                 return EXIT.ok;
             }
             case "up":
             case "rollback": {
                 if (cmd === "up") checkWindow(f.window, f.force, new Date());
-                const { waves } = await driver.plan(opts);
+                const { waves } = await plan();
                 // Refusals about how the command was called come first; then what the machine lacks.
                 if (!f.yes && !process.stdin.isTTY) refuseUnattended(cmd === "up" ? "upgrade" : "roll back");
-                driver.requireProvider(opts);
+                driver().requireProvider(opts);
                 if (!f.json) {
                     const shown = cmd === "rollback" ? [...waves].reverse() : waves;
                     p.info(`${cmd === "rollback" ? "Rollback, reverse order of" : "Plan"}:\n${renderPlanTable(shown)}`);
@@ -317,7 +323,7 @@ async function main(argv: string[]): Promise<number> {
                 await ensureConfirmed(f, p, cmd === "up" ? "upgrade" : "roll back");
                 let nodes: Record<string, NodeSummary> | undefined;
                 try {
-                    const r = await driver.up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
+                    const r = await driver().up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
                     nodes = (r.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
                     const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k]) => k !== "same").length;
                     if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
@@ -332,7 +338,7 @@ async function main(argv: string[]): Promise<number> {
                 return EXIT.ok;
             }
             case "status": {
-                const s = await driver.status(opts);
+                const s = await driver().status(opts);
                 const nodes = (s.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
                 if (f.json) p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null });
                 else {
@@ -342,19 +348,19 @@ async function main(argv: string[]): Promise<number> {
                 return EXIT.ok;
             }
             case "refresh": {
-                await driver.refresh(opts);
+                await driver().refresh(opts);
                 return EXIT.ok;
             }
             case "report": {
                 if (!f.from) throw new UsageError("`report` needs --from EVENTS.jsonl (the output of `up --json` or `rollback --json`).");
                 const run = readEventsJsonl(fs.readFileSync(f.from, "utf8"));
                 if (!run.events.some((e) => e.type === "run-started" || e.type === "node")) throw new UsageError(`${f.from} holds no run events.`);
-                const { waves } = await driver.plan(opts);
+                const { waves } = await plan();
                 writeReport(p, f, waves, run.events, run.results);
                 return EXIT.ok;
             }
             case "unlock": {
-                const removed = await driver.unlock(opts);
+                const removed = await driver().unlock(opts);
                 p.result(removed.length ? `removed ${removed.length} stale lock(s)` : "no lock to remove");
                 return EXIT.ok;
             }
@@ -376,7 +382,7 @@ main(process.argv.slice(2))
         if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
             code = EXIT.usage;
             message = `${message}\nRun \`scm-upgrade --help\`.`;
-        } else if (e instanceof driver.DriverError) {
+        } else if (e instanceof DriverError) {
             code = exitCodeFor(e.kind);
             if (e.problems.length) message = `${message}\n${formatProblems(e.problems, {})}`;
         }

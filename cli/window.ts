@@ -1,4 +1,4 @@
-import { DriverError } from "../lib/engine/driver";
+import { DriverError } from "../lib/engine/errors";
 
 /** Parse `HH:MM-HH:MM` into minutes of the day; a window may cross midnight. */
 export function parseWindow(text: string): { start: number; end: number } {

@@ -6,7 +6,7 @@
  * config object of `schema.ts` and validates it. Secret keys (`sshPrivateKey`, `sshPassword`,
  * `sshPrivateKeyPassphrase`) are never read here: only whether they are set matters, for the credential check.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as PulumiSdk from "@pulumi/pulumi";
 import { ConfigProblem, SECRET_KEYS, SecretKey, validateConfig, ValidateOptions, ValidationResult } from "./schema";
 
 /** Namespace of every config key of this project. */
@@ -196,7 +196,8 @@ export function loadFromPulumiConfig(
         }
         if (v !== undefined) raw[key] = v;
     }
-    const allKeys = opts.keys ?? Object.keys(pulumi.runtime.allConfig());
+    // Loaded here, not at the top: the SDK takes a second to load and `plan` does not need it.
+    const allKeys = opts.keys ?? Object.keys((require("@pulumi/pulumi") as typeof PulumiSdk).runtime.allConfig());
     for (const fullKey of allKeys) {
         const key = ownKey(fullKey);
         if (key === undefined || isSecretKey(key) || PLAIN_KEYS.includes(key)) continue;

@@ -6,26 +6,16 @@ import {
     LocalWorkspace,
     Stack,
 } from "@pulumi/pulumi/automation";
-import { ConfigProblem, UpgradeConfig } from "../config/schema";
+import { UpgradeConfig } from "../config/schema";
+import { DriverError } from "./errors";
 import { loadFromFlatConfig } from "../config/load";
 import { planWaves, Wave } from "../plan";
 import { upgradeProgram, ProgramOptions } from "../program";
 import { buildNameIndex, makeTranslator, ProgressEvent } from "./events";
 import { commandProviderPresent, projectName, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
 
-/** Why a run did not succeed; the CLI maps each kind to its exit code. */
-export type FailureKind = "invalid-config" | "preflight-failed" | "upgrade-failed" | "stack-locked" | "interrupted" | "refused" | "toolchain";
-
-export class DriverError extends Error {
-    constructor(
-        public readonly kind: FailureKind,
-        message: string,
-        public readonly problems: ConfigProblem[] = [],
-    ) {
-        super(message);
-        this.name = "DriverError";
-    }
-}
+export { DriverError } from "./errors";
+export type { FailureKind } from "./errors";
 
 export interface RunOptions extends EngineEnvOptions, ProgramOptions {
     /** Stack name, e.g. `sandbox` or `production`. */

@@ -3,14 +3,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
 
-/** The repository root: every project-owned folder hangs off it. */
-export const projectRoot = path.resolve(__dirname, "..", "..");
+import { projectRoot } from "./paths";
 
-/** The Pulumi project name, as in Pulumi.yaml. */
-export const projectName = "scm-upgrade";
-
-/** Where stack config files live (Pulumi.yaml's `stackConfigDir`). */
-export const stacksDir = path.join(projectRoot, "stacks");
+export { projectName, projectRoot, stacksDir } from "./paths";
 
 export interface EngineEnvOptions {
     /** Pulumi home (CLI under bin/, plugins under plugins/). Default `$SCM_UPGRADE_PULUMI_HOME` or `<repo>/.pulumi-home`. */

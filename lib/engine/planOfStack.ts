@@ -1,0 +1,18 @@
+import { readStackConfigFile } from "../config/stackFile";
+import { loadFromConfigMap } from "../config/load";
+import { UpgradeConfig } from "../config/schema";
+import { planWaves, Wave } from "../plan";
+import { DriverError } from "./errors";
+import { stacksDir } from "./paths";
+
+/**
+ * The plan of a stack read from its config file, without starting the Pulumi CLI (plan is pure:
+ * no SSH, no engine). Undefined when the stack has no config file here (e.g. a remote backend's).
+ */
+export function planOfStackFile(stack: string): { config: UpgradeConfig; waves: Wave[] } | undefined {
+    const map = readStackConfigFile(stacksDir, stack);
+    if (!map) return undefined;
+    const r = loadFromConfigMap(map);
+    if (!r.ok) throw new DriverError("invalid-config", `The configuration of stack ${stack} is invalid.`, r.problems);
+    return { config: r.config, waves: planWaves(r.config) };
+}
