@@ -322,7 +322,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
             : "    :",
         `    fail "nodes$pending not healthy on the 3.2 endpoints within ${a.healthTimeoutSeconds}s"`,
         "  fi",
-        "  sleep 1",
+        "  sleep 0.2",
         "done",
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
         'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
