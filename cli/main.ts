@@ -265,10 +265,15 @@ async function main(argv: string[]): Promise<number> {
     }
     const p = new Printer(f.json);
     const controller = new AbortController();
+    let interrupted = false;
     const onSigint = () => {
-        if (controller.signal.aborted) return;
+        if (interrupted) return;
+        interrupted = true;
         p.info("Interrupt received: stopping after the node in progress (the state stays consistent; `up` resumes).");
-        controller.abort();
+        // Ctrl-C in a terminal reaches the engine's process too (same process group): a second SIGINT
+        // from us would make it stop at once instead of gracefully. Signal it ourselves only when the
+        // interrupt came to this process alone (a pipeline's `kill -INT`).
+        if (!process.stdin.isTTY) controller.abort();
     };
     process.on("SIGINT", onSigint);
     const events: ProgressEvent[] = [];

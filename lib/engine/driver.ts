@@ -77,7 +77,8 @@ export async function plan(o: RunOptions): Promise<{ config: UpgradeConfig; wave
 
 function classify(e: unknown, text: string, aborted: boolean): DriverError {
     if (e instanceof DriverError) return e;
-    if (aborted) return new DriverError("interrupted", "Interrupted: the engine stopped after the steps in progress. Run `up` again to resume.");
+    // A terminal's Ctrl-C reaches the engine directly; it then reports the update as canceled.
+    if (aborted || /\b(update|preview|destroy|refresh) cancel+ed\b|\bcancel+ed by user\b/i.test(text)) return new DriverError("interrupted", "Interrupted: the engine stopped after the steps in progress. Run `up` again to resume.");
     if (e instanceof ConcurrentUpdateError || /currently locked|conflict|another update is currently in progress/i.test(text)) {
         return new DriverError(
             "stack-locked",
