@@ -1,0 +1,173 @@
+/** The bench's results, as one table for people and one JSON document (pure: no I/O). */
+import { ratio, TARGETS } from "./critical";
+
+/** A measured figure, or why there is none. Never a made-up number. */
+export type Figure = { value: number } | { na: string };
+
+export const na = (why: string): Figure => ({ na: why });
+export const fig = (value: number): Figure => ({ value });
+export const valueOf = (f: Figure | undefined): number | undefined => (f && "value" in f ? f.value : undefined);
+
+export interface HostRun {
+    hosts: number;
+    nodes: number;
+    waves: number;
+    /** Critical-path limit: staging once + the sum over waves, seconds. */
+    criticalPath: Figure;
+    stagingSeconds?: number;
+    wavesSeconds?: number;
+    /** Wall time of `scm-upgrade up --stack <bench> --yes`, seconds. */
+    ours: Figure;
+    /** Wall time of the Ansible playbook, seconds. */
+    ansible: Figure;
+    /** Wall time of the tool's shell texts over plain ssh (reference, not the tool), seconds. */
+    scripts: Figure;
+    /** Peak RSS of the tool's process during `up`, MiB. */
+    oursPeakRssMiB: Figure;
+}
+
+export interface Report {
+    machine: string;
+    slowSeconds: number;
+    method: string[];
+    runs: HostRun[];
+    /** planWaves + renderPlanTable in process, milliseconds. */
+    planInProcessMs: Figure;
+    /** `scm-upgrade plan` as a subprocess, seconds (warm). */
+    planCli: Figure;
+    /** The first `scm-upgrade plan` (cold: tsx compile cache, stack creation), seconds. */
+    planCliCold: Figure;
+    planCliPeakRssMiB: Figure;
+    preview: Figure;
+    planHosts: number;
+    benchPeakRssMiB: number;
+    notes: string[];
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+
+export function cell(f: Figure | undefined, format: (x: number) => string = f1): string {
+    if (!f) return "-";
+    return "value" in f ? format(f.value) : `n/a (${f.na})`;
+}
+
+/** `ours / critical path` etc.; n/a when a side is missing, carrying the first reason. */
+export function ratioFigure(a: Figure, b: Figure): Figure {
+    const r = ratio(valueOf(a), valueOf(b));
+    if (r !== undefined) return fig(r);
+    const why = "na" in a ? a.na : "na" in b ? b.na : "no figure";
+    return na(why);
+}
+
+function verdict(f: Figure, max: number): string {
+    const v = valueOf(f);
+    if (v === undefined) return "not measured";
+    return v <= max ? "met" : "NOT met";
+}
+
+/** Renders rows of cells as aligned columns (the last column is not padded). */
+export function columns(rows: string[][]): string {
+    const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
+    return rows.map((r) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]))).join("  ").trimEnd()).join("\n");
+}
+
+export function ratios(r: HostRun) {
+    return {
+        oursOverCriticalPath: ratioFigure(r.ours, r.criticalPath),
+        oursOverAnsible: ratioFigure(r.ours, r.ansible),
+        ansibleOverCriticalPath: ratioFigure(r.ansible, r.criticalPath),
+        scriptsOverCriticalPath: ratioFigure(r.scripts, r.criticalPath),
+    };
+}
+
+export function renderReport(rep: Report): string {
+    const head = ["", ...rep.runs.map((r) => `${r.hosts} hosts (${r.nodes} nodes, ${r.waves} waves)`), "target (issue 7)", "verdict"];
+    const rows: string[][] = [head];
+    const perRun = (label: string, get: (r: HostRun) => Figure, format?: (x: number) => string, target = "", judge?: (r: HostRun) => string) =>
+        rows.push([label, ...rep.runs.map((r) => cell(get(r), format)), target, judge ? rep.runs.map(judge).join(" / ") : ""]);
+    perRun("critical path: staging once + sum of waves (s)", (r) => r.criticalPath);
+    perRun("  staging once (s)", (r) => (r.stagingSeconds === undefined ? na("not measured") : fig(r.stagingSeconds)), f2);
+    perRun("scm-upgrade up wall time (s)", (r) => r.ours);
+    perRun("Ansible playbook wall time (s)", (r) => r.ansible);
+    perRun("[reference, NOT the tool] scripts over SSH (s)", (r) => r.scripts);
+    perRun("ours / critical path", (r) => ratios(r).oursOverCriticalPath, f2, `<= ${TARGETS.oursOverCriticalPath}`, (r) =>
+        verdict(ratios(r).oursOverCriticalPath, TARGETS.oursOverCriticalPath),
+    );
+    perRun("ours / Ansible", (r) => ratios(r).oursOverAnsible, f2, `<= ${TARGETS.oursOverAnsible.toFixed(2)}`, (r) =>
+        verdict(ratios(r).oursOverAnsible, TARGETS.oursOverAnsible),
+    );
+    perRun("Ansible / critical path", (r) => ratios(r).ansibleOverCriticalPath, f2);
+    perRun("[reference] scripts / critical path", (r) => ratios(r).scriptsOverCriticalPath, f2);
+    perRun("peak RSS of scm-upgrade up (MiB)", (r) => r.oursPeakRssMiB, (x) => x.toFixed(0));
+    const single = (label: string, f: Figure, format: (x: number) => string, target: string, v: string) =>
+        rows.push([label, cell(f, format), ...rep.runs.slice(1).map(() => ""), target, v]);
+    rows.push(["", ...rep.runs.map(() => ""), "", ""]);
+    const ph = rep.planHosts;
+    single(`planWaves + renderPlanTable, ${ph} hosts, in process (ms)`, rep.planInProcessMs, f2, "", "");
+    single(`scm-upgrade plan, ${ph} hosts, subprocess, warm (s)`, rep.planCli, f2, `<= ${TARGETS.plan200Seconds} s`, verdict(rep.planCli, TARGETS.plan200Seconds));
+    single(`scm-upgrade plan, ${ph} hosts, first run, cold (s)`, rep.planCliCold, f2, "", "");
+    single(`peak RSS of scm-upgrade plan, ${ph} hosts (MiB)`, rep.planCliPeakRssMiB, (x) => x.toFixed(0), "", "");
+    single(`scm-upgrade preview, ${ph} hosts (s)`, rep.preview, f2, `<= ${TARGETS.preview200Seconds} s`, verdict(rep.preview, TARGETS.preview200Seconds));
+    single("peak RSS of this bench driver (MiB)", fig(rep.benchPeakRssMiB), (x) => x.toFixed(0), "", "");
+    const out = [
+        `scm-upgrade bench: every node's upgrade slowed by T = ${rep.slowSeconds} s; parallelism 1`,
+        `machine: ${rep.machine}`,
+        "",
+        columns(rows),
+        "",
+        ...rep.method.map((m) => `* ${m}`),
+        ...rep.notes.map((m) => `! ${m}`),
+    ];
+    return out.join("\n");
+}
+
+/** The JSON document of `.reports/bench.json`: the same figures, n/a as null with the reason. */
+export function reportJson(rep: Report, extra: Record<string, unknown> = {}): unknown {
+    const j = (f: Figure) => ("value" in f ? f.value : null);
+    const why = (f: Figure) => ("na" in f ? f.na : undefined);
+    return {
+        generatedAt: new Date().toISOString(),
+        machine: rep.machine,
+        slowSeconds: rep.slowSeconds,
+        parallelism: 1,
+        targets: TARGETS,
+        method: rep.method,
+        notes: rep.notes,
+        runs: rep.runs.map((r) => {
+            const q = ratios(r);
+            return {
+                hosts: r.hosts,
+                nodes: r.nodes,
+                waves: r.waves,
+                criticalPathSeconds: j(r.criticalPath),
+                stagingSeconds: r.stagingSeconds ?? null,
+                wavesSeconds: r.wavesSeconds ?? null,
+                oursSeconds: j(r.ours),
+                oursNotMeasured: why(r.ours),
+                ansibleSeconds: j(r.ansible),
+                ansibleNotMeasured: why(r.ansible),
+                scriptsOverSshSeconds: j(r.scripts),
+                scriptsNotMeasured: why(r.scripts),
+                oursPeakRssMiB: j(r.oursPeakRssMiB),
+                ratios: {
+                    oursOverCriticalPath: j(q.oursOverCriticalPath),
+                    oursOverAnsible: j(q.oursOverAnsible),
+                    ansibleOverCriticalPath: j(q.ansibleOverCriticalPath),
+                    scriptsOverCriticalPath: j(q.scriptsOverCriticalPath),
+                },
+            };
+        }),
+        plan: {
+            hosts: rep.planHosts,
+            inProcessMs: j(rep.planInProcessMs),
+            cliWarmSeconds: j(rep.planCli),
+            cliWarmNotMeasured: why(rep.planCli),
+            cliColdSeconds: j(rep.planCliCold),
+            cliPeakRssMiB: j(rep.planCliPeakRssMiB),
+        },
+        preview: { hosts: rep.planHosts, seconds: j(rep.preview), notMeasured: why(rep.preview) },
+        benchPeakRssMiB: rep.benchPeakRssMiB,
+        ...extra,
+    };
+}

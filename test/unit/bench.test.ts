@@ -1,0 +1,187 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { validateConfig, UpgradeConfig } from "../../lib/config/schema";
+import { nodeKey, planWaves, PlanNode } from "../../lib/plan";
+import { scaledTopology } from "../../sandbox/topology";
+import { ansibleDir, ansibleInventory, ansiblePlaybook, Inventory, Play, playbookNodeOrder, waveGroup, writeAnsibleFiles } from "../../bench/ansible/generate";
+import { criticalPath, nodeShape, ratio, TARGETS } from "../../bench/critical";
+import { cell, fig, na, ratioFigure, renderReport, Report, reportJson } from "../../bench/report";
+
+const files = { fileExists: () => true, readable: () => true };
+
+function config(hosts: unknown[], extra: Record<string, unknown> = {}): UpgradeConfig {
+    const r = validateConfig(
+        {
+            package: { remotePath: "/srv/sequoiacm-3.2.0-release.tar.gz" },
+            ssh: { user: "scmadmin", port: 2222, privateKeyFile: "/keys/id_ed25519" },
+            hosts,
+            ...extra,
+        },
+        files,
+    );
+    if (!r.ok) throw new Error(JSON.stringify(r.problems));
+    return r.config;
+}
+
+const seedHosts = [
+    { name: "A", address: "10.0.0.1", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+    { name: "B", address: "10.0.0.2", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+    { name: "C", address: "10.0.0.3", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
+    { name: "D", address: "10.0.0.4", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
+];
+
+const scaledHosts = (n: number) =>
+    scaledTopology(n, 60).map((h) => ({ name: h.name, address: h.address, center: h.center, services: h.services, ...(h.site ? { site: h.site, rootSite: !!h.rootSite } : {}) }));
+
+const planOrder = (c: UpgradeConfig) => planWaves(c).flatMap((w) => w.nodes.map(nodeKey));
+
+describe("critical path arithmetic", () => {
+    const c = config(seedHosts);
+    const waves = planWaves(c);
+    const times: Record<string, number> = { cloud: 1.5, "config-server": 1.25, "content-server": 3, "schedule-server": 1 };
+    const nodeSeconds = (n: PlanNode) => times[n.service];
+
+    test("parallelism 1: staging once + the sum of every node's minimal time", () => {
+        const cp = criticalPath({ stagingSeconds: 0.5, waves, parallelism: 1, nodeSeconds });
+        // 4 cloud, 2 config, 4 content, 2 schedule nodes.
+        expect(cp.wavesSeconds).toBeCloseTo(4 * 1.5 + 2 * 1.25 + 4 * 3 + 2 * 1);
+        expect(cp.totalSeconds).toBeCloseTo(0.5 + 22.5);
+        expect(cp.nodes).toBe(12);
+        expect(cp.waves.map((w) => w.id)).toEqual(waves.map((w) => w.id));
+        expect(cp.waves[0]).toEqual({ index: 1, id: "cloud/standby", seconds: 3 });
+    });
+
+    test("parallelism 2: a batch lasts as long as its slowest node", () => {
+        const slowD = (n: PlanNode) => (n.host === "D" ? 5 : nodeSeconds(n));
+        const cp = criticalPath({ stagingSeconds: 0, waves, parallelism: 2, nodeSeconds: slowD });
+        // cloud/standby = C, D in one batch: max(1.5, 5); cloud/primary = A, B: 1.5; single-node waves as before.
+        expect(cp.waves[0].seconds).toBe(5);
+        expect(cp.waves[1].seconds).toBe(1.5);
+        expect(cp.totalSeconds).toBeCloseTo(5 + 1.5 + 1.25 + 1.25 + 3 + 3 + 5 + 3 + 5 + 1);
+    });
+
+    test("a node without a time, or a negative staging time, is an error, not a zero", () => {
+        expect(() => criticalPath({ stagingSeconds: 0, waves, parallelism: 1, nodeSeconds: () => NaN })).toThrow(/no minimal time for node C\/cloud/);
+        expect(() => criticalPath({ stagingSeconds: -1, waves, parallelism: 1, nodeSeconds })).toThrow(/stagingSeconds/);
+        expect(() => criticalPath({ stagingSeconds: 0, waves, parallelism: 0, nodeSeconds })).toThrow(/parallelism/);
+    });
+
+    test("node shapes ignore the order of node types; ratios need both sides", () => {
+        expect(nodeShape("cloud", ["service-center", "gateway"])).toBe(nodeShape("cloud", ["gateway", "service-center"]));
+        expect(ratio(23, 20)).toBeCloseTo(1.15);
+        expect(ratio(undefined, 20)).toBeUndefined();
+        expect(ratio(1, 0)).toBeUndefined();
+    });
+});
+
+describe("the report never makes a figure up", () => {
+    const NA = "command provider not installed: see README";
+    const rep: Report = {
+        machine: "test machine",
+        slowSeconds: 1,
+        method: ["m"],
+        runs: [{ hosts: 4, nodes: 12, waves: 10, criticalPath: fig(20), stagingSeconds: 0.02, wavesSeconds: 19.98, ours: na(NA), ansible: fig(50), scripts: fig(30), oursPeakRssMiB: na(NA) }],
+        planInProcessMs: fig(0.2),
+        planCli: fig(2),
+        planCliCold: fig(3),
+        planCliPeakRssMiB: fig(170),
+        preview: na(NA),
+        planHosts: 200,
+        benchPeakRssMiB: 100,
+        notes: [],
+    };
+
+    test("a missing figure stays n/a through the ratios, with its reason", () => {
+        expect(ratioFigure(na(NA), fig(20))).toEqual(na(NA));
+        expect(cell(ratioFigure(fig(50), fig(20)), (x) => x.toFixed(2))).toBe("2.50");
+        const text = renderReport(rep);
+        const line = (label: string) => text.split("\n").find((l) => l.startsWith(label)) ?? "";
+        expect(line("scm-upgrade up wall time")).toContain(`n/a (${NA})`);
+        expect(line("ours / critical path")).toContain(`n/a (${NA})`);
+        expect(line("ours / critical path")).toContain(`<= ${TARGETS.oursOverCriticalPath}`);
+        expect(line("ours / critical path")).toContain("not measured");
+        expect(line("Ansible / critical path")).toContain("2.50");
+        expect(line("scm-upgrade plan, 200 hosts, subprocess")).toContain("NOT met");
+        expect(line("scm-upgrade preview")).toContain(`n/a (${NA})`);
+        expect(text).toContain("[reference, NOT the tool]");
+    });
+
+    test("JSON: n/a is null with the reason beside it", () => {
+        const j = reportJson(rep) as { runs: { oursSeconds: unknown; oursNotMeasured: string; ratios: Record<string, unknown> }[]; preview: { seconds: unknown } };
+        expect(j.runs[0].oursSeconds).toBeNull();
+        expect(j.runs[0].oursNotMeasured).toBe(NA);
+        expect(j.runs[0].ratios.oursOverCriticalPath).toBeNull();
+        expect(j.runs[0].ratios.ansibleOverCriticalPath).toBe(2.5);
+        expect(j.preview.seconds).toBeNull();
+    });
+});
+
+describe("the Ansible inventory and playbook follow planWaves", () => {
+    test("seed topology: one play per wave, serial 1, its group's hosts in plan order", () => {
+        const c = config(seedHosts);
+        const waves = planWaves(c);
+        const inv = ansibleInventory(c, waves, "/srv/sequoiacm-3.2.0-release.tar.gz");
+        const book = ansiblePlaybook(waves, c.parallelism);
+        expect(playbookNodeOrder(inv, book)).toEqual(planOrder(c));
+        expect(book[0]).toEqual({ import_playbook: path.join(ansibleDir, "stage.yml") });
+        const plays = book.slice(1) as Play[];
+        expect(plays.map((p) => p.name)).toEqual(waves.map((w) => `wave ${w.index}/10: ${w.id}`));
+        for (const p of plays) expect({ serial: p.serial, order: p.order, fatal: p.any_errors_fatal }).toEqual({ serial: 1, order: "inventory", fatal: true });
+        expect(Object.keys(inv.all.children.wave_01.hosts)).toEqual(["C", "D"]);
+        expect(inv.all.hosts.C).toEqual({
+            ansible_host: "10.0.0.3",
+            ansible_port: 2222,
+            ansible_user: "scmadmin",
+            ansible_ssh_private_key_file: "/keys/id_ed25519",
+            installRoot: "/opt/sequoiacm",
+            stagingDir: "/opt/scm_upgrade",
+            center: "standby",
+            services: ["cloud", "config-server", "content-server"],
+            site: "rootSite",
+            rootSite: true,
+        });
+        expect(inv.all.vars.scm_service_files["content-server"]).toMatchObject({ folder: "sequoiacm-content", jarDir: "lib", ctl: "scmctl.sh" });
+        expect(inv.all.vars.scm_target_version).toBe("3.2.0");
+    });
+
+    test("parallelism 2 gives serial 2; the group names sort in plan order", () => {
+        const c = config(seedHosts, { parallelism: 2 });
+        const waves = planWaves(c);
+        expect((ansiblePlaybook(waves, c.parallelism)[1] as Play).serial).toBe(2);
+        expect(waveGroup({ index: 3 }, 120)).toBe("wave_003");
+        const names = waves.map((w) => waveGroup(w, waves.length));
+        expect([...names].sort()).toEqual(names);
+    });
+
+    test("the written YAML, read back, keeps the order (40 hosts, 5 sites)", () => {
+        const c = config(scaledHosts(40));
+        const waves = planWaves(c);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-bench-unit-"));
+        try {
+            const f = writeAnsibleFiles(dir, c, waves, "/srv/pkg.tar.gz");
+            const inv = yaml.load(fs.readFileSync(f.inventory, "utf8")) as Inventory;
+            const book = yaml.load(fs.readFileSync(f.playbook, "utf8")) as Play[];
+            expect(playbookNodeOrder(inv, book)).toEqual(planOrder(c));
+            expect(Object.keys(inv.all.hosts)).toHaveLength(40);
+            expect(book).toHaveLength(waves.length + 1);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("the static role and staging play exist and use the inventory's variables", () => {
+        const role = fs.readFileSync(path.join(ansibleDir, "roles", "scm_node_upgrade", "tasks", "main.yml"), "utf8");
+        const defaults = fs.readFileSync(path.join(ansibleDir, "roles", "scm_node_upgrade", "defaults", "main.yml"), "utf8");
+        const stage = fs.readFileSync(path.join(ansibleDir, "stage.yml"), "utf8");
+        expect(yaml.load(role)).toEqual(expect.any(Array));
+        expect(yaml.load(stage)).toEqual(expect.any(Array));
+        expect(role).toContain("'upgrade success!' not in scm_upgrade.stdout");
+        expect(role).toContain("when: scm_version_before != [scm_target_version]");
+        expect(role).toMatch(/until:[\s\S]*Node-Status[\s\S]*retries:/);
+        expect(defaults).toContain("scm_service_files[scm_service]");
+        expect(stage).toContain("{{ scm_package_path }}");
+        expect(stage).toContain("{{ stagingDir }}");
+    });
+});
