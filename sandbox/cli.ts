@@ -29,6 +29,8 @@ Commands:
 
 Options:
   --dir D                sandbox folder (default $SCM_SANDBOX_DIR or <repo>/.sandbox)
+  --stack NAME           (up/reset) the stack whose config is written (default sandbox); give another
+                         name with --dir so that a second sandbox does not take over stack sandbox
   --net X                second octet of the host addresses 127.X.y.z, for a new sandbox (default 10)
   --password-auth        (up/reset, new sandbox) the hosts' sshd also accept passwords (root only: /etc/shadow)
   -h, --help             this help
@@ -92,7 +94,7 @@ function summary(r: UpResult, verb: string): void {
     else say(`sandbox ${verb} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s.hosts.length} hosts, ${nodes} nodes (started ${r.started.sshd} sshd, ${r.started.nodes} node(s))`);
     say(`  ssh:     ${s.user}@<host address> -p ${s.hosts[0].sshPort} -i ${s.clientKeyPath}`);
     say(`  package: ${s.packagePath}`);
-    if (r.stackConfig?.written === "stack") say(`  stack:   sandbox (${path.relative(process.cwd(), r.stackConfig.path)})`);
+    if (r.stackConfig?.written === "stack") say(`  stack:   ${path.basename(r.stackConfig.path).replace(/^Pulumi\.|\.yaml$/g, "")} (${path.relative(process.cwd(), r.stackConfig.path)})`);
 }
 
 function printStatus(hosts: HostStatus[]): void {
@@ -117,12 +119,13 @@ async function main(argv: string[]): Promise<number> {
     switch (cmd) {
         case "up":
         case "reset": {
-            allowOnly(p, ["--hosts", "--net", "--password-auth"]);
+            allowOnly(p, ["--hosts", "--net", "--password-auth", "--stack"]);
             const o = {
                 dir,
                 hosts: int(p, "--hosts"),
                 net: int(p, "--net"),
                 passwordAuthentication: p.flags.has("--password-auth") ? true : undefined,
+                stackName: one(p, "--stack"),
                 log: progress,
             };
             const r = cmd === "up" ? await up(o) : await reset(o);

@@ -39,6 +39,8 @@ export interface UpOptions {
     log?: Log;
     /** Also write the stack config of stack `sandbox`. Default true. */
     stackConfig?: boolean;
+    /** The stack whose config `up` writes. Default `sandbox`. */
+    stackName?: string;
     /** Let every host's sshd accept passwords too (checked against /etc/shadow: root only). Default false, or the existing sandbox's. */
     passwordAuthentication?: boolean;
 }
@@ -255,7 +257,7 @@ export async function up(o: UpOptions = {}): Promise<UpResult> {
     }
     const st = state;
     // The stack config needs only paths and the key: write it while the hosts come up.
-    const config = (o.stackConfig ?? true) ? import("./stackConfig").then((m) => m.writeSandboxStackConfig(st, { log })) : undefined;
+    const config = (o.stackConfig ?? true) ? import("./stackConfig").then((m) => m.writeSandboxStackConfig(st, { log, stackName: o.stackName })) : undefined;
     config?.catch(() => undefined);
     const procs = listProcesses();
     const needSshd = st.hosts.filter((h) => !sshdRunning(h, procs));
