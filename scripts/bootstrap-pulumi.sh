@@ -41,7 +41,6 @@ go_build_in_module() { # dir module@version main-package ldflags output
   rm -rf "$dir"; mkdir -p "$dir"
   (cd "$dir" && go mod init scm-upgrade/toolchain-build >/dev/null 2>&1 \
      && go get "$modver" >"$dir/get.log" 2>&1 \
-     && go get "$pkg" >>"$dir/get.log" 2>&1 \
      && go build -trimpath -o "$out.tmp" -ldflags "$ldflags" "$pkg" >"$dir/build.log" 2>&1) || return 1
   mv "$out.tmp" "$out"
 }
