@@ -23,7 +23,7 @@ import { benchConfig, benchRawConfig } from "./config";
 import { criticalPath } from "./critical";
 import { fig, Figure, HostRun, na, renderReport, Report, reportJson } from "./report";
 import { runScripts } from "./scripts";
-import { running } from "./ssh";
+import { running } from "../sandbox/ssh";
 import { removeStackFiles, runCli, stackFiles, writeStackFile } from "./tool";
 
 const HELP = `Usage: npm run bench -- [options]

@@ -9,7 +9,7 @@ import { mapLimit } from "../sandbox/cluster";
 import { batches, nodeKey, Wave } from "../lib/plan";
 import { preflightArgsFor, upgradeArgsFor } from "../lib/nodeScripts";
 import { parseMarkers, renderPrepareStaging, renderPreflight, renderServiceUpgrade, renderUnpack } from "../lib/shell";
-import { sshRun, SshTarget } from "./ssh";
+import { sshRun, SshTarget } from "../sandbox/ssh";
 
 export interface ScriptsRun {
     seconds: number;

@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { projectRoot, stacksDir } from "../lib/engine/env";
-import { running } from "./ssh";
+import { running } from "../sandbox/ssh";
 
 /** Stack files written by this process, removed by `removeStackFiles` (and at exit by the caller). */
 export const stackFiles = new Set<string>();

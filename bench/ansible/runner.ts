@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { running } from "../ssh";
+import { running } from "../../sandbox/ssh";
 import { ansibleDir } from "./generate";
 
 export function ansibleAvailable(): string | undefined {

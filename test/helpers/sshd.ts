@@ -2,7 +2,6 @@
  * Jest helper: one real OpenSSH sshd per test file, on a loopback address and a free port, stopped in
  * afterAll whatever happens (and killed when the test process exits, should afterAll never run).
  */
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -43,50 +42,9 @@ export function useSshd(o: UseSshdOptions = {}): () => SshdHandle {
     };
 }
 
-export interface SshTarget {
-    address: string;
-    port: number;
-    user: string;
-    keyPath: string;
-}
-
-export interface SshResult {
-    code: number;
-    stdout: string;
-    stderr: string;
-}
-
-/** The ssh client options of every test: key only, no host key prompt, no agent, fail fast. */
-export function sshArgs(t: SshTarget): string[] {
-    return [
-        "-i", t.keyPath,
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "LogLevel=ERROR",
-        "-o", "ConnectTimeout=5",
-        "-p", String(t.port),
-        `${t.user}@${t.address}`,
-    ];
-}
-
-/** Runs one command over real ssh; never rejects on a non-zero exit (ssh itself fails with 255). */
-export function sshRun(t: SshTarget, command: string, timeoutMs = 60000): Promise<SshResult> {
-    return new Promise((resolve, reject) => {
-        const child = spawn("ssh", [...sshArgs(t), command], { stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-        child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
-        child.on("error", reject);
-        child.on("close", (code) => {
-            clearTimeout(timer);
-            resolve({ code: code ?? -1, stdout, stderr });
-        });
-    });
-}
+import type { SshTarget } from "../../sandbox/ssh";
+export { sshArgs, sshRun } from "../../sandbox/ssh";
+export type { SshResult, SshTarget } from "../../sandbox/ssh";
 
 /** The ssh target of a started server. */
 export function targetOf(s: SshdHandle): SshTarget {

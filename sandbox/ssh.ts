@@ -1,4 +1,4 @@
-/** The ssh client, as the bench's direct runner uses it: key only, no prompts, one connection per command. */
+/** The OpenSSH client as the tests and the benchmarks use it against sandbox hosts: key only, no prompts, one connection per command. */
 import { ChildProcess, spawn } from "child_process";
 
 export interface SshTarget {
