@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import {
     ConcurrentUpdateError,
@@ -185,7 +186,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     const { config } = await loadStackConfig(main);
     requireProvider(o);
     const all = await main.getAllConfig();
-    const tmp = fs.mkdtempSync(path.join(require("os").tmpdir(), "scm-preflight-"));
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-preflight-"));
     const ws = await workspaceOptions({ ...o, workDir: tmp });
     const stack = await LocalWorkspace.createOrSelectStack(
         { stackName: `${o.stack}-preflight`, projectName, program: () => upgradeProgram({ mode: "preflight" }) },
@@ -218,6 +219,16 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     }
 }
 
+function pidAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch (e) {
+        // EPERM: it exists but belongs to someone else.
+        return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+}
+
 /**
  * Remove a lock that a killed run left behind (file backend only), after checking that the
  * process that took it is gone. Returns the locks removed.
@@ -230,19 +241,15 @@ export async function unlock(o: RunOptions): Promise<string[]> {
     const dir = path.join(url.slice("file://".length), ".pulumi", "locks");
     const removed: string[] = [];
     if (!fs.existsSync(dir)) return removed;
-    const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".json") && f.includes(`${path.sep}${o.stack}${path.sep}`));
-    for (const f of files) {
-        const full = path.join(dir, f);
-        const lock = JSON.parse(fs.readFileSync(full, "utf8")) as { pid?: number; hostname?: string };
-        if (lock.pid && lock.hostname === require("os").hostname()) {
-            let alive = true;
-            try {
-                process.kill(lock.pid, 0);
-            } catch {
-                alive = false;
-            }
-            if (alive) throw new DriverError("stack-locked", `The run holding the lock (pid ${lock.pid}) is still alive: stop it first.`);
+    const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".json") && path.dirname(f).endsWith(path.join(projectName, o.stack)));
+    // Check every lock before removing any: a live run's lock refuses the whole command.
+    const locks = files.map((f) => ({ full: path.join(dir, f), lock: JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { pid?: number; hostname?: string } }));
+    for (const { lock } of locks) {
+        if (lock.pid && lock.hostname === os.hostname() && pidAlive(lock.pid)) {
+            throw new DriverError("stack-locked", `The run holding the lock (pid ${lock.pid}) is still alive: stop it first.`);
         }
+    }
+    for (const { full } of locks) {
         fs.rmSync(full);
         removed.push(full);
     }

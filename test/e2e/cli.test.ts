@@ -159,4 +159,29 @@ describe("scm-upgrade command line", () => {
             expect(r.stderr).toContain("npm run bootstrap");
         }
     });
+
+    test("a stack locked by a killed run: commands exit 5 and name `unlock`; unlock removes only a dead run's lock", () => {
+        writeStack("test-cli-lock", seed);
+        expect(cli(["refresh", "--stack", "test-cli-lock"]).code).toBe(0);
+        const lockDir = path.join(tmp, "state", ".pulumi", "locks", "organization", "scm-upgrade", "test-cli-lock");
+        fs.mkdirSync(lockDir, { recursive: true });
+        const dead = spawnSync("true").pid;
+        const lock = (pid: number) =>
+            JSON.stringify({ pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: new Date().toISOString() });
+        fs.writeFileSync(path.join(lockDir, "killed-run.json"), lock(dead));
+        const locked = cli(["refresh", "--stack", "test-cli-lock"]);
+        expect(locked.code).toBe(5);
+        expect(locked.stderr).toContain("Another run holds this stack's lock");
+        expect(locked.stderr).toContain("scm-upgrade unlock --stack");
+        // A live run's lock is never removed.
+        fs.writeFileSync(path.join(lockDir, "live-run.json"), lock(process.pid));
+        const refused = cli(["unlock", "--stack", "test-cli-lock"]);
+        expect(refused.code).toBe(5);
+        expect(refused.stderr).toContain(`The run holding the lock (pid ${process.pid}) is still alive`);
+        fs.rmSync(path.join(lockDir, "live-run.json"));
+        const unlocked = cli(["unlock", "--stack", "test-cli-lock"]);
+        expect(unlocked.code).toBe(0);
+        expect(unlocked.stdout).toContain("removed 1 stale lock(s)");
+        expect(cli(["refresh", "--stack", "test-cli-lock"]).code).toBe(0);
+    });
 });
