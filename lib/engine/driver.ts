@@ -29,8 +29,6 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
     onOutput?: (line: string) => void;
     /** Aborting stops after the node in progress: the engine gets SIGINT and finishes its running steps. */
     signal?: AbortSignal;
-    /** Nodes of one wave at once, for this run (overrides the config). */
-    parallelism?: number;
 }
 
 /** The stack, created on first use; inline program = this project's program, in this process. */
