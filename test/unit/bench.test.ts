@@ -8,6 +8,7 @@ import { scaledTopology } from "../../sandbox/topology";
 import { ansibleDir, ansibleInventory, ansiblePlaybook, Inventory, Play, playbookNodeOrder, waveGroup, writeAnsibleFiles } from "../../bench/ansible/generate";
 import { criticalPath, nodeShape, ratio, TARGETS } from "../../bench/critical";
 import { cell, fig, na, ratioFigure, renderReport, Report, reportJson } from "../../bench/report";
+import { seedHosts } from "../helpers/seed";
 
 const files = { fileExists: () => true, readable: () => true };
 
@@ -25,12 +26,6 @@ function config(hosts: unknown[], extra: Record<string, unknown> = {}): UpgradeC
     return r.config;
 }
 
-const seedHosts = [
-    { name: "A", address: "10.0.0.1", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "B", address: "10.0.0.2", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-    { name: "C", address: "10.0.0.3", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "D", address: "10.0.0.4", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-];
 
 const scaledHosts = (n: number) =>
     scaledTopology(n, 60).map((h) => ({ name: h.name, address: h.address, center: h.center, services: h.services, ...(h.site ? { site: h.site, rootSite: !!h.rootSite } : {}) }));

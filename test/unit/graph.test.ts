@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { validateConfig, UpgradeConfig } from "../../lib/config/schema";
 import { planWaves, predecessorsOf, nodeKey } from "../../lib/plan";
+import { seedHosts } from "../helpers/seed";
 
 // The resource graph of RollingUpgrade under Pulumi's mocks: which resources exist, and for each
 // node, exactly which other nodes must finish before it (the transitive closure of dependsOn).
@@ -38,12 +39,7 @@ function config(raw: Record<string, unknown>): UpgradeConfig {
 const seed = {
     package: { localPath: "/releases/sequoiacm-3.2.0-release.tar.gz" },
     ssh: { user: "scmadmin", privateKeyFile: "/keys/id" },
-    hosts: [
-        { name: "A", address: "10.0.0.1", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-        { name: "B", address: "10.0.0.2", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-        { name: "C", address: "10.0.1.1", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-        { name: "D", address: "10.0.1.2", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-    ],
+    hosts: seedHosts,
 };
 
 /** Build the component, return for each ServiceUpgrade the set of ServiceUpgrade nodes it transitively waits for. */

@@ -1,5 +1,6 @@
 import { validateConfig, UpgradeConfig } from "../../lib/config/schema";
 import { batches, nodeKey, planToDot, planToJson, planToMermaid, planWaves, predecessorsOf, renderPlanTable, Wave } from "../../lib/plan";
+import { seedHosts } from "../helpers/seed";
 
 const files = { fileExists: () => true, readable: () => true };
 
@@ -9,12 +10,6 @@ function config(raw: Record<string, unknown>): UpgradeConfig {
     return r.config;
 }
 
-const seedHosts = [
-    { name: "A", address: "10.0.0.1", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "B", address: "10.0.0.2", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-    { name: "C", address: "10.0.0.3", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "D", address: "10.0.0.4", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-];
 
 const seed = (extra: Record<string, unknown> = {}) => config({ hosts: seedHosts, ...extra });
 
