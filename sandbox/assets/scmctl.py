@@ -199,6 +199,19 @@ class Ctl(object):
         finally:
             out.close()
 
+    def select_or_report(self, opts, verb):
+        """The nodes to act on; or, when there are none, the real tool's lines and exit code."""
+        need, label = self.select(opts, verb)
+        if need is None:
+            print("node not found in conf path,port:%d" % label)
+            print("Total:1;Success:0;Failed:1")
+            return need, EXIT_INVALID_ARG
+        if not need:
+            print("Can't find any node in conf path,type:%s" % label)
+            print("Total:0;Success:0;Failed:0")
+            return need, 0
+        return need, None
+
     def start(self, args):
         opts = self.parse(args, self.spec_for("start"))
         timeout = 50.0
@@ -207,15 +220,9 @@ class Ctl(object):
                 timeout = float(int(opts["timeout"]))
             except ValueError:
                 raise ArgError("invalid timeout:%s" % opts["timeout"])
-        need, label = self.select(opts, "start")
-        if need is None:
-            print("node not found in conf path,port:%d" % label)
-            print("Total:1;Success:0;Failed:1")
-            return EXIT_INVALID_ARG
-        if not need:
-            print("Can't find any node in conf path,type:%s" % label)
-            print("Total:0;Success:0;Failed:0")
-            return 0
+        need, done = self.select_or_report(opts, "start")
+        if done is not None:
+            return done
         success = 0
         checking = {}
         scan = scan_nodes()
@@ -264,15 +271,9 @@ class Ctl(object):
     # ---------- stop ----------
     def stop(self, args):
         opts = self.parse(args, self.spec_for("stop"))
-        need, label = self.select(opts, "stop")
-        if need is None:
-            print("node not found in conf path,port:%d" % label)
-            print("Total:1;Success:0;Failed:1")
-            return EXIT_INVALID_ARG
-        if not need:
-            print("Can't find any node in conf path,type:%s" % label)
-            print("Total:0;Success:0;Failed:0")
-            return 0
+        need, done = self.select_or_report(opts, "stop")
+        if done is not None:
+            return done
         success = 0
         checking = {}
         scan = scan_nodes()

@@ -1,11 +1,11 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { projectRoot, stacksDir } from "../../lib/engine/env";
+import { stacksDir } from "../../lib/engine/env";
 import { sandboxStackConfig } from "../../sandbox/stackConfig";
 import { useSandbox } from "../sandbox/fixture";
+import { runCli } from "../helpers/cli";
 
 // Bad input against a live sandbox: every invalid config is refused by `scm-upgrade up --yes` with
 // exit 3 and a message naming the field, and no SSH connection reaches any host (the hosts' sshd
@@ -74,13 +74,8 @@ test(`${cases.length} invalid configs: exit 3, the field named, no SSH connectio
         const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
         written.push(file);
         fs.writeFileSync(file, yaml.dump({ config: Object.fromEntries(Object.entries(c).map(([k, v]) => [`scm-upgrade:${k}`, v])) }));
-        const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), "up", "--yes", "--stack", stack], {
-            cwd: projectRoot,
-            encoding: "utf8",
-            env: { ...process.env, PULUMI_BACKEND_URL: `file://${tmp}` },
-            timeout: 60000,
-        });
-        expect({ title, code: r.status }).toEqual({ title, code: 3 });
+        const r = runCli(["up", "--yes", "--stack", stack], { PULUMI_BACKEND_URL: `file://${tmp}` }, 60000);
+        expect({ title, code: r.code }).toEqual({ title, code: 3 });
         expect({ title, named: r.stderr.includes(field) }).toEqual({ title, named: true });
         expect(r.stderr).toContain(`The configuration of stack ${stack} is invalid.`);
         expect(r.stderr).toMatch(/Fix: /);

@@ -3,7 +3,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { commandProviderPresent, projectRoot, stacksDir } from "../../lib/engine/env";
+import { commandProviderPresent, stacksDir } from "../../lib/engine/env";
+import { runCli } from "../helpers/cli";
+import { seedHosts } from "../helpers/seed";
 
 // `scm-upgrade` as a subprocess, with the real Pulumi CLI underneath: the parts that need no
 // command provider (help, usage, plan, config validation, refusals, exit codes).
@@ -15,16 +17,7 @@ const pkg = path.join(tmp, "sequoiacm-3.2.0-release.tar.gz");
 fs.writeFileSync(pkg, "not really a tarball: plan never opens it");
 const created: string[] = [];
 
-function cli(args: string[], extraEnv: Record<string, string> = {}) {
-    const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
-        cwd: projectRoot,
-        encoding: "utf8",
-        env: { ...process.env, PULUMI_BACKEND_URL: backend, ...extraEnv },
-        input: "",
-        timeout: 120000,
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], extraEnv: Record<string, string> = {}) => runCli(args, { PULUMI_BACKEND_URL: backend, ...extraEnv });
 
 function writeStack(name: string, config: Record<string, unknown>) {
     const file = path.join(stacksDir, `Pulumi.${name}.yaml`);
@@ -33,12 +26,6 @@ function writeStack(name: string, config: Record<string, unknown>) {
     created.push(file);
 }
 
-const seedHosts = [
-    { name: "A", address: "192.0.2.11", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "B", address: "192.0.2.12", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-    { name: "C", address: "198.51.100.11", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "D", address: "198.51.100.12", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-];
 const keyFile = path.join(tmp, "id_test");
 fs.writeFileSync(keyFile, "placeholder key file: never used, no SSH here", { mode: 0o600 });
 const seed = { package: { localPath: pkg }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts: seedHosts };

@@ -1,9 +1,8 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { planWaves } from "../../lib/plan";
-import { projectRoot, stacksDir } from "../../lib/engine/env";
+import { stacksDir } from "../../lib/engine/env";
 import { readAudit } from "../../sandbox/audit";
 import { status } from "../../sandbox/cluster";
 import { clearFaults, setFault } from "../../sandbox/faults";
@@ -11,6 +10,7 @@ import { sandboxStackConfig, writeSandboxStackConfig } from "../../sandbox/stack
 import { loadFromConfigMap } from "../../lib/config/load";
 import { describeWithProvider } from "../helpers/engine";
 import { useSandbox } from "../sandbox/fixture";
+import { runCli } from "../helpers/cli";
 
 // `scm-upgrade` as a subprocess against the sandbox, with the real engine and provider (issues 5
 // and 6). Skipped where the command provider is not installed (see README).
@@ -32,16 +32,7 @@ describeWithProvider("scm-upgrade against the sandbox", () => {
         fs.rmSync(state, { recursive: true, force: true });
     });
 
-    const cli = (args: string[]) => {
-        const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack], {
-            cwd: projectRoot,
-            encoding: "utf8",
-            env: { ...process.env, ...env },
-            input: "",
-            timeout: 600000,
-        });
-        return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-    };
+    const cli = (args: string[]) => runCli([...args, "--stack", stack], env, 600000);
     const plan = () => {
         const plain = sandboxStackConfig(sb.state());
         const r = loadFromConfigMap(Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));

@@ -1,11 +1,12 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { projectRoot, stacksDir } from "../../lib/engine/env";
+import { stacksDir } from "../../lib/engine/env";
 import { planWaves, nodeKey, Wave } from "../../lib/plan";
 import { sampleRunEvents } from "../../lib/report/sample";
+import { runCli } from "../helpers/cli";
+import { seedHosts } from "../helpers/seed";
 
 // The pictures from the command line (the real CLI as a subprocess, no command provider needed):
 // `plan --format svg|html` and `report --from <events.jsonl>`.
@@ -20,12 +21,7 @@ fs.writeFileSync(keyFile, "placeholder key file", { mode: 0o600 });
 const stack = "test-report-cli";
 const stackFile = path.join(stacksDir, `Pulumi.${stack}.yaml`);
 
-const hosts = [
-    { name: "A", address: "192.0.2.11", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "B", address: "192.0.2.12", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-    { name: "C", address: "198.51.100.11", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-    { name: "D", address: "198.51.100.12", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1" },
-] as const;
+const hosts = seedHosts;
 const waves: Wave[] = planWaves({ hosts, serviceOrder: ["cloud", "config-server", "content-server", "schedule-server"] });
 const keys = waves.flatMap((w) => w.nodes.map(nodeKey));
 
@@ -38,16 +34,7 @@ afterAll(() => {
     fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-function cli(args: string[], env: Record<string, string> = {}) {
-    const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
-        cwd: projectRoot,
-        encoding: "utf8",
-        env: { ...process.env, PULUMI_BACKEND_URL: backend, ...env },
-        input: "",
-        timeout: 120000,
-    });
-    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const cli = (args: string[], env: Record<string, string> = {}) => runCli(args, { PULUMI_BACKEND_URL: backend, ...env });
 
 const dataNodes = (text: string, attr = "data-node") => [...text.matchAll(new RegExp(`<g ${attr}="([^"]+)"`, "g"))].map((m) => m[1]);
 

@@ -1,10 +1,10 @@
-import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { pulumiHome, projectRoot, stacksDir } from "../../lib/engine/env";
+import { pulumiHome, stacksDir } from "../../lib/engine/env";
 import { writeSandboxStackConfig } from "../../sandbox/stackConfig";
 import { useSandbox } from "../sandbox/fixture";
+import { runCli } from "../helpers/cli";
 
 // The SSH key the sandbox hands to the tool is stored only as a Pulumi secret: not in the stack
 // file, not in the state, not in the CLI's output or its --json events, and neither is the
@@ -38,12 +38,7 @@ test("the SSH key and the passphrase appear nowhere in plain text", async () => 
 
     const outputs: string[] = [];
     for (const args of [["plan"], ["plan", "--json"], ["up", "--yes"], ["up", "--yes", "--json"], ["status"], ["preview", "--json"]]) {
-        const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack], {
-            cwd: projectRoot,
-            encoding: "utf8",
-            env: { ...process.env },
-            timeout: 120000,
-        });
+        const r = runCli([...args, "--stack", stack]);
         outputs.push(r.stdout, r.stderr);
     }
     const stackFile = fs.readFileSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), "utf8");
