@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
 # Puts the pinned Pulumi toolchain in the project's own PULUMI_HOME, offline:
 #   1. the CLI (v3.259.0): a `pulumi` already on this machine, else a cached build, else built from the Go module proxy;
-#   2. the command provider plugin 1.2.1: already installed, else a cached build, else built from the proxy;
+#   2. the command provider plugin 1.2.1: the official one (installed, cached, or `pulumi plugin install`
+#      on a machine with internet), else the project's offline stand-in built from provider/;
 #   3. the Node.js language host (only for `pulumi up` from the CLI; the driver does not need it).
-# Builds are cached outside the repo, keyed by version, so later runs take seconds.
+# Builds are cached outside the repo, keyed by version (the stand-in: by a hash of its source), so
+# later runs take seconds. toolchain.json in the Pulumi home records what was found ("providerKind").
 # Exit 0: all there. Exit 3: CLI there, command provider missing (end-to-end tests cannot run). Other: failure.
 set -euo pipefail
 
 CLI_VERSION="v3.259.0"
 PROVIDER_VERSION="1.2.1"
-# Candidate Go modules for the provider, tried in order (module@version main-package-path version-package).
-# The provider has no Go tag: only a pseudo-version of a commit can resolve. Override with SCM_UPGRADE_COMMAND_PROVIDER_MODULE.
-PROVIDER_CANDIDATES=(
-  "github.com/pulumi/pulumi-command@v1.2.2-0.20260821000000-010bd8e0dd8a provider/cmd/pulumi-resource-command provider/pkg/version"
-  "github.com/pulumi/pulumi-command/provider@v0.0.0-20260303235922-7f3eb6f3b77c cmd/pulumi-resource-command pkg/version"
-)
 LANGHOST_MODULE="github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@${CLI_VERSION}"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +30,21 @@ cli_ok() {
   local v; v="$(cli_version_of "$1")" || return 1
   [[ "$v" =~ ^v3\.([0-9]+)\. ]] || return 1
   (( BASH_REMATCH[1] >= 170 ))
+}
+
+# Runs a long command with a progress line every 15 s (elapsed time and what it does).
+with_progress() { # label command...
+  local label="$1"; shift
+  local t0=$SECONDS pid rc
+  "$@" & pid=$!
+  while ! wait_for "$pid" 15; do say "still $label ($(( SECONDS - t0 )) s)"; done
+  wait "$pid"; rc=$?
+  return $rc
+}
+wait_for() { # pid seconds: true once the process has ended
+  local end=$(( SECONDS + $2 ))
+  while (( SECONDS < end )); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.25; done
+  ! kill -0 "$1" 2>/dev/null
 }
 
 go_build_in_module() { # dir module@version main-package ldflags output
@@ -61,7 +72,7 @@ else
     command -v go >/dev/null || { say "no Pulumi CLI and no Go toolchain to build one: install Go 1.25+ or put pulumi on PATH"; exit 1; }
     say "building the Pulumi CLI $CLI_VERSION from the Go module proxy (first run only; several minutes on 2 cores)"
     mkdir -p "$(dirname "$cached_cli")"
-    if ! go_build_in_module "$cache/build/pulumi-cli-$CLI_VERSION" \
+    if ! with_progress "building the Pulumi CLI $CLI_VERSION" go_build_in_module "$cache/build/pulumi-cli-$CLI_VERSION" \
         "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$CLI_VERSION" \
         "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi" \
         "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$CLI_VERSION" \
@@ -74,49 +85,72 @@ fi
 say "pulumi CLI $(cli_version_of "$cli_link") ($cli_from)"
 
 # ---------- 2. command provider ----------
+# The official provider wherever it can be had (installed, cached, or downloaded by `pulumi plugin
+# install` on a machine with internet); only when none of these works, the project's own offline
+# stand-in (provider/), built with the Go module proxy and cached keyed by a hash of its source.
 plugin_dir="$home/plugins/resource-command-v$PROVIDER_VERSION"
+standin_marker="$plugin_dir/.scm-upgrade-standin"
 provider_from=""
+provider_kind=""
 provider_tried=()
-install_plugin() { "$cli_link" plugin install resource command "$PROVIDER_VERSION" -f "$1" >/dev/null 2>&1; }
-if [[ -x "$plugin_dir/pulumi-resource-command" ]]; then
-  provider_from="present"
-else
-  cached_provider="$cache/pulumi-resource-command/$PROVIDER_VERSION/pulumi-resource-command"
-  user_plugin="$HOME/.pulumi/plugins/resource-command-v$PROVIDER_VERSION/pulumi-resource-command"
-  if [[ -x "$cached_provider" ]]; then
-    install_plugin "$cached_provider" && provider_from="cache"
-  elif [[ -x "$user_plugin" && "$user_plugin" != "$plugin_dir/pulumi-resource-command" ]]; then
-    install_plugin "$user_plugin" && provider_from="machine ($user_plugin)"
+install_plugin() { rm -rf "$plugin_dir" "$plugin_dir.lock"; "$cli_link" plugin install resource command "$PROVIDER_VERSION" -f "$1" >/dev/null 2>&1; }
+standin_hash() { (cd "$root/provider" && cat go.mod go.sum $(ls *.go | grep -v '_test\.go$' | sort)) | sha256sum | cut -c1-16; }
+cached_official="$cache/pulumi-resource-command/$PROVIDER_VERSION/pulumi-resource-command"
+user_plugin="$HOME/.pulumi/plugins/resource-command-v$PROVIDER_VERSION/pulumi-resource-command"
+unavailable_stamp="$cache/pulumi-resource-command/$PROVIDER_VERSION.download-refused"
+
+if [[ -x "$plugin_dir/pulumi-resource-command" && ! -f "$standin_marker" ]]; then
+  provider_from="present"; provider_kind="official"
+elif [[ -x "$cached_official" ]]; then
+  install_plugin "$cached_official" && provider_from="cache" && provider_kind="official"
+elif [[ -x "$user_plugin" ]]; then
+  install_plugin "$user_plugin" && provider_from="machine ($user_plugin)" && provider_kind="official"
+elif [[ -n "${SCM_UPGRADE_COMMAND_PROVIDER_MODULE:-}" ]]; then
+  # module@version main-package-path version-package (a served pseudo-version of the official source).
+  read -r modver mainrel verrel <<<"$SCM_UPGRADE_COMMAND_PROVIDER_MODULE"
+  mod="${modver%@*}"
+  say "building the official command provider from $modver"
+  mkdir -p "$(dirname "$cached_official")"
+  if go_build_in_module "$cache/build/pulumi-resource-command-$PROVIDER_VERSION" "$modver" \
+      "$mod/$mainrel" "-s -w -X $mod/$verrel.Version=$PROVIDER_VERSION" "$cached_official"; then
+    install_plugin "$cached_official" && provider_from="built from $modver" && provider_kind="official"
   else
-    candidates=("${PROVIDER_CANDIDATES[@]}")
-    [[ -n "${SCM_UPGRADE_COMMAND_PROVIDER_MODULE:-}" ]] && candidates=("$SCM_UPGRADE_COMMAND_PROVIDER_MODULE")
-    for c in "${candidates[@]}"; do
-      read -r modver mainrel verrel <<<"$c"
-      mod="${modver%@*}"
-      if ! answer="$(go list -m -json "$modver" 2>&1)"; then
-        provider_tried+=("$modver: $(printf '%s' "$answer" | tail -n1 | cut -c1-160)")
-        continue
-      fi
-      say "building the command provider from $modver"
-      mkdir -p "$(dirname "$cached_provider")"
-      # Module root holds provider/ in the newer layout; the older layout's module is provider/ itself.
-      if go_build_in_module "$cache/build/pulumi-resource-command-$PROVIDER_VERSION" "$modver" \
-          "$mod/${mainrel#provider/}" "-s -w -X $mod/${verrel#provider/}.Version=$PROVIDER_VERSION" "$cached_provider" \
-        || go_build_in_module "$cache/build/pulumi-resource-command-$PROVIDER_VERSION" "$modver" \
-          "$mod/$mainrel" "-s -w -X $mod/$verrel.Version=$PROVIDER_VERSION" "$cached_provider"; then
-        install_plugin "$cached_provider" && provider_from="built from $modver" && break
-      fi
-      provider_tried+=("$modver: served, but the build failed (see $cache/build/pulumi-resource-command-$PROVIDER_VERSION/*.log)")
-    done
-    if [[ -z "$provider_from" ]]; then
-      # A machine with internet: the ordinary plugin download works.
-      if PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION= timeout 60 "$cli_link" plugin install resource command "$PROVIDER_VERSION" >/dev/null 2>&1; then
-        provider_from="downloaded by pulumi plugin install"
-      else
-        provider_tried+=("pulumi plugin install resource command $PROVIDER_VERSION: no download possible")
+    provider_tried+=("$modver: the build failed (see $cache/build/pulumi-resource-command-$PROVIDER_VERSION/*.log)")
+  fi
+fi
+if [[ -z "$provider_from" ]]; then
+  # A machine with internet: the ordinary plugin download. A refusal is remembered for a day so
+  # later runs do not wait for it again (the download client retries for about 3 s).
+  if [[ -f "$unavailable_stamp" && -n "$(find "$unavailable_stamp" -mmin -1440 2>/dev/null)" ]]; then
+    provider_tried+=("pulumi plugin install resource command $PROVIDER_VERSION: refused within the last day (remove $unavailable_stamp to try again)")
+  elif PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION= timeout 60 "$cli_link" plugin install resource command "$PROVIDER_VERSION" >/dev/null 2>&1 \
+      && [[ -x "$plugin_dir/pulumi-resource-command" ]]; then
+    rm -f "$standin_marker"
+    provider_from="downloaded by pulumi plugin install"; provider_kind="official"
+  else
+    provider_tried+=("pulumi plugin install resource command $PROVIDER_VERSION: no download possible")
+    mkdir -p "$(dirname "$unavailable_stamp")"; touch "$unavailable_stamp"
+  fi
+fi
+if [[ -z "$provider_from" ]]; then
+  want="$(standin_hash)"
+  cached_standin="$cache/pulumi-resource-command-standin/$want/pulumi-resource-command"
+  if [[ -f "$standin_marker" && "$(cat "$standin_marker")" == "$want" && -x "$plugin_dir/pulumi-resource-command" ]]; then
+    provider_from="present"
+  else
+    if [[ ! -x "$cached_standin" ]]; then
+      command -v go >/dev/null || { say "no Go toolchain to build the offline stand-in of the command provider: install Go 1.25+"; exit 1; }
+      say "building the offline stand-in of the command provider from provider/ (first run only; 1 to 3 minutes on 2 cores)"
+      mkdir -p "$(dirname "$cached_standin")"
+      log="$cache/build/standin-$want.log"; mkdir -p "$(dirname "$log")"
+      if ! with_progress "building the command provider stand-in" \
+          bash -c 'cd "$1" && go build -trimpath -ldflags "-s -w" -o "$2.tmp" . >"$3" 2>&1 && mv "$2.tmp" "$2"' _ "$root/provider" "$cached_standin" "$log"; then
+        say "building the stand-in failed; see $log"; exit 1
       fi
     fi
+    install_plugin "$cached_standin" && printf '%s' "$want" >"$standin_marker" && provider_from="built from provider/ (cached by source hash $want)"
   fi
+  [[ -n "$provider_from" ]] && provider_kind="offline stand-in"
 fi
 
 # ---------- 3. Node.js language host (optional) ----------
@@ -145,17 +179,18 @@ fi
 
 json_list() { local first=1; printf '['; for x in "$@"; do [[ $first == 1 ]] || printf ','; first=0; printf '"%s"' "$(printf '%s' "$x" | sed 's/\\/\\\\/g; s/"/\\"/g')"; done; printf ']'; }
 cat >"$status" <<EOF
-{"cli":"$(cli_version_of "$cli_link")","cliFrom":"$cli_from","provider":"${provider_from:+$PROVIDER_VERSION}","providerFrom":"$provider_from","providerTried":$(json_list "${provider_tried[@]+"${provider_tried[@]}"}"),"languageHost":"$langhost_from","seconds":$(( $(date +%s) - t0 ))}
+{"cli":"$(cli_version_of "$cli_link")","cliFrom":"$cli_from","provider":"${provider_from:+$PROVIDER_VERSION}","providerFrom":"$provider_from","providerKind":"$provider_kind","providerTried":$(json_list "${provider_tried[@]+"${provider_tried[@]}"}"),"languageHost":"$langhost_from","seconds":$(( $(date +%s) - t0 ))}
 EOF
 
 [[ -n "$langhost_from" ]] && say "Node.js language host ($langhost_from)" \
   || say "Node.js language host: not served by the Go module proxy ($LANGHOST_MODULE); 'pulumi up' from the CLI is unavailable, the scm-upgrade driver works without it"
 if [[ -n "$provider_from" ]]; then
-  say "command provider $PROVIDER_VERSION ($provider_from)"
+  if [[ "$provider_kind" == "official" ]]; then say "command provider: official $PROVIDER_VERSION ($provider_from)"
+  else say "command provider: offline stand-in of $PROVIDER_VERSION ($provider_from; the official one could not be had: ${provider_tried[*]:-})"; fi
   say "toolchain ready in $(( $(date +%s) - t0 ))s (PULUMI_HOME=$home)"
   exit 0
 fi
 say "command provider $PROVIDER_VERSION: NOT AVAILABLE. Tried:"
 for t in "${provider_tried[@]}"; do say "  - $t"; done
-say "Put a pulumi-resource-command binary at $cache/pulumi-resource-command/$PROVIDER_VERSION/ or set SCM_UPGRADE_COMMAND_PROVIDER_MODULE=module@version to a served version, then run again."
+say "Put the official pulumi-resource-command binary at $cache/pulumi-resource-command/$PROVIDER_VERSION/, then run again."
 exit 3

@@ -81,6 +81,16 @@ export function commandProviderPresent(o: EngineEnvOptions = {}): boolean {
     return fs.existsSync(path.join(dir, "pulumi-resource-command"));
 }
 
+/**
+ * Which command provider the bootstrap installed: the official one, or the project's offline
+ * stand-in (provider/, marked in its plugin folder). `undefined` when none is installed.
+ */
+export function commandProviderKind(o: EngineEnvOptions = {}): "official" | "offline stand-in" | undefined {
+    const dir = path.join(pulumiHome(o), "plugins", "resource-command-v1.2.1");
+    if (!fs.existsSync(path.join(dir, "pulumi-resource-command"))) return undefined;
+    return fs.existsSync(path.join(dir, ".scm-upgrade-standin")) ? "offline stand-in" : "official";
+}
+
 /** The CLI handle for the Automation API; explains how to get one when it is missing. */
 export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCommand> {
     if (!toolchainPresent(o)) {

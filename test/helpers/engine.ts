@@ -1,16 +1,18 @@
-import { commandProviderPresent } from "../../lib/engine/env";
+import { commandProviderKind } from "../../lib/engine/env";
 
 /**
- * `describe` for tests that need the command provider plugin. Without it (see README: the Go
- * module proxy serves no version of it here) they are reported as skipped, with the reason, never
- * as passed.
+ * `describe` for tests that run remote commands through the engine. They never skip: without a
+ * command provider (official or the offline stand-in) they fail, saying how to get one.
  */
-export const describeWithProvider: jest.Describe = commandProviderPresent() ? describe : describe.skip;
+export const describeWithProvider: jest.Describe = ((name: string, fn: () => void) =>
+    describe(name, () => {
+        beforeAll(() => {
+            if (!commandProviderKind()) {
+                throw new Error("No command provider in the project's PULUMI_HOME: run `npm run bootstrap` (it builds the offline stand-in when the official one cannot be had).");
+            }
+        });
+        fn();
+    })) as unknown as jest.Describe;
 
-if (!commandProviderPresent()) {
-    // eslint-disable-next-line no-console
-    console.warn(
-        "SKIPPED: the command provider plugin 1.2.1 is not installed in the project's PULUMI_HOME " +
-            "(run `npm run bootstrap`; see README). Tests that run remote commands through the engine are skipped.",
-    );
-}
+/** Which provider the engine tests ran on, for the test output. */
+export const providerUnderTest = (): string => commandProviderKind() ?? "none";
