@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { parseMarkers, PreflightArgs as PreflightScriptArgs, renderPreflight } from "../lib/shell";
+import { childName } from "../lib/names";
 
 export interface PreflightArgs extends PreflightScriptArgs {
     connection: pulumi.Input<types.input.remote.ConnectionArgs>;
@@ -22,7 +23,7 @@ export class Preflight extends pulumi.ComponentResource {
         super("sequoiacm:upgrade:Preflight", name, {}, opts);
         const { connection, triggers, ...script } = args;
         const run = new remote.Command(
-            `${name}-checks`,
+            childName.preflightChecks(name),
             { connection, create: renderPreflight(script), triggers },
             { parent: this },
         );

@@ -4,6 +4,7 @@ import { UpgradeConfig } from "../lib/config/schema";
 import { planWaves } from "../lib/plan";
 import { rollbackArgsFor } from "../lib/nodeScripts";
 import { ServiceRollback } from "./ServiceRollback";
+import { componentName } from "../lib/names";
 
 export interface RollingRollbackArgs {
     config: UpgradeConfig;
@@ -27,7 +28,7 @@ export class RollingRollback extends pulumi.ComponentResource {
         let previous: pulumi.Resource[] = [];
         for (const node of order) {
             const rb = new ServiceRollback(
-                `${name}-${node.host}-${node.service}`,
+                componentName.node(name, node.host, node.service),
                 { ...rollbackArgsFor(c, node.host, node.service), connection: args.connections[node.host], triggers: args.triggers, after: previous },
                 { parent: this },
             );

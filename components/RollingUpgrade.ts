@@ -6,6 +6,7 @@ import { preflightArgsFor, upgradeArgsFor } from "../lib/nodeScripts";
 import { Preflight } from "./Preflight";
 import { ServiceUpgrade } from "./ServiceUpgrade";
 import { StagedPackage } from "./StagedPackage";
+import { componentName } from "../lib/names";
 
 export interface RollingUpgradeArgs {
     /** A validated configuration (lib/config). */
@@ -74,7 +75,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         const preflights = c.hosts.map(
             (h) =>
                 new Preflight(
-                    `${name}-${h.name}-preflight`,
+                    componentName.preflight(name, h.name),
                     { ...preflightArgsFor(c, h.name, args.minFreeMb), connection: args.connections[h.name], triggers },
                     { parent: this },
                 ),
@@ -82,7 +83,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         const gate: pulumi.Resource[] = c.hosts.map((h) => {
             const e = effectiveHost(c, h);
             return new StagedPackage(
-                `${name}-${h.name}-stage`,
+                componentName.stage(name, h.name),
                 {
                     host: h.name,
                     connection: args.connections[h.name],
@@ -112,7 +113,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                 const current: pulumi.Resource[] = [];
                 for (const node of batch) {
                     const up = new ServiceUpgrade(
-                        `${name}-${node.host}-${node.service}`,
+                        componentName.node(name, node.host, node.service),
                         {
                             ...upgradeArgsFor(c, node.host, node.service),
                             connection: args.connections[node.host],

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { NodeRollbackArgs, parseMarkers, renderServiceRollback } from "../lib/shell";
+import { childName } from "../lib/names";
 
 export interface ServiceRollbackArgs extends NodeRollbackArgs {
     connection: pulumi.Input<types.input.remote.ConnectionArgs>;
@@ -20,7 +21,7 @@ export class ServiceRollback extends pulumi.ComponentResource {
         super("sequoiacm:upgrade:ServiceRollback", name, {}, opts);
         const { connection, triggers, after, ...script } = args;
         const run = new remote.Command(
-            `${name}-rollback`,
+            childName.nodeRollback(name),
             { connection, create: renderServiceRollback(script), triggers },
             { parent: this, dependsOn: after },
         );

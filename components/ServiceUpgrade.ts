@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { NodeUpgradeArgs, parseMarkers, renderServiceUpgrade } from "../lib/shell";
+import { childName } from "../lib/names";
 
 export interface ServiceUpgradeArgs extends NodeUpgradeArgs {
     connection: pulumi.Input<types.input.remote.ConnectionArgs>;
@@ -28,7 +29,7 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
         super("sequoiacm:upgrade:ServiceUpgrade", name, {}, opts);
         const { connection, triggers, after, ...script } = args;
         const run = new remote.Command(
-            `${name}-run`,
+            childName.nodeRun(name),
             { connection, create: renderServiceUpgrade(script), triggers },
             { parent: this, dependsOn: after },
         );

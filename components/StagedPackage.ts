@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { Become, renderPrepareStaging, renderUnpack, uploadDir } from "../lib/shell";
+import { childName } from "../lib/names";
 
 export interface StagedPackageArgs {
     /** Host name, for messages. */
@@ -37,7 +38,7 @@ export class StagedPackage extends pulumi.ComponentResource {
         const triggers = [identity, args.upgradeScript?.sha256 ?? "", args.stagingDir];
 
         const prepare = new remote.Command(
-            `${name}-prepare`,
+            childName.stagePrepare(name),
             {
                 connection: args.connection,
                 create: renderPrepareStaging({ stagingDir: args.stagingDir, become: args.become, loginUser: args.loginUser }),
@@ -52,7 +53,7 @@ export class StagedPackage extends pulumi.ComponentResource {
             tarballPath = `${uploadDir(args.stagingDir)}/${args.package.localPath.split("/").pop()}`;
             uploads.push(
                 new remote.CopyToRemote(
-                    `${name}-upload`,
+                    childName.stageUpload(name),
                     {
                         connection: args.connection,
                         source: new pulumi.asset.FileAsset(args.package.localPath),
@@ -70,7 +71,7 @@ export class StagedPackage extends pulumi.ComponentResource {
             scriptOverridePath = `${uploadDir(args.stagingDir)}/scmupgrade.py`;
             uploads.push(
                 new remote.CopyToRemote(
-                    `${name}-upload-script`,
+                    childName.stageUploadScript(name),
                     {
                         connection: args.connection,
                         source: new pulumi.asset.FileAsset(args.upgradeScript.localPath),
@@ -83,7 +84,7 @@ export class StagedPackage extends pulumi.ComponentResource {
         }
 
         const unpack = new remote.Command(
-            `${name}-unpack`,
+            childName.stageUnpack(name),
             {
                 connection: args.connection,
                 create: renderUnpack({

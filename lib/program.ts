@@ -8,6 +8,7 @@ import { Center, formatProblems } from "./config/schema";
 import { preflightArgsFor } from "./nodeScripts";
 import { loadFromPulumiConfig } from "./config/load";
 import { connectionFor, SshSecrets } from "./connection";
+import { ROOT_NAME } from "./names";
 
 /** Namespace of every config key of this project. */
 export const configNamespace = "scm-upgrade";
@@ -58,14 +59,14 @@ export async function upgradeProgram(opts: ProgramOptions = {}): Promise<Record<
         return { mode, checks: pulumi.all(checks).apply((cs) => Object.fromEntries(cs)) };
     }
     if (mode === "rollback") {
-        const rollback = new RollingRollback("scm", {
+        const rollback = new RollingRollback(ROOT_NAME, {
             config,
             connections,
             triggers: [config.sourceVersion, config.targetVersion],
         });
         return { mode, nodes: rollback.nodes };
     }
-    const upgrade = new RollingUpgrade("scm", {
+    const upgrade = new RollingUpgrade(ROOT_NAME, {
         config,
         packageSha256: "localPath" in config.package ? sha256File(config.package.localPath) : undefined,
         upgradeScriptSha256: config.upgradeScript ? sha256File(config.upgradeScript) : undefined,

@@ -12,7 +12,9 @@ import { DriverError } from "./errors";
 import { loadFromFlatConfig } from "../config/load";
 import { planWaves, Wave } from "../plan";
 import { upgradeProgram, ProgramOptions } from "../program";
-import { buildNameIndex, makeTranslator, ProgressEvent } from "./events";
+import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
+import { NameIndex, nameOfUrn, ResourceRole } from "../names";
+import { parseMarkers } from "../shell";
 import { commandProviderPresent, projectName, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
 
 export { DriverError } from "./errors";
@@ -74,18 +76,65 @@ export async function plan(o: RunOptions): Promise<{ config: UpgradeConfig; wave
     return { config, waves: planWaves(config) };
 }
 
-function classify(e: unknown, text: string, aborted: boolean): DriverError {
+/** What the driver saw of a run, from the engine's structured events: which resources failed, which nodes changed. */
+export interface RunObservations {
+    failed: ResourceRole[];
+    upgraded: string[];
+}
+
+export function observe(idx: NameIndex, seen: RunObservations, ev: EngineEvent): void {
+    const failedUrn = ev.resOpFailedEvent?.metadata.urn ?? (ev.diagnosticEvent?.severity === "error" ? ev.diagnosticEvent.urn : undefined);
+    if (failedUrn) {
+        const role = idx.get(nameOfUrn(failedUrn));
+        if (role && !seen.failed.some((r) => JSON.stringify(r) === JSON.stringify(role))) seen.failed.push(role);
+    }
+    const out = ev.resOutputsEvent?.metadata;
+    if (out && out.op !== "same" && out.op !== "delete") {
+        const role = idx.get(nameOfUrn(out.urn));
+        if (role?.role === "node" && parseMarkers(String(out.new?.outputs?.stdout ?? "")).values.result !== "skipped") {
+            seen.upgraded.push(`${role.host}/${role.service}`);
+        }
+    }
+}
+
+/**
+ * Why a run failed, from what the engine reported about its resources (never from matching
+ * resource names in text): a preflight resource -> preflight failed (exit 4); a node -> the upgrade
+ * stopped there (exit 1), naming it and what this run did before it.
+ */
+export function classify(e: unknown, text: string, aborted: boolean, stack: string, seen?: RunObservations): DriverError {
     if (e instanceof DriverError) return e;
     // A terminal's Ctrl-C reaches the engine directly; it then reports the update as canceled.
-    if (aborted || /\b(update|preview|destroy|refresh) cancel+ed\b|\bcancel+ed by user\b/i.test(text)) return new DriverError("interrupted", "Interrupted: the engine stopped after the steps in progress. Run `up` again to resume.");
-    if (e instanceof ConcurrentUpdateError || /currently locked|conflict|another update is currently in progress/i.test(text)) {
+    if (aborted || /\b(update|preview|destroy|refresh) cancel+ed\b|\bcancel+ed by user\b/i.test(text)) {
+        return new DriverError("interrupted", `Interrupted: the engine stopped after the steps in progress. Run \`scm-upgrade up --stack ${stack}\` again to resume.`);
+    }
+    if (e instanceof ConcurrentUpdateError || /currently locked|another update is currently in progress/i.test(text)) {
         return new DriverError(
             "stack-locked",
-            "Another run holds this stack's lock: wait for it to finish. If no run is alive (a killed process), run `scm-upgrade unlock --stack <name>`.",
+            `Another run holds the lock of stack ${stack}: wait for it to finish. If no run is alive (a killed process), run \`scm-upgrade unlock --stack ${stack}\`.`,
         );
     }
-    if (/-preflight-checks/.test(text)) return new DriverError("preflight-failed", "Preflight failed: no node was upgraded.");
-    return new DriverError("upgrade-failed", "The upgrade failed: the run stopped at the failed node; later nodes were not touched.");
+    const failed = seen?.failed ?? [];
+    const done = seen?.upgraded.length ?? 0;
+    const nodes = failed.filter((r): r is Extract<ResourceRole, { role: "node" }> => r.role === "node");
+    if (nodes.length) {
+        const where = nodes.map((n) => `${n.host}/${n.service}`).join(", ");
+        const verb = nodes[0].rollback ? "rollback" : "upgrade";
+        return new DriverError(
+            "upgrade-failed",
+            `The ${verb} stopped at ${where} after ${done} node${done === 1 ? "" : "s"} ${nodes[0].rollback ? "rolled back" : "upgraded"} in this run; later nodes were not touched. ` +
+                `Fix the cause shown above, then run \`scm-upgrade ${nodes[0].rollback ? "rollback" : "up"} --stack ${stack}\` to resume.`,
+        );
+    }
+    const pre = failed.filter((r) => r.role === "preflight").map((r) => r.host);
+    if (pre.length) {
+        return new DriverError("preflight-failed", `Preflight failed on ${pre.join(", ")}: no node was upgraded. Fix what the checks above name and run again.`);
+    }
+    const staging = [...new Set(failed.filter((r) => r.role === "staging").map((r) => r.host))];
+    if (staging.length) {
+        return new DriverError("upgrade-failed", `Staging the release failed on ${staging.join(", ")}: no node was upgraded. Fix the cause shown above and run again.`);
+    }
+    return new DriverError("upgrade-failed", `The run failed before any node was changed: ${withoutCommandText(text).split("\n").find((l) => l.trim()) ?? "see the engine's output"}`);
 }
 
 /**
@@ -110,14 +159,16 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
     try {
         stack = await openStack(o);
     } catch (e) {
-        throw classify(e, String(e), false);
+        throw classify(e, String(e), false, o.stack);
     }
     const { config } = await loadStackConfig(stack);
     if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
-    const idx = buildNameIndex("scm", config.hosts, o.mode === "rollback");
+    const idx = buildNameIndex(config.hosts, o.mode === "rollback");
     const translate = makeTranslator(idx, emit, operation === "preview");
+    const seen: RunObservations = { failed: [], upgraded: [] };
     const onEvent = (ev: EngineEvent) => {
         o.onEngineEvent?.(ev);
+        observe(idx, seen, ev);
         translate(ev);
     };
     emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
@@ -129,7 +180,7 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
         emit({ type: "run-finished", operation, result: "succeeded", elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
         return r;
     } catch (e) {
-        const err = classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false);
+        const err = classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
         emit({
             type: "run-finished",
             operation,
@@ -191,7 +242,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
         { ...ws, projectSettings: { name: projectName, runtime: "nodejs" } },
     );
     const failures = new Map<string, string>();
-    const idx = buildNameIndex("scm", config.hosts);
+    const idx = buildNameIndex(config.hosts);
     const translate = makeTranslator(idx, (e) => {
         if (e.type === "preflight" && e.status === "failed") failures.set(e.host, e.message ?? "failed");
         o.onEvent?.(e);
@@ -202,7 +253,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
         try {
             outputs = (await stack.up({ onEvent: translate, signal: o.signal, color: "never", parallel: 64 })).outputs;
         } catch (e) {
-            if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false);
+            if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack);
         }
         const checks = (outputs.checks?.value ?? {}) as Record<string, string[]>;
         return config.hosts.map((h) => ({

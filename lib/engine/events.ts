@@ -1,5 +1,9 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { parseMarkers } from "../shell";
+import { NameIndex, nameOfUrn as nameOf } from "../names";
+
+export { buildNameIndex } from "../names";
+export type { NameIndex } from "../names";
 
 /** Typed progress of a run, for people (the CLI's live lines) and pipelines (`--json`). */
 export type ProgressEvent =
@@ -19,29 +23,6 @@ export type ProgressEvent =
       }
     | { type: "diagnostic"; severity: string; message: string; time: string }
     | { type: "run-finished"; operation: string; result: "succeeded" | "failed" | "interrupted"; elapsedSeconds: number; time: string };
-
-/** What a resource name stands for: the component naming of RollingUpgrade (`scm-<host>-<what>`). */
-export interface NameIndex {
-    nodes: Map<string, { host: string; service: string }>;
-    preflight: Map<string, string>;
-    staging: Map<string, string>;
-}
-
-export function buildNameIndex(prefix: string, hosts: { name: string; services: string[] }[], rollback = false): NameIndex {
-    const idx: NameIndex = { nodes: new Map(), preflight: new Map(), staging: new Map() };
-    for (const h of hosts) {
-        idx.preflight.set(`${prefix}-${h.name}-preflight-checks`, h.name);
-        idx.staging.set(`${prefix}-${h.name}-stage-unpack`, h.name);
-        for (const s of h.services) {
-            idx.nodes.set(`${prefix}-${h.name}-${s}-${rollback ? "rollback" : "run"}`, { host: h.name, service: s });
-        }
-    }
-    return idx;
-}
-
-function nameOf(urn: string | undefined): string {
-    return urn ? urn.slice(urn.lastIndexOf("::") + 2) : "";
-}
 
 /**
  * The command provider reports a failed command as `<status>: running "<the whole script, quoted>":\n<output>`.

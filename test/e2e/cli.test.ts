@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { commandProviderPresent, stacksDir } from "../../lib/engine/env";
+import { pulumiHome, stacksDir } from "../../lib/engine/env";
 import { runCli } from "../helpers/cli";
 import { seedHosts } from "../helpers/seed";
 
@@ -135,15 +135,23 @@ describe("scm-upgrade command line", () => {
         expect(u.stdout).toContain("no lock to remove");
     });
 
-    // Where the provider is missing (this offline machine: see README), the commands that run on
-    // hosts stop before the engine with a clear message and exit 7, after validating the config.
-    (commandProviderPresent() ? test.skip : test)("without the command provider, preview/up/preflight exit 7 and say what to do", () => {
+    // Where no command provider is installed, the commands that run on hosts stop before the engine
+    // with a clear message and exit 7, after validating the config. Shown with a Pulumi home that
+    // holds the CLI and no plugin (the project's own home has a provider).
+    test("without the command provider, preview/up/preflight exit 7 and say what to do", () => {
         writeStack("test-cli-noprovider", seed);
-        for (const cmd of ["preview", "up", "preflight"]) {
-            const r = cli([cmd, "--stack", "test-cli-noprovider", "--yes"]);
-            expect(r.code).toBe(7);
-            expect(r.stderr).toContain("The command provider plugin 1.2.1 is not installed");
-            expect(r.stderr).toContain("npm run bootstrap");
+        const bare = fs.mkdtempSync(path.join(os.tmpdir(), "scm-bare-home-"));
+        fs.mkdirSync(path.join(bare, "bin"));
+        fs.symlinkSync(fs.realpathSync(path.join(pulumiHome(), "bin", "pulumi")), path.join(bare, "bin", "pulumi"));
+        try {
+            for (const cmd of ["preview", "up", "preflight"]) {
+                const r = cli([cmd, "--stack", "test-cli-noprovider", "--yes"], { SCM_UPGRADE_PULUMI_HOME: bare });
+                expect(r.code).toBe(7);
+                expect(r.stderr).toContain("The command provider plugin 1.2.1 is not installed");
+                expect(r.stderr).toContain("npm run bootstrap");
+            }
+        } finally {
+            fs.rmSync(bare, { recursive: true, force: true });
         }
     });
 

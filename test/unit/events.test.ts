@@ -33,7 +33,7 @@ function providerFailure(script: string, output: string): string {
 describe("engine events -> progress events", () => {
     test("an upgraded node, a skipped node, and unrelated steps", () => {
         const got: ProgressEvent[] = [];
-        const t = makeTranslator(buildNameIndex("scm", hosts), (e) => got.push(e), false);
+        const t = makeTranslator(buildNameIndex(hosts), (e) => got.push(e), false);
         t(pre("scm-C-cloud-run", "create"));
         t(outputs("scm-C-cloud-run", "noise\nSCMUP version-before=3.1.2\nSCMUP version-after=3.2.0\nSCMUP seconds=7\nSCMUP result=upgraded\n"));
         t(pre("scm-A-cloud-run", "same")); // unchanged in state: no event
@@ -55,7 +55,7 @@ describe("engine events -> progress events", () => {
 
     test("a failed node: the reason and the script's last lines, not the script text", () => {
         const got: ProgressEvent[] = [];
-        const t = makeTranslator(buildNameIndex("scm", hosts), (e) => got.push(e), false);
+        const t = makeTranslator(buildNameIndex(hosts), (e) => got.push(e), false);
         const script = renderServiceUpgrade({
             host: "C",
             healthAddress: "10.0.0.1",
@@ -94,7 +94,7 @@ describe("engine events -> progress events", () => {
 
     test("preview marks nodes as planned and reports nothing else", () => {
         const got: ProgressEvent[] = [];
-        const t = makeTranslator(buildNameIndex("scm", hosts), (e) => got.push(e), true);
+        const t = makeTranslator(buildNameIndex(hosts), (e) => got.push(e), true);
         t(pre("scm-C-preflight-checks", "create"));
         t(pre("scm-C-cloud-run", "create"));
         t(outputs("scm-C-cloud-run", "SCMUP result=upgraded"));

@@ -1,0 +1,81 @@
+import { EngineEvent } from "@pulumi/pulumi/automation";
+import { classify, observe, RunObservations } from "../../lib/engine/driver";
+import { buildNameIndex, childName, componentName, ROOT_NAME } from "../../lib/names";
+
+// The driver's verdict on a failed run comes from the engine's structured events: which resource
+// failed, and which nodes this run changed. Never from resource names found in error text.
+
+const hosts = [
+    { name: "C", services: ["cloud", "content-server"] },
+    { name: "A", services: ["cloud", "content-server"] },
+];
+const urn = (name: string) => `urn:pulumi:s::scm-upgrade::sequoiacm:upgrade:RollingUpgrade$command:remote:Command::${name}`;
+const nodeRun = (h: string, s: string) => childName.nodeRun(componentName.node(ROOT_NAME, h, s));
+const checks = (h: string) => childName.preflightChecks(componentName.preflight(ROOT_NAME, h));
+const out = (name: string, stdout: string) =>
+    ({ sequence: 1, timestamp: 0, resOutputsEvent: { metadata: { op: "create", urn: urn(name), type: "command:remote:Command", new: { outputs: { stdout } } } } }) as unknown as EngineEvent;
+const failed = (name: string) =>
+    ({ sequence: 1, timestamp: 0, diagnosticEvent: { urn: urn(name), severity: "error", message: "Process exited with status 1", color: "never" } }) as unknown as EngineEvent;
+
+function run(events: EngineEvent[]): RunObservations {
+    const idx = buildNameIndex(hosts);
+    const seen: RunObservations = { failed: [], upgraded: [] };
+    for (const e of events) observe(idx, seen, e);
+    return seen;
+}
+
+// The engine's summary text of an update that ran the preflight and then failed at a node: it names
+// every resource of the update, the preflight ones included.
+const engineText = `error: update failed\n  ${urn(checks("C"))} created\n  ${urn(nodeRun("C", "content-server"))} **failed**`;
+
+describe("failure classification from engine events", () => {
+    test("a failed node after preflight ran in the same update: exit 1, names the node and the count", () => {
+        const seen = run([
+            out(checks("C"), "SCMUP result=ok"),
+            out(checks("A"), "SCMUP result=ok"),
+            out(nodeRun("C", "cloud"), "SCMUP result=upgraded"),
+            out(nodeRun("A", "cloud"), "SCMUP result=upgraded"),
+            failed(nodeRun("C", "content-server")),
+        ]);
+        const e = classify(new Error(engineText), engineText, false, "prod", seen);
+        expect(e.kind).toBe("upgrade-failed");
+        expect(e.message).toContain("stopped at C/content-server after 2 nodes upgraded in this run");
+        expect(e.message).toContain("scm-upgrade up --stack prod");
+    });
+
+    test("skipped nodes do not count as upgraded", () => {
+        const seen = run([out(nodeRun("C", "cloud"), "SCMUP result=skipped"), out(nodeRun("A", "cloud"), "SCMUP result=upgraded"), failed(nodeRun("C", "content-server"))]);
+        expect(classify(new Error("x"), "x", false, "s", seen).message).toContain("after 1 node upgraded");
+    });
+
+    test("a failed preflight resource: exit 4, naming the host", () => {
+        const seen = run([out(checks("A"), "SCMUP result=ok"), failed(checks("C"))]);
+        const e = classify(new Error(engineText), engineText, false, "s", seen);
+        expect(e.kind).toBe("preflight-failed");
+        expect(e.message).toBe("Preflight failed on C: no node was upgraded. Fix what the checks above name and run again.");
+    });
+
+    test("a failed staging step is not a preflight failure", () => {
+        const seen = run([failed(childName.stageUnpack(componentName.stage(ROOT_NAME, "A")))]);
+        const e = classify(new Error("x"), "x", false, "s", seen);
+        expect(e.kind).toBe("upgrade-failed");
+        expect(e.message).toContain("Staging the release failed on A");
+    });
+
+    test("a lock held by another run names the real stack", () => {
+        const e = classify(new Error("the stack is currently locked by 1 lock(s)"), "the stack is currently locked by 1 lock(s)", false, "production", { failed: [], upgraded: [] });
+        expect(e.kind).toBe("stack-locked");
+        expect(e.message).toContain("scm-upgrade unlock --stack production");
+    });
+});
+
+describe("resource names: one owner, parsed back", () => {
+    test("every name the components use maps back to its role", () => {
+        const idx = buildNameIndex(hosts);
+        expect(idx.get(nodeRun("C", "content-server"))).toEqual({ role: "node", host: "C", service: "content-server", rollback: false });
+        expect(idx.get(childName.nodeRollback(componentName.node(ROOT_NAME, "A", "cloud")))).toEqual({ role: "node", host: "A", service: "cloud", rollback: true });
+        expect(idx.get(checks("A"))).toEqual({ role: "preflight", host: "A" });
+        expect(idx.get(childName.stageUpload(componentName.stage(ROOT_NAME, "C")))).toEqual({ role: "staging", host: "C", step: "upload" });
+        expect(idx.get("scm-C-something-else")).toBeUndefined();
+    });
+});
