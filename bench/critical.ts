@@ -64,7 +64,7 @@ export function ratio(a: number | undefined, b: number | undefined): number | un
     return a / b;
 }
 
-/** The targets of issue 7, as numbers the report compares against. */
+/** The targets (README, "Benchmarks"), as numbers the report compares against. */
 export const TARGETS = {
     /** ours / critical path, at 4 and at 40 hosts. */
     oursOverCriticalPath: 1.15,

@@ -82,7 +82,7 @@ export function ratios(r: HostRun) {
 }
 
 export function renderReport(rep: Report): string {
-    const head = ["", ...rep.runs.map((r) => `${r.hosts} hosts (${r.nodes} nodes, ${r.waves} waves)`), "target (issue 7)", "verdict"];
+    const head = ["", ...rep.runs.map((r) => `${r.hosts} hosts (${r.nodes} nodes, ${r.waves} waves)`), "target", "verdict"];
     const rows: string[][] = [head];
     const perRun = (label: string, get: (r: HostRun) => Figure, format?: (x: number) => string, target = "", judge?: (r: HostRun) => string) =>
         rows.push([label, ...rep.runs.map((r) => cell(get(r), format)), target, judge ? rep.runs.map(judge).join(" / ") : ""]);

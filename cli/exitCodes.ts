@@ -36,7 +36,7 @@ export const exitCodeHelp = `Exit codes:
   0    success (or nothing to do)
   1    upgrade failed: the run stopped at the failed node; later nodes untouched
   2    usage error (unknown command or flag)
-  3    invalid configuration: nothing was touched
+  3    invalid configuration, or no such stack (no stacks/Pulumi.<stack>.yaml): nothing was touched or created
   4    preflight failed: no node was upgraded
   5    stack locked: another run holds it (or a killed one: see \`unlock\`)
   6    refused: not confirmed, or outside the maintenance window

@@ -11,6 +11,7 @@ import { planToDot, planToJson, planToMermaid, renderPlanTable, Wave } from "../
 import type { NodeResult } from "../components/RollingUpgrade";
 import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../lib/report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
+import { formatPlanWarnings, planForDrawing, requireStackFile, stackFileName } from "./stacks";
 import { checkWindow } from "./window";
 import { renderTable } from "./table";
 
@@ -40,16 +41,18 @@ ${commonHelp}
 
 ${exitCodeHelp}`,
     plan: `Usage: scm-upgrade plan [--stack NAME] [--format table|json|mermaid|dot|svg|html]
-Prints the ordered waves (service x center x site) of the stack's config. Reads no host.
+Prints the ordered waves (service x center x site) of the stack's config. Reads no host, needs no
+SSH credential and no release tarball on this machine (it warns when they are missing).
   --format svg|html   the waves drawn as a graph (centers as swimlanes), self-contained: \`> plan.html\``,
     preflight: `Usage: scm-upgrade preflight [--stack NAME] [--json]
 Runs the read-only checks on every host over SSH (users, folders, disk, versions, 3.2 prerequisites).
 Changes nothing on any host and nothing in the stack's state.`,
     preview: `Usage: scm-upgrade preview [--stack NAME] [--only-center standby|primary] [--json]
 The engine's preview: the commands that would run, where and in which order. Runs nothing on hosts.`,
-    up: `Usage: scm-upgrade up [--stack NAME] [--yes] [--json] [--only-center standby] [--window HH:MM-HH:MM] [--force]
+    up: `Usage: scm-upgrade up [--stack NAME] [--yes] [--json] [--only-center standby|primary] [--window HH:MM-HH:MM] [--force]
 Stages the package on every host, runs the preflight, then upgrades node by node in the plan's order.
   --only-center standby   stop point: upgrade the standby center only; run \`up\` again to finish the primary
+  --only-center primary   only the primary center's nodes (after the standby center is done)
   --window HH:MM-HH:MM    maintenance window (local time); refuses to start outside it unless --force
 Ctrl-C stops after the node in progress; the next \`up\` resumes. Nodes already at the target are skipped.`,
     status: `Usage: scm-upgrade status [--stack NAME] [--json]
@@ -57,13 +60,17 @@ Per node: version before and after, skipped or not, seconds, from the last run's
     rollback: `Usage: scm-upgrade rollback [--stack NAME] [--yes] [--json]
 Runs \`scmupgrade.py --rollback --start\` node by node in the exact reverse order of the upgrade.
 Nodes already at the source version are skipped.`,
-    refresh: `Usage: scm-upgrade refresh [--stack NAME] [--json]`,
+    refresh: `Usage: scm-upgrade refresh [--stack NAME] [--json]
+The engine's refresh: reads the stack's resources back into its state, e.g. after a killed run and
+before \`status\`. Runs no command on any host and changes nothing on them.`,
     report: `Usage: scm-upgrade report [--stack NAME] --from EVENTS.jsonl [--out FILE.html] [--only-center standby|primary]
 Writes the HTML report (per-node timeline, summary) of a run from the events \`up --json\` or
 \`rollback --json\` printed, with the stack's plan. Default output: .reports/run-<stack>-<time>.html.`,
     unlock: `Usage: scm-upgrade unlock [--stack NAME]
 After a run was killed (SIGKILL), removes its lock on the local backend, after checking the process is gone.`,
 };
+
+const PLAN_FORMATS = ["table", "json", "mermaid", "dot", "svg", "html"];
 
 interface Flags {
     stack: string;
@@ -97,6 +104,7 @@ function parse(cmd: string, argv: string[]): Flags {
         allowPositionals: false,
     });
     if (values.format && cmd !== "plan") throw new UsageError(`--format is a flag of \`plan\` only.`);
+    if (values.format && !PLAN_FORMATS.includes(values.format)) throw new UsageError(`--format must be ${PLAN_FORMATS.slice(0, -1).join(", ")} or ${PLAN_FORMATS.at(-1)}, not ${values.format}.`);
     if ((values.from || values.out) && cmd !== "report") throw new UsageError(`--from and --out are flags of \`report\` only.`);
     if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
         throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
@@ -254,16 +262,36 @@ function saveRunReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEven
     }
 }
 
+/** The stack of this command line once parsed, for the error messages written at the end. */
+let currentStack = "sandbox";
+
+/** The text of `report --from FILE`; a file that cannot be read is a usage error (exit 2), said plainly. */
+function readEventsFile(file: string | undefined): string {
+    if (!file) throw new UsageError("`report` needs --from EVENTS.jsonl (the output of `up --json` or `rollback --json`).");
+    try {
+        return fs.readFileSync(file, "utf8");
+    } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, not a file" : code === "EACCES" ? "permission denied" : String((e as Error).message);
+        throw new UsageError(`--from ${file}: ${why}. Give it the events a run printed: \`scm-upgrade up --json > events.jsonl\`.`);
+    }
+}
+
 async function main(argv: string[]): Promise<number> {
     const cmd = argv[0] && !argv[0].startsWith("-") ? argv[0] : "";
     const rest = cmd ? argv.slice(1) : argv;
     if (!(cmd in help)) throw new UsageError(`Unknown command \`${cmd}\`. Run \`scm-upgrade --help\` for the list.`);
     const f = parse(cmd, rest);
+    currentStack = f.stack;
     if (f.help || cmd === "") {
         process.stdout.write(help[cmd] + "\n");
         return cmd === "" && !f.help ? EXIT.usage : EXIT.ok;
     }
     const p = new Printer(f.json);
+    // Usage errors first (exit 2), then a stack that has no config file (exit 3), before the engine
+    // could create it.
+    const eventsText = cmd === "report" ? readEventsFile(f.from) : "";
+    requireStackFile(f.stack);
     const controller = new AbortController();
     let interrupted = false;
     const onSigint = () => {
@@ -293,7 +321,9 @@ async function main(argv: string[]): Promise<number> {
     try {
         switch (cmd) {
             case "plan": {
-                const { waves } = await plan();
+                const { waves, warnings } = planForDrawing(f.stack);
+                // Always to stderr: stdout is the plan itself, in any format.
+                if (warnings.length) process.stderr.write(formatPlanWarnings(f.stack, warnings) + "\n");
                 const format = f.format ?? (f.json ? "json" : "table");
                 if (format === "table") p.result(renderPlanTable(waves));
                 else if (format === "json") process.stdout.write(planToJson(waves) + "\n");
@@ -357,10 +387,9 @@ async function main(argv: string[]): Promise<number> {
                 return EXIT.ok;
             }
             case "report": {
-                if (!f.from) throw new UsageError("`report` needs --from EVENTS.jsonl (the output of `up --json` or `rollback --json`).");
-                const run = readEventsJsonl(fs.readFileSync(f.from, "utf8"));
+                const run = readEventsJsonl(eventsText);
                 if (!run.events.some((e) => e.type === "run-started" || e.type === "node")) throw new UsageError(`${f.from} holds no run events.`);
-                const { waves } = await plan();
+                const { waves } = planForDrawing(f.stack);
                 writeReport(p, f, waves, run.events, run.results);
                 return EXIT.ok;
             }
@@ -386,10 +415,10 @@ main(process.argv.slice(2))
         let message = String((e as Error)?.message ?? e);
         if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
             code = EXIT.usage;
-            message = `${message}\nRun \`scm-upgrade --help\`.`;
+            if (!message.includes("scm-upgrade --help")) message = `${message}\nRun \`scm-upgrade --help\`.`;
         } else if (e instanceof DriverError) {
             code = exitCodeFor(e.kind);
-            if (e.problems.length) message = `${message}\n${formatProblems(e.problems, {})}`;
+            if (e.problems.length) message = `${message}\n${formatProblems(e.problems, stackFileName(currentStack))}`;
         }
         if (json) process.stdout.write(JSON.stringify({ type: "error", code, message, time: new Date().toISOString() }) + "\n");
         process.stderr.write(`error: ${message}\n`);

@@ -1,9 +1,13 @@
-import { ServiceName, serviceSpec } from "./services";
+import { allServiceSpecs, ServiceName, serviceSpec } from "./services";
+import { compareVersions, isStrictVersion } from "./versions";
 
 /**
  * Every shell text the tool sends to a host is made here, and nowhere else. Each value is quoted
- * with {@link shQuote}; the scripts print `SCMUP key=value` marker lines that {@link parseMarkers}
- * reads back. Scripts are bash, wrapped in `bash -c` so the login shell does not matter.
+ * with {@link shQuote} once, into a shell variable at the top of the script, and used as `"$var"`
+ * afterwards (also in messages), so no value is ever read as shell syntax; paths are passed after
+ * `--` where a command takes options. The scripts print `SCMUP key=value` marker lines that
+ * {@link parseMarkers} reads back. Scripts are bash, wrapped in `bash -c` so the login shell does
+ * not matter.
  */
 
 /** Quote one word for a POSIX shell: single quotes, embedded single quotes closed and escaped. */
@@ -86,12 +90,11 @@ export function uploadDir(stagingDir: string): string {
 
 /** Make the staging folder and an upload folder the login user can write to. */
 export function renderPrepareStaging(a: StagingArgs): string {
-    const up = uploadDir(a.stagingDir);
-    const script =
-        a.become === "sudo"
-            ? `set -eu\ninstall -d -m 0755 ${shQuote(a.stagingDir)}\ninstall -d -m 0700 -o ${shQuote(a.loginUser)} ${shQuote(up)}\necho "SCMUP prepared=${up}"`
-            : `set -eu\nmkdir -p ${shQuote(up)}\necho "SCMUP prepared=${up}"`;
-    return asPrivileged(script, a.become);
+    const lines = ["set -eu", `staging=${shQuote(a.stagingDir)}`, `up=${shQuote(uploadDir(a.stagingDir))}`];
+    if (a.become === "sudo") lines.push(`install -d -m 0755 -- "$staging"`, `install -d -m 0700 -o ${shQuote(a.loginUser)} -- "$up"`);
+    else lines.push(`mkdir -p -- "$up"`);
+    lines.push(`echo "SCMUP prepared=$up"`);
+    return asPrivileged(lines.join("\n"), a.become);
 }
 
 export interface UnpackArgs {
@@ -105,42 +108,106 @@ export interface UnpackArgs {
     become: Become;
     /** A separately uploaded `scmupgrade.py` that replaces the package's own. */
     scriptOverridePath?: string;
+    /** The host's name in the config, for messages (default: the host's own `hostname`). */
+    host?: string;
 }
+
+/** Install folders of every catalogue service: `package/` must hold at most one archive of each. */
+const PACKAGE_PREFIXES = () => allServiceSpecs().map((s) => s.installFolder);
 
 /**
  * Unpack the release into the staging folder, as the vendor does (`tar -xzf -C`): over any earlier
- * copy, so the backups scmupgrade.py keeps in `sequoiacm/service_tmp/` survive a re-stage.
+ * copy, so the backups scmupgrade.py keeps in `sequoiacm/service_tmp/` survive a re-stage. Then:
+ *
+ * - `package/` is emptied first, so it holds the archives of this release only: scmupgrade.py takes the
+ *   first `os.listdir` match of `package/<install-folder>*` (directory order, reference section 3),
+ *   so an older archive left beside the new one could be the one it installs. More than one archive
+ *   of a service after unpacking fails the staging.
+ * - the script's interpreter is checked: the program named by the first line of the staged
+ *   scmupgrade.py must exist and compile the script (3.2.0's is `#!/usr/bin/python` and Python 2 code:
+ *   on a host whose /usr/bin/python is missing or is Python 3, every node would fail at its first
+ *   line). This runs after staging and before any node is changed; it prints
+ *   `SCMUP check=script-interpreter <ok|fail> ...` like the preflight checks, and a failure names
+ *   the host, the interpreter and the fix. It is the last step of the `<host>-stage-unpack` command.
  */
 export function renderUnpack(a: UnpackArgs): string {
-    const pkg = `${a.stagingDir.replace(/\/+$/, "")}/sequoiacm`;
     const lines = [
         preamble,
         `tarball=${shQuote(a.tarballPath)}`,
         `staging=${shQuote(a.stagingDir)}`,
+        `pkg=${shQuote(packageDir(a.stagingDir))}`,
+        `owner=${shQuote(`${a.installUser}:${a.installGroup}`)}`,
+        a.host !== undefined ? `host=${shQuote(a.host)}` : `host=$(hostname 2>/dev/null || echo this host)`,
         `[ -f "$tarball" ] || fail "package not found on the host: $tarball"`,
     ];
     if (a.sha256) {
         lines.push(
-            `echo ${shQuote(`${a.sha256}  `)}"$tarball" | sha256sum -c --status || fail "checksum of $tarball differs from the local package (upload damaged?)"`,
+            `sha=${shQuote(a.sha256)}`,
+            `printf '%s  %s\\n' "$sha" "$tarball" | sha256sum -c --status || fail "checksum of $tarball differs from the local package (upload damaged?)"`,
         );
     }
     lines.push(
-        `mkdir -p "$staging" || fail "cannot create $staging"`,
+        `mkdir -p -- "$staging" || fail "cannot create $staging"`,
+        // Only this release's archives: an older one left in package/ could be the one scmupgrade.py takes.
+        `rm -rf -- "$pkg/package" || fail "cannot empty $pkg/package"`,
         `tar -xzf "$tarball" -C "$staging" || fail "cannot unpack $tarball into $staging"`,
-        `[ -d ${shQuote(pkg)} ] || fail "the package has no top folder sequoiacm/"`,
+        `[ -d "$pkg" ] || fail "the package has no top folder sequoiacm/"`,
+        `for prefix in ${PACKAGE_PREFIXES().map(shQuote).join(" ")}; do`,
+        `  n=0; names=""`,
+        `  for f in "$pkg/package/$prefix"*.tar.gz; do [ -e "$f" ] || continue; n=$((n+1)); names="$names \${f##*/}"; done`,
+        `  [ "$n" -le 1 ] || fail "package/ holds $n archives of $prefix:$names; scmupgrade.py would take whichever the directory lists first: keep one per service in the release"`,
+        "done",
     );
     if (a.scriptOverridePath) {
-        lines.push(`cp ${shQuote(a.scriptOverridePath)} ${shQuote(`${pkg}/scmupgrade.py`)} || fail "cannot install the separate scmupgrade.py"`);
+        lines.push(`override=${shQuote(a.scriptOverridePath)}`, `cp -- "$override" "$pkg/scmupgrade.py" || fail "cannot install the separate scmupgrade.py"`);
     }
     lines.push(
-        `[ -f ${shQuote(`${pkg}/scmupgrade.py`)} ] || fail "the package has no scmupgrade.py: take it from a 3.2-or-later package (config upgradeScript)"`,
-        `chown -R ${shQuote(`${a.installUser}:${a.installGroup}`)} ${shQuote(pkg)} || fail "cannot hand ${pkg} to ${a.installUser}:${a.installGroup}"`,
-        `chmod +x ${shQuote(`${pkg}/scmupgrade.py`)} || fail "cannot make scmupgrade.py executable"`,
-        `[ -x ${shQuote(`${pkg}/scmupgrade.py`)} ] || fail "scmupgrade.py is not executable after chmod"`,
+        `[ -f "$pkg/scmupgrade.py" ] || fail "the package has no scmupgrade.py: take it from a 3.2-or-later package (config upgradeScript)"`,
+        `chown -R -- "$owner" "$pkg" || fail "cannot hand $pkg to $owner"`,
+        `chmod +x -- "$pkg/scmupgrade.py" || fail "cannot make scmupgrade.py executable"`,
+        `[ -x "$pkg/scmupgrade.py" ] || fail "scmupgrade.py is not executable after chmod"`,
+        scriptInterpreterCheck(),
         `echo "SCMUP result=staged"`,
-        a.sha256 ? `echo "SCMUP sha256=${a.sha256}"` : `echo "SCMUP sha256=unknown"`,
+        a.sha256 ? `echo "SCMUP sha256=$sha"` : `echo "SCMUP sha256=unknown"`,
     );
     return asPrivileged(lines.join("\n"), a.become);
+}
+
+/**
+ * The interpreter check of the staged script (needs `$pkg` and `$host`). Runs the interpreter the way
+ * the kernel does for `./scmupgrade.py` from the package folder (the vendor's procedure and the node
+ * scripts run it from there): the first line's program, with its one optional argument, then a
+ * compile of the script that works on Python 2 and 3 and writes nothing (no .pyc).
+ */
+function scriptInterpreterCheck(): string {
+    return [
+        `cd -- "$pkg" || fail "staged package $pkg is missing"`,
+        `first=""; IFS= read -r first < ./scmupgrade.py || true`,
+        `first=\${first%$'\\r'}`,
+        `interp=""; iarg=""; why=""`,
+        `case "$first" in`,
+        `  '#!'*) line=\${first#??}; line=\${line#"\${line%%[![:space:]]*}"}; interp=\${line%%[[:space:]]*}; iarg=\${line#"$interp"}; iarg=\${iarg#"\${iarg%%[![:space:]]*}"}; iarg=\${iarg%"\${iarg##*[![:space:]]}"};;`,
+        `  *) why="its first line is not #!<interpreter>";;`,
+        `esac`,
+        `if [ -z "$why" ]; then`,
+        `  if [ -z "$interp" ]; then why="its first line names no interpreter"`,
+        `  elif [ ! -e "$interp" ]; then why="$interp does not exist"`,
+        `  elif [ ! -x "$interp" ]; then why="$interp is not executable"`,
+        `  elif ! out=$("$interp" \${iarg:+"$iarg"} -c 'import sys; compile(open(sys.argv[1], "rb").read(), sys.argv[1], "exec")' ./scmupgrade.py 2>&1); then`,
+        `    why="$interp cannot compile it ($(printf '%s\\n' "$out" | grep -v '^[[:space:]]*$' | tail -n 1))"`,
+        `  fi`,
+        `fi`,
+        `if [ -n "$why" ]; then`,
+        `  echo "SCMUP check=script-interpreter fail $host: $why"`,
+        `  fail "host $host: the staged scmupgrade.py cannot run: its first line is '$first' and $why. Fix: install Python 2 as \${interp:-/usr/bin/python} on $host (the 3.2.0 scmupgrade.py is Python 2 code), or set upgradeScript to a newer scmupgrade.py that runs on Python 3"`,
+        `fi`,
+        `echo "SCMUP check=script-interpreter ok $first"`,
+    ].join("\n");
+}
+
+/** `<stagingDir>/sequoiacm`: the unpacked release, where scmupgrade.py runs. */
+function packageDir(stagingDir: string): string {
+    return `${stagingDir.replace(/\/+$/, "")}/sequoiacm`;
 }
 
 // ---------------------------------------------------------------- preflight
@@ -160,50 +227,62 @@ export interface PreflightArgs {
     minFreeMb: number;
 }
 
+/** A whole number for the shell text (a non-number would be shell syntax: refuse it here). */
+function wholeNumber(n: number, what: string): string {
+    if (!Number.isFinite(n) || Math.floor(n) !== n) throw new Error(`${what} must be a whole number, got ${n}`);
+    return String(n);
+}
+
 /**
  * Checks that change nothing. Prints `SCMUP check=<name> <ok|warn|fail> <detail>` per check and
  * exits 1 when any check fails, listing them.
  */
 export function renderPreflight(a: PreflightArgs): string {
-    const pkg = `${a.stagingDir.replace(/\/+$/, "")}/sequoiacm`;
     const lines = [
         preamble,
         "failed=0",
         'check() { echo "SCMUP check=$1 $2 $3"; [ "$2" = fail ] && failed=$((failed+1)); return 0; }',
+        `host=${shQuote(a.host)}`,
         `root=${shQuote(a.installRoot)}`,
-        `pkg=${shQuote(pkg)}`,
-        `id -u ${shQuote(a.installUser)} >/dev/null 2>&1 && check install-user ok ${shQuote(a.installUser)} || check install-user fail ${shQuote(`user ${a.installUser} does not exist`)}`,
-        `getent group ${shQuote(a.installGroup)} >/dev/null 2>&1 && check install-group ok ${shQuote(a.installGroup)} || check install-group fail ${shQuote(`group ${a.installGroup} does not exist`)}`,
+        `staging=${shQuote(a.stagingDir)}`,
+        `pkg=${shQuote(packageDir(a.stagingDir))}`,
+        `user=${shQuote(a.installUser)}`,
+        `group=${shQuote(a.installGroup)}`,
+        `src=${shQuote(a.sourceVersion)}`,
+        `tgt=${shQuote(a.targetVersion)}`,
+        `minfree=${wholeNumber(a.minFreeMb, "minFreeMb")}`,
+        `id -u -- "$user" >/dev/null 2>&1 && check install-user ok "$user" || check install-user fail "user $user does not exist"`,
+        `getent group -- "$group" >/dev/null 2>&1 && check install-group ok "$group" || check install-group fail "group $group does not exist"`,
         `[ -d "$root" ] && check install-root ok "$root" || check install-root fail "install root $root is missing"`,
         `command -v curl >/dev/null && check curl ok "$(command -v curl)" || check curl fail "curl is needed for the health gate"`,
-        `for d in ${shQuote(a.stagingDir)} "$root"; do`,
-        `  free=$(df -Pm "$d" 2>/dev/null | awk 'NR==2{print $4}')`,
+        `for d in "$staging" "$root"; do`,
+        `  free=$(df -Pm -- "$d" 2>/dev/null | awk 'NR==2{print $4}')`,
         `  if [ -z "$free" ]; then check free-disk fail "cannot read free space of $d";`,
-        `  elif [ "$free" -lt ${a.minFreeMb} ]; then check free-disk fail "$d has $free MiB free, needs ${a.minFreeMb}";`,
+        `  elif [ "$free" -lt "$minfree" ]; then check free-disk fail "$d has $free MiB free, needs $minfree";`,
         `  else check free-disk ok "$d $free MiB free"; fi`,
         "done",
         // node ports of this host, for the management-port check (3.2 opens server port + 1)
-        `ports=$(ls -d "$root"/*/conf/*/[0-9]* 2>/dev/null | sed 's#.*/##' | sort -n | uniq)`,
+        `ports=$(ls -d -- "$root"/*/conf/*/[0-9]* 2>/dev/null | sed 's#.*/##' | sort -n | uniq)`,
     ];
     for (const s of a.services) {
-        const install = `${a.installRoot.replace(/\/+$/, "")}/${s.folder}`;
         lines.push(
             installedVersionFn(s),
-            `v=$(installed_version ${shQuote(install)})`,
-            `case "$v" in`,
-            `  ${shQuote(a.sourceVersion)}) check version:${s.service} ok "$v (to upgrade)";;`,
-            `  ${shQuote(a.targetVersion)}) check version:${s.service} ok "$v (already at target: will be skipped)";;`,
-            `  none) check version:${s.service} fail ${shQuote(`no ${s.service} jars in ${install}/${s.jarDir}`)};;`,
-            `  *) check version:${s.service} fail "installed $v, expected ${a.sourceVersion} or ${a.targetVersion}";;`,
-            "esac",
-            `marker=${shQuote(`${pkg}/service_tmp/${s.folder}/backup/.backup_completed`)}`,
-            `if [ -f "$marker" ] && [ "$v" = ${shQuote(a.sourceVersion)} ]; then check backup:${s.service} warn "stale backup marker $marker: scmupgrade.py will keep that old backup, not take a new one"; fi`,
+            `svc=${shQuote(s.service)}`,
+            `install=${shQuote(`${a.installRoot.replace(/\/+$/, "")}/${s.folder}`)}`,
+            `jardir=${shQuote(s.jarDir)}`,
+            `v=$(installed_version "$install")`,
+            `if [ "$v" = "$src" ]; then check "version:$svc" ok "$v (to upgrade)"`,
+            `elif [ "$v" = "$tgt" ]; then check "version:$svc" ok "$v (already at target: will be skipped when its nodes run and are healthy)"`,
+            `elif [ "$v" = none ]; then check "version:$svc" fail "no $svc jars in $install/$jardir"`,
+            `else check "version:$svc" fail "installed $v, expected $src or $tgt"; fi`,
+            `marker=${shQuote(`${packageDir(a.stagingDir)}/service_tmp/${s.folder}/backup/.backup_completed`)}`,
+            `if [ -f "$marker" ] && [ "$v" = "$src" ]; then check "backup:$svc" warn "stale backup marker $marker: the 3.2.0 scmupgrade.py keeps that old backup, a newer one refuses to run over it (the node script then backs up elsewhere)"; fi`,
         );
         if (s.service === "cloud") {
             lines.push(
-                `for f in ${shQuote(install)}/conf/service-center/*/application.properties; do`,
+                `for f in "$install"/conf/service-center/*/application.properties; do`,
                 `  [ -f "$f" ] || continue`,
-                `  [ "$v" = ${shQuote(a.targetVersion)} ] && continue`,
+                `  [ "$v" = "$tgt" ] && continue`,
                 "  for k in scm.store.sequoiadb.urls scm.store.sequoiadb.username scm.store.sequoiadb.password; do",
                 `    grep -q "^$k=" "$f" && check "metadata-source:$k" ok "$f" || check "metadata-source:$k" fail "$k missing in $f (needed before 3.2)"`,
                 "  done",
@@ -219,7 +298,7 @@ export function renderPreflight(a: PreflightArgs): string {
         `    [ $# -gt 0 ] && check "management-port:$p" ok "management.port set" || check "management-port:$p" fail "3.2 opens management port $m for node $p, which another node of this host uses: set management.port"`,
         "  fi",
         "done",
-        `if [ "$failed" -gt 0 ]; then echo "SCMUP result=failed"; echo "SCMUP reason=$failed preflight check(s) failed on ${a.host.replace(/[^A-Za-z0-9_.-]/g, "_")}"; exit 1; fi`,
+        `if [ "$failed" -gt 0 ]; then echo "SCMUP result=failed"; echo "SCMUP reason=$failed preflight check(s) failed on $(printf '%s' "$host" | tr -c 'A-Za-z0-9_.-' _)"; exit 1; fi`,
         `echo "SCMUP result=ok"`,
     );
     return asInstallUser(lines.join("\n"), a.become, a.installUser);
@@ -229,7 +308,7 @@ export function renderPreflight(a: PreflightArgs): string {
 
 export interface NodeUpgradeArgs {
     host: string;
-    /** Address the health endpoints are reached at, from the host itself. */
+    /** Address the health endpoints are reached at, from the host itself (IPv4, IPv6 or a DNS name). */
     healthAddress: string;
     installRoot: string;
     stagingDir: string;
@@ -242,63 +321,188 @@ export interface NodeUpgradeArgs {
     rollbackOnHealthFailure: boolean;
 }
 
-/** Shell function `running_ports`: ports of the service's running nodes (`<ctl> list -m run`; exit 1 = none). */
-function runningPortsFn(ctlPath: string): string {
-    return [
+/** Lines of the control script's `list` (`NAME(port) (pid)`, pid `-` when stopped): node types are upper case with digits (`S3-SERVER`). */
+const LIST_LINE = `^[A-Z0-9_-]*(\\([0-9]*\\)) `;
+
+/**
+ * Shell functions `running_ports` (`<ctl> list -m run`; exit 1 = none) and `local_ports` (`list -m local`: every
+ * node configured on the host, running or not); needs `$ctl`.
+ */
+export const NODE_PORTS_FNS = [
         "running_ports() {",
-        `  ${shQuote(ctlPath)} list -m run 2>/dev/null | sed -n 's/^[A-Z-]*(\\([0-9]*\\)) ([0-9][0-9]*).*/\\1/p' | sort -n | uniq`,
+        `  "$ctl" list -m run 2>/dev/null | sed -n 's/${LIST_LINE}([0-9][0-9]*).*/\\1/p' | sort -n | uniq`,
         "}",
-    ].join("\n");
+        "local_ports() {",
+        `  "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p' | sort -n | uniq`,
+        "}",
+].join("\n");
+
+/**
+ * Shell function `top_status`: the top-level `"status"` string of the JSON document on stdin, or nothing.
+ * A real JSON scan (strings and escapes, nesting depth), so `{"status":"DOWN","diskSpace":{"status":"UP"}}`
+ * gives DOWN whatever the order of the keys. POSIX awk only.
+ */
+export const TOP_STATUS_FN = [
+    "top_status() {",
+    `  awk 'BEGIN { RS = "\\001" }
+  { doc = doc $0 }
+  END {
+    n = length(doc); d = 0; key = ""; want = 0
+    for (i = 1; i <= n; i++) {
+      c = substr(doc, i, 1)
+      if (c == "\\"") {
+        s = ""; i++
+        while (i <= n) {
+          c = substr(doc, i, 1)
+          if (c == "\\\\") { s = s c substr(doc, i + 1, 1); i += 2; continue }
+          if (c == "\\"") break
+          s = s c; i++
+        }
+        if (want) { if (d == 1 && key == "status") { print s; exit } want = 0; continue }
+        j = i + 1
+        while (j <= n && substr(doc, j, 1) ~ /[ \\t\\r\\n]/) j++
+        if (substr(doc, j, 1) == ":") { key = (d == 1) ? s : ""; want = 1; i = j }
+        continue
+      }
+      if (c == "{" || c == "[") { d++; want = 0; continue }
+      if (c == "}" || c == "]") { d--; want = 0; continue }
+      if (c !~ /[ \\t\\r\\n]/) want = 0
+    }
+  }'`,
+    "}",
+].join("\n");
+
+/**
+ * Shell function `healthy <port>` (needs `$health_base`): the node answers its health document with a top-level
+ * `status` of UP (3.2 and later: `/internal/v1/health`, HTTP 200 whatever the status; 3.1: `/health`), and for
+ * content-server its Node-Status is `running` at the target version.
+ */
+function healthyFn(a: NodeUpgradeArgs): string {
+    const lines = [
+        "healthy() {",
+        "  local b",
+        `  b=$(curl -gsS -m 3 "$health_base:$1$health_path" 2>/dev/null) || return 1`,
+        `  [ "$(printf '%s' "$b" | top_status)" = UP ] || return 1`,
+    ];
+    if (a.service.service === "content-server") {
+        lines.push(
+            `  b=$(curl -gfsS -m 3 "$health_base:$1/api/v1/conf-properties?keys=SCM-Version,Node-Status" 2>/dev/null) || return 1`,
+            `  printf '%s' "$b" | tr -d ' ' | grep -q '"Node-Status":"running"' || return 1`,
+            `  printf '%s' "$b" | tr -d ' ' | grep -qF "\\"SCM-Version\\":\\"$target\\""`,
+        );
+    }
+    lines.push("}");
+    return lines.join("\n");
 }
 
-/** Shell function `healthy <port>`: the 3.2 health of one node (content-server: Node-Status running). */
-function healthyFn(a: NodeUpgradeArgs): string {
-    const base = `http://${a.healthAddress}`;
-    if (a.service.service === "content-server") {
-        return [
-            "healthy() {",
-            `  local b; b=$(curl -fsS -m 3 ${shQuote(base)}":$1/api/v1/conf-properties?keys=SCM-Version,Node-Status" 2>/dev/null) || return 1`,
-            `  printf '%s' "$b" | tr -d ' ' | grep -q '"Node-Status":"running"' || return 1`,
-            `  printf '%s' "$b" | tr -d ' ' | grep -q '"SCM-Version":"'${shQuote(a.targetVersion)}'"'`,
-            "}",
-        ].join("\n");
-    }
-    return [
-        "healthy() {",
-        `  curl -fsS -m 3 ${shQuote(base)}":$1/internal/v1/health" 2>/dev/null | tr -d ' ' | grep -q '"status":"UP"'`,
-        "}",
-    ].join("\n");
+/** `http://<address>` with an IPv6 address in brackets (curl runs with -g so the brackets are not a glob). */
+export function healthBase(address: string): string {
+    const bare = address.replace(/^\[|\]$/g, "");
+    return bare.includes(":") ? `http://[${bare}]` : `http://${bare}`;
+}
+
+/** The health path of a version: `/internal/v1/health` from 3.2 on, `/health` before (reference section 2). */
+export function healthPath(version: string): string {
+    return isStrictVersion(version) && compareVersions(version, "3.2.0") >= 0 ? "/internal/v1/health" : "/health";
 }
 
 /**
- * Upgrade one service on one host, as the install user. Skips (and says so) when the jars are
- * already at the target: scmupgrade.py has no version check and would restart the nodes.
- * Success needs all three: the `upgrade success!` line (its exit code proves nothing), the jars at
- * the target version, and every node that was running before healthy on the 3.2 endpoints.
- * `--start` starts every node of the service: nodes that were stopped before are stopped again.
+ * Upgrade one service on one host, as the install user. The node script keeps, in
+ * `<package>/.scm-upgrade/<install-folder>.running`, the ports of the nodes that ran before the first attempt:
+ * the nodes that must run afterwards (`--start` starts every node of the service; the others are stopped again).
+ *
+ * - Jars already at the target: scmupgrade.py is not run (it has no version check and would restart the nodes;
+ *   the newest one refuses a second run). The node counts as done (`result=skipped`) only when every node that
+ *   must run runs and is healthy. Otherwise (a resumed run whose start or health gate failed, a node stopped by
+ *   hand) the script starts the stopped ones with the control script and gates on health (`result=started`),
+ *   or fails naming the node.
+ * - Otherwise scmupgrade.py runs. Success needs all three: the `upgrade success!` line (its exit code proves
+ *   nothing), the jars at the target version, and every node that must run healthy.
+ * - A newer scmupgrade.py (one that takes `--backup-path`) refuses to run when a completed backup from an earlier
+ *   attempt is in its backup folder. Decision: when the install is intact (one version, not the target), that
+ *   backup and a fresh one are of the same install, so the run passes a fresh `--backup-path` under
+ *   `service_tmp/` and says so; the earlier backup stays where the tool's rollback looks for it. When the
+ *   install is half-replaced (`mixed` or no jars), a fresh backup would save a broken install: the script
+ *   refuses, naming the earlier backup and the vendor rollback that restores it. See sandbox/README.md.
  */
 export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
     const s = a.service;
     const install = `${a.installRoot.replace(/\/+$/, "")}/${s.folder}`;
-    const pkg = `${a.stagingDir.replace(/\/+$/, "")}/sequoiacm`;
-    const ctl = `${install}/bin/${s.ctl}`;
+    const timeout = wholeNumber(a.healthTimeoutSeconds, "healthTimeoutSeconds");
     const lines = [
         preamble,
-        installedVersionFn(s),
-        runningPortsFn(ctl),
-        healthyFn(a),
+        `host=${shQuote(a.host)}`,
+        `svc=${shQuote(s.service)}`,
         `install=${shQuote(install)}`,
-        `ctl=${shQuote(ctl)}`,
+        `ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
+        `pkg=${shQuote(packageDir(a.stagingDir))}`,
         `target=${shQuote(a.targetVersion)}`,
+        `health_base=${shQuote(healthBase(a.healthAddress))}`,
+        `health_path=${shQuote(healthPath(a.targetVersion))}`,
+        `record="$pkg/.scm-upgrade/"${shQuote(`${s.folder}.running`)}`,
+        `marker="$pkg/service_tmp/"${shQuote(`${s.folder}/backup/.backup_completed`)}`,
+        `timeout=${timeout}`,
+        installedVersionFn(s),
+        NODE_PORTS_FNS,
+        TOP_STATUS_FN,
+        healthyFn(a),
+        // gate <ports...>: wait until each is healthy; on timeout print the ones that are not and return 1.
+        "gate() {",
+        '  local pending="$*" next p deadline=$(( $(date +%s) + timeout ))',
+        '  while [ -n "$(echo $pending)" ]; do',
+        "    next=''",
+        '    for p in $pending; do healthy "$p" || next="$next $p"; done',
+        "    pending=$next",
+        '    [ -z "$(echo $pending)" ] && return 0',
+        '    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$pending"; return 1; fi',
+        "    sleep 0.2",
+        "  done",
+        "}",
+        'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$(( $(date +%s) - t0 ))"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
         "t0=$(date +%s)",
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
-        'if [ "$before" = "$target" ]; then echo "SCMUP version-after=$before"; echo "SCMUP seconds=0"; echo "SCMUP result=skipped"; echo "already at $target: scmupgrade.py not run"; exit 0; fi',
-        `cd ${shQuote(pkg)} || fail "staged package ${pkg} is missing"`,
+        // Which nodes must run afterwards: on an install not yet replaced, the running ones; after an earlier
+        // attempt (at the target, or half-replaced), those it recorded, else every node configured on the host.
+        'case "$before" in',
+        '  "$target"|mixed|none) if [ -f "$record" ]; then must_run=$(tr "\\n" " " < "$record"); else must_run=$(local_ports | tr "\\n" " "); fi;;',
+        '  *) must_run=$(running_ports | tr "\\n" " ");;',
+        "esac",
+        'if [ "$before" = "$target" ]; then',
+        '  running=" $(running_ports | tr "\\n" " ") "',
+        '  started=""',
+        "  for p in $must_run; do",
+        '    case "$running" in *" $p "*) continue;; esac',
+        '    echo "node $p of $svc is at $target but not running: starting it with the control script"',
+        '    "$ctl" start -p "$p"; rc=$?',
+        '    [ "$rc" -eq 0 ] || fail "node $p of $svc on $host is at $target but does not start (control script exit status $rc)"',
+        '    started="$started $p"',
+        "  done",
+        '  if [ -z "$started" ]; then',
+        '    sick=""; for p in $must_run; do healthy "$p" || sick="$sick $p"; done',
+        '    if [ -z "$sick" ]; then echo "SCMUP version-after=$before"; echo "SCMUP seconds=0"; echo "SCMUP result=skipped"; echo "already at $target with its nodes running and healthy: scmupgrade.py not run"; exit 0; fi',
+        '    echo "nodes$sick of $svc are at $target but not healthy: waiting for them"',
+        "  fi",
+        '  [ -n "$started" ] && echo "SCMUP started=$(echo $started)"',
+        '  if ! sick=$(gate $must_run); then fail "nodes$sick of $svc on $host are at $target but not healthy on $health_path within ${timeout}s"; fi',
+        '  done_ok "$before" started',
+        "  exit 0",
+        "fi",
+        'cd -- "$pkg" || fail "staged package $pkg is missing"',
         'was_running=$(running_ports | tr "\\n" " ")',
         'echo "SCMUP running-before=${was_running:-none}"',
+        '{ mkdir -p -- "$pkg/.scm-upgrade" && printf "%s\\n" $must_run > "$record"; } || fail "cannot write $record"',
+        'bp=""',
+        'if [ -f "$marker" ] && grep -q -e "--backup-path" ./scmupgrade.py 2>/dev/null; then',
+        '  case "$before" in',
+        '    mixed|none) fail "$svc on $host is half-replaced (installed: $before) after an earlier attempt that left a completed backup at ${marker%/*}; this scmupgrade.py refuses to run over it, and a fresh backup would save the broken install. Restore the earlier install from that backup: cd $pkg && ./scmupgrade.py --service $svc --install-path $install --rollback --start; then run the upgrade again";;',
+        "  esac",
+        '  bp="$pkg/service_tmp/retry-$(date -u +%Y%m%dT%H%M%SZ)"',
+        '  echo "a completed backup from an earlier attempt is at ${marker%/*} (installed: $before, intact); this scmupgrade.py refuses to run over it, so this run backs up to $bp"',
+        '  echo "SCMUP backup-path=$bp"',
+        "fi",
         "log=$(mktemp)",
-        `./scmupgrade.py --service ${shQuote(s.service)} --install-path "$install" --start >"$log" 2>&1`,
+        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --start >"$log" 2>&1',
         "rc=$?",
         'cat "$log"',
         'tail_lines() { tail -n 15 "$log" | sed "s/^/    | /" >&2; }',
@@ -308,22 +512,13 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         'if [ "$after" != "$target" ]; then tail_lines; rm -f "$log"; fail "installed version is $after after the upgrade, expected $target"; fi',
         'rm -f "$log"',
         // Restore the run state: --start started every node of the service.
-        'for p in $(running_ports); do case " $was_running " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
-        `deadline=$(( $(date +%s) + ${a.healthTimeoutSeconds} ))`,
-        "pending=$was_running",
-        'while [ -n "$(echo $pending)" ]; do',
-        "  next=''",
-        "  for p in $pending; do healthy \"$p\" || next=\"$next $p\"; done",
-        "  pending=$next",
-        '  [ -z "$(echo $pending)" ] && break',
-        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+        'for p in $(running_ports); do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
+        "if ! sick=$(gate $must_run); then",
         a.rollbackOnHealthFailure
-            ? `    echo "health gate timed out: rolling back with the vendor rollback"; ./scmupgrade.py --service ${shQuote(s.service)} --install-path "$install" --rollback --start 2>&1 | tail -n 5; echo "SCMUP rolled-back=$(installed_version "$install")"`
-            : "    :",
-        `    fail "nodes$pending not healthy on the 3.2 endpoints within ${a.healthTimeoutSeconds}s"`,
-        "  fi",
-        "  sleep 0.2",
-        "done",
+            ? '  echo "health gate timed out: rolling back with the vendor rollback"; ./scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 | tail -n 5; echo "SCMUP rolled-back=$(installed_version "$install")"'
+            : "  :",
+        `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s"`,
+        "fi",
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
         'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
         'echo "SCMUP result=upgraded"',
@@ -343,26 +538,27 @@ export interface NodeRollbackArgs {
 /** The vendor's way back for one service on one host: `scmupgrade.py --rollback --start`. */
 export function renderServiceRollback(a: NodeRollbackArgs): string {
     const s = a.service;
-    const install = `${a.installRoot.replace(/\/+$/, "")}/${s.folder}`;
-    const pkg = `${a.stagingDir.replace(/\/+$/, "")}/sequoiacm`;
     const lines = [
         preamble,
         installedVersionFn(s),
-        `install=${shQuote(install)}`,
+        `svc=${shQuote(s.service)}`,
+        `install=${shQuote(`${a.installRoot.replace(/\/+$/, "")}/${s.folder}`)}`,
+        `pkg=${shQuote(packageDir(a.stagingDir))}`,
+        `src=${shQuote(a.sourceVersion)}`,
         "t0=$(date +%s)",
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
-        `if [ "$before" = ${shQuote(a.sourceVersion)} ]; then echo "SCMUP version-after=$before"; echo "SCMUP result=skipped"; exit 0; fi`,
-        `cd ${shQuote(pkg)} || fail "staged package ${pkg} is missing: nothing to roll back with"`,
+        'if [ "$before" = "$src" ]; then echo "SCMUP version-after=$before"; echo "SCMUP result=skipped"; exit 0; fi',
+        'cd -- "$pkg" || fail "staged package $pkg is missing: nothing to roll back with"',
         "log=$(mktemp)",
-        `./scmupgrade.py --service ${shQuote(s.service)} --install-path "$install" --rollback --start >"$log" 2>&1`,
+        './scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1',
         "rc=$?",
         'cat "$log"',
         'if ! grep -q "rollback success!" "$log"; then tail -n 15 "$log" | sed "s/^/    | /" >&2; rm -f "$log"; fail "scmupgrade.py --rollback did not print rollback success! (exit status $rc)"; fi',
         'rm -f "$log"',
         'after=$(installed_version "$install")',
         'echo "SCMUP version-after=$after"',
-        `[ "$after" = ${shQuote(a.sourceVersion)} ] || fail "installed version is $after after the rollback, expected ${a.sourceVersion}"`,
+        '[ "$after" = "$src" ] || fail "installed version is $after after the rollback, expected $src"',
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
         'echo "SCMUP result=rolled-back"',
     ];

@@ -6,6 +6,12 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 say() { printf '[setup] %s\n' "$*" >&2; }
+# shellcheck source=lib/progress.sh
+source "$root/scripts/lib/progress.sh"
+# apt-get's and npm's own chatter (debconf notes, npm update notices) goes to this log; shown on failure.
+log="$(mktemp -t scm-upgrade-setup.XXXXXX)"
+trap 'rm -f "$log"' EXIT
+quiet() { "$@" >"$log" 2>&1 || { local rc=$?; cat "$log" >&2; return "$rc"; }; }
 
 need_pkgs=()
 [[ -x /usr/bin/sudo ]] || need_pkgs+=(sudo)
@@ -19,8 +25,8 @@ if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]]; then
     say "installing Debian packages: ${need_pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    with_progress "updating the Debian package lists (apt-get update)" quiet apt-get update -qq
+    with_progress "installing ${need_pkgs[*]} (apt-get install)" quiet apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}"
   else
     say "missing Debian packages: ${need_pkgs[*]}. Install them (sudo apt-get install ${need_pkgs[*]}) and run again."; exit 1
   fi
@@ -32,7 +38,7 @@ want="$(sha256sum package-lock.json | cut -d' ' -f1)"
 if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   say "installing npm packages (npm ci)"
   # @pulumi/command's install script tries a plugin download; offline it only warns. The bootstrap installs the plugin.
-  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  with_progress "installing npm packages (npm ci)" quiet npm ci --no-audit --no-fund --loglevel=error
   echo "$want" >"$stamp"
 fi
 

@@ -6,6 +6,7 @@ set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 # The report tests open pages in headless Chromium (Debian package); the demo does not need it.
+export npm_config_update_notifier=false
 SCM_UPGRADE_EXTRA_APT="chromium ${SCM_UPGRADE_EXTRA_APT:-}" bash scripts/setup.sh; rc=$?
 if [[ $rc -ne 0 ]]; then
   echo "[test] set-up failed (exit $rc): the engine tests cannot run without a command provider" >&2; echo "0 passed, 1 failed"; exit $rc

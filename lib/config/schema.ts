@@ -129,13 +129,26 @@ const version = (example: string) =>
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
-/** An absolute path on the hosts. */
+/**
+ * The characters a path on the hosts may have. The tool quotes every value it sends, but the vendor's
+ * scmupgrade.py pastes its paths unquoted into shell commands (`os.system("tar -xf " + package + ...)`), so a
+ * space, a quote, `$`, a backquote or `;` in the install or staging folder would break it or run as a command.
+ */
+export const SAFE_PATH = /^\/[A-Za-z0-9._+@,=\/-]*$/;
+
+/** An absolute path on the hosts, in the safe character set. */
 const remoteAbsPath = (example: string) =>
     checkedString((s) => {
         if (s === "") return { message: "is empty", fix: `use an absolute path such as ${example}` };
         if (CONTROL_CHARS.test(s)) return { message: `${JSON.stringify(s)} contains a control character`, fix: `use an absolute path such as ${example}` };
         if (!s.startsWith("/")) return { message: `"${s}" is not an absolute path`, fix: `use an absolute path such as ${example}` };
         if (s.split("/").includes("..")) return { message: `"${s}" contains ".."`, fix: `write the path without "..", such as ${example}` };
+        const bad = [...new Set([...s].filter((ch) => !/[A-Za-z0-9._+@,=\/-]/.test(ch)))];
+        if (bad.length)
+            return {
+                message: `${JSON.stringify(s)} contains ${bad.map((ch) => (ch === " " ? "a space" : JSON.stringify(ch))).join(", ")}, which the shell commands of scmupgrade.py cannot take`,
+                fix: `use only letters, digits and . _ - + @ , = / in paths on the hosts, such as ${example}`,
+            };
         return undefined;
     });
 

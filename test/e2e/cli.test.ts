@@ -52,6 +52,8 @@ describe("scm-upgrade command line", () => {
         const unknown = cli(["upgrade-now"]);
         expect(unknown.code).toBe(2);
         expect(unknown.stderr).toContain("Unknown command `upgrade-now`. Run `scm-upgrade --help` for the list.");
+        // The hint once, not twice.
+        expect(unknown.stderr.split("scm-upgrade --help").length - 1).toBe(1);
         const flag = cli(["plan", "--colour"]);
         expect(flag.code).toBe(2);
         expect(flag.stderr).toContain("--colour");
@@ -96,9 +98,72 @@ describe("scm-upgrade command line", () => {
             const r = cli([cmd, "--stack", "test-cli-bad", "--yes"]);
             expect(r.code).toBe(3);
             expect(r.stderr).toContain("The configuration of stack test-cli-bad is invalid.");
+            // The real file name, not a `<stack>` placeholder.
+            expect(r.stderr).toContain("stacks/Pulumi.test-cli-bad.yaml: the scm-upgrade configuration has");
+            expect(r.stderr).not.toContain("<stack>");
             expect(r.stderr).toContain("targetVersion");
             expect(r.stderr).toContain("hosts[3].services[1]");
             expect(r.stderr).toContain("schedule-server");
+        }
+    });
+
+    test("a stack with no config file (a typo) is refused by every command, listing the known stacks; nothing is created", () => {
+        writeStack("test-cli-plan", seed);
+        const stateFiles = () => (fs.existsSync(`${tmp}/state`) ? fs.readdirSync(`${tmp}/state`, { recursive: true }).map(String) : []);
+        for (const cmd of ["plan", "preflight", "preview", "up", "status", "rollback", "refresh", "unlock", "report"]) {
+            const args = [cmd, "--stack", "nosuch", "--yes", ...(cmd === "report" ? ["--from", keyFile] : [])];
+            const r = cli(args);
+            expect({ cmd, code: r.code }).toEqual({ cmd, code: 3 });
+            expect(r.stderr).toContain('There is no stack "nosuch": stacks/Pulumi.nosuch.yaml does not exist. Nothing was created.');
+            expect(r.stderr).toMatch(/Known stacks \(stacks\/Pulumi\.\*\.yaml\): .*production-example/);
+            expect(r.stderr).toMatch(/Known stacks .*test-cli-plan/);
+            expect(r.stderr).toContain("copy stacks/Pulumi.production-example.yaml to stacks/Pulumi.nosuch.yaml");
+            expect(r.stderr).not.toContain("is missing");
+            expect(fs.existsSync(path.join(stacksDir, "Pulumi.nosuch.yaml"))).toBe(false);
+            expect(stateFiles().filter((f) => f.includes("nosuch"))).toEqual([]);
+        }
+    });
+
+    test("plan needs no SSH credential and no local tarball: it warns and draws the plan", () => {
+        const { privateKeyFile: _key, ...sshWithoutKey } = seed.ssh;
+        writeStack("test-cli-nocred", { ...seed, ssh: sshWithoutKey, package: { localPath: path.join(tmp, "not-there-3.2.0.tar.gz") } });
+        const r = cli(["plan", "--stack", "test-cli-nocred"]);
+        expect(r.code).toBe(0);
+        expect(r.stderr).toContain("warning: stacks/Pulumi.test-cli-nocred.yaml is not ready for preflight/preview/up (plan needs none of this):");
+        expect(r.stderr).toContain("ssh: no SSH credential for hosts A, B, C, D");
+        expect(r.stderr).toContain("package.localPath: no file at");
+        expect(r.stdout.trim().split("\n")).toHaveLength(12);
+        // The plan on stdout stays parseable: warnings go to stderr only.
+        const json = cli(["plan", "--stack", "test-cli-nocred", "--json"]);
+        expect(json.code).toBe(0);
+        expect(JSON.parse(json.stdout).waves).toHaveLength(10);
+        // The commands that reach hosts still refuse it (exit 3), naming the credential.
+        const up = cli(["up", "--stack", "test-cli-nocred", "--yes"]);
+        expect(up.code).toBe(3);
+        expect(up.stderr).toContain("no SSH credential for hosts A, B, C, D");
+    });
+
+    test("the example production stack plans as shipped (the README's first file to copy)", () => {
+        const r = cli(["plan", "--stack", "production-example"]);
+        expect(r.code).toBe(0);
+        expect(r.stdout).toContain("schedule-server  primary");
+        expect(r.stderr).toContain("warning: stacks/Pulumi.production-example.yaml is not ready");
+    });
+
+    test("the README's command synopsis is each command's usage line, and names every command", () => {
+        const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+        const block = /## The command line\s+```\n([\s\S]*?)```/.exec(readme);
+        expect(block).not.toBeNull();
+        const norm = (l: string) => l.trim().replace(/\s+/g, " ");
+        const synopsis = block![1].split("\n").filter((l) => l.startsWith("scm-upgrade ")).map(norm);
+        const commands = [...cli(["--help"]).stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]);
+        expect(commands.length).toBeGreaterThanOrEqual(9);
+        expect(synopsis.map((l) => l.split(" ")[1])).toEqual(commands);
+        for (const c of commands) {
+            const usage = norm(cli([c, "--help"]).stdout.split("\n")[0].replace(/^Usage: /, ""));
+            expect(synopsis.find((l) => l.split(" ")[1] === c)).toBe(usage);
+            // Every command's help says what it does, beyond its usage line.
+            expect({ c, lines: cli([c, "--help"]).stdout.trim().split("\n").length > 1 }).toEqual({ c, lines: true });
         }
     });
 

@@ -74,8 +74,18 @@ test("report --from events.jsonl writes the run report (to --out, or .reports/ru
     expect(said).toMatchObject({ type: "report", path: path.join(dir, `run-${stack}-20250101T020000Z.html`) });
     expect(fs.existsSync(said.path)).toBe(true);
 
-    const none = cli(["report", "--stack", stack, "--from", path.join(tmp, "missing.jsonl")]);
-    expect(none.code).not.toBe(0);
+    const missing = path.join(tmp, "missing.jsonl");
+    const none = cli(["report", "--stack", stack, "--from", missing]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain(`error: --from ${missing}: no such file. Give it the events a run printed: \`scm-upgrade up --json > events.jsonl\`.`);
+    expect(none.stderr).not.toContain("ENOENT");
+    // A usage error comes before the stack: the default stack need not exist.
+    const noStack = cli(["report", "--from", "/nonexistent.jsonl"]);
+    expect(noStack.code).toBe(2);
+    expect(noStack.stderr).toContain("--from /nonexistent.jsonl: no such file.");
+    const folder = cli(["report", "--stack", stack, "--from", tmp]);
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain(`--from ${tmp}: is a folder, not a file.`);
     expect(cli(["report", "--stack", stack]).code).toBe(2);
     expect(cli(["up", "--stack", stack, "--out", "x.html"]).code).toBe(2);
 });

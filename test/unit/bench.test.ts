@@ -101,6 +101,10 @@ describe("the report never makes a figure up", () => {
         expect(line("scm-upgrade plan, 200 hosts, subprocess")).toContain("NOT met");
         expect(line("scm-upgrade preview")).toContain(`n/a (${NA})`);
         expect(text).toContain("[reference, NOT the tool]");
+        // The heading names its column, nothing outside the repository (no issue numbers).
+        const heading = text.split("\n").find((l) => l.includes("verdict")) ?? "";
+        expect(heading).toMatch(/\btarget\s+verdict$/);
+        expect(text).not.toMatch(/issue\s*#?\d/i);
     });
 
     test("JSON: n/a is null with the reason beside it", () => {

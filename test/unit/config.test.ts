@@ -320,6 +320,36 @@ describe("an invalid config is refused, naming the field", () => {
     });
 });
 
+describe("paths on the hosts are limited to a safe character set", () => {
+    test("the injection config of issue 13 is refused, naming the field and the fix", () => {
+        const problems = problemsOf(withSeed((c) => (c.stagingDir = '/tmp/x"$(echo INJECTED-RAN >&2)"')));
+        expect(problems).toEqual([
+            {
+                path: "stagingDir",
+                message: String.raw`"/tmp/x\"$(echo INJECTED-RAN >&2)\"" contains "\"", "$", "(", a space, ">", "&", ")", which the shell commands of scmupgrade.py cannot take`,
+                fix: "use only letters, digits and . _ - + @ , = / in paths on the hosts, such as /opt/scm_upgrade",
+            },
+        ]);
+    });
+
+    test.each([
+        ["installRoot", (c: Record<string, any>) => (c.installRoot = "/opt/seq`id`")],
+        ["hosts[1].stagingDir", (c: Record<string, any>) => (c.hosts[1].stagingDir = "/opt/a;b")],
+        ["hosts[2].installRoot", (c: Record<string, any>) => (c.hosts[2].installRoot = "/opt/it's")],
+        ["package.remotePath", (c: Record<string, any>) => (c.package = { remotePath: "/tmp/my release.tar.gz" })],
+        ["stagingDir", (c: Record<string, any>) => (c.stagingDir = "/opt/ünï")],
+    ])("%s with a shell character is refused", (field, change) => {
+        const problems = problemsOf(withSeed(change));
+        expect(problems.map((p) => p.path)).toEqual([field]);
+        expect(problems[0].message).toMatch(/which the shell commands of scmupgrade\.py cannot take$/);
+    });
+
+    test("ordinary paths pass", () => {
+        const c = accepted(withSeed((x) => ((x.stagingDir = "/data/scm_upgrade-3.2.0+x@y,z=1"), (x.installRoot = "/opt/sequoiacm"))));
+        expect(c.stagingDir).toBe("/data/scm_upgrade-3.2.0+x@y,z=1");
+    });
+});
+
 describe("fixes", () => {
     test("a two-part version is told to use X.Y.Z", () => {
         expect(problemsOf(withSeed((c) => (c.targetVersion = "3.2")))).toEqual([

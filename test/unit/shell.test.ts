@@ -126,7 +126,7 @@ describe("renderServiceUpgrade, run for real on a fake host (paths with spaces)"
         expect(parseMarkers(r.stdout).values.reason).toBe("installed version is 3.1.2 after the upgrade, expected 3.2.0");
     });
 
-    test("a node already at the target is skipped and scmupgrade.py never runs", () => {
+    test("a node at the target with no node configured to run is skipped and scmupgrade.py never runs", () => {
         const h = fakeHost("success");
         fs.renameSync(path.join(h.jars, "sequoiacm-config-server-3.1.2.jar"), path.join(h.jars, "sequoiacm-config-server-3.2.0.jar"));
         const r = run(upgradeScript(h));

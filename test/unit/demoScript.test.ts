@@ -1,0 +1,76 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+// scripts/demo.sh with its steps stubbed (set-up, sandbox, the CLI): the order of what it shows,
+// and its last lines, whatever the outcome. The real run needs the engine (see README, Status).
+
+const root = path.resolve(__dirname, "..", "..");
+
+function runDemo(failAt: string | undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-demo-"));
+    fs.mkdirSync(path.join(dir, "scripts"));
+    fs.mkdirSync(path.join(dir, "stubs"));
+    fs.mkdirSync(path.join(dir, ".reports"));
+    fs.copyFileSync(path.join(root, "scripts", "demo.sh"), path.join(dir, "scripts", "demo.sh"));
+    fs.writeFileSync(path.join(dir, "scripts", "setup.sh"), 'echo "setup" >>"$LOG"; exit 3\n');
+    const stub = (name: string, body: string) => fs.writeFileSync(path.join(dir, "stubs", name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    stub("npx", 'echo "npx $*" >>"$LOG"');
+    // `node bin/scm-upgrade.js <command> ...`: logs, fails at FAIL_AT, and `up` writes a report.
+    stub("node", 'shift; echo "scm-upgrade $*" >>"$LOG"; [[ "$1" == "$FAIL_AT" ]] && exit 7; [[ "$1" == up ]] && touch "$PWD/.reports/run-sandbox-20250101T000000Z.html"; exit 0');
+    const log = path.join(dir, "log");
+    const r = spawnSync("bash", [path.join(dir, "scripts", "demo.sh"), "--json"], {
+        encoding: "utf8",
+        env: { ...process.env, PATH: `${path.join(dir, "stubs")}:${process.env.PATH}`, LOG: log, FAIL_AT: failAt ?? "", SCM_UPGRADE_REPORTS_DIR: "" },
+    });
+    const steps = fs.readFileSync(log, "utf8").trim().split("\n");
+    fs.rmSync(dir, { recursive: true, force: true });
+    return { code: r.status, steps, stderr: r.stderr, dir };
+}
+
+test("the demo shows the plan, then the preview, then upgrades; then says where the report is and how to stop the sandbox", () => {
+    const r = runDemo(undefined);
+    expect(r.code).toBe(0);
+    expect(r.steps).toEqual([
+        "setup",
+        "npx --no-install tsx sandbox/cli.ts up",
+        "scm-upgrade plan --stack sandbox",
+        "scm-upgrade preview --stack sandbox",
+        "scm-upgrade up --stack sandbox --yes --json",
+    ]);
+    const last = r.stderr.trim().split("\n").slice(-2);
+    expect(last[0]).toBe(`[demo] the run's report: ${r.dir}/.reports/run-sandbox-20250101T000000Z.html`);
+    expect(last[1]).toContain("`npm run sandbox -- down` stops it");
+});
+
+test("a failed preview stops the demo with its exit code, and still says how to stop the sandbox", () => {
+    const r = runDemo("preview");
+    expect(r.code).toBe(7);
+    expect(r.steps.slice(-2)).toEqual(["scm-upgrade plan --stack sandbox", "scm-upgrade preview --stack sandbox"]);
+    expect(r.stderr).toContain("[demo] no run report was written (the upgrade did not start)");
+    expect(r.stderr).toContain("`npm run sandbox -- down` stops it");
+    expect(r.stderr.trim().split("\n").pop()).toContain("the demo stopped with exit 7");
+});
+
+test("npm prints no update notices in this project (.npmrc)", () => {
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.toLowerCase() !== "npm_config_update_notifier"));
+    const r = spawnSync("npm", ["config", "get", "update-notifier"], { cwd: root, encoding: "utf8", env });
+    expect(r.stdout.trim()).toBe("false");
+});
+
+test("npm test says why tests were skipped again after the summary line, not only 40 lines above it", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-test-sh-"));
+    fs.mkdirSync(path.join(dir, "scripts"));
+    fs.mkdirSync(path.join(dir, "stubs"));
+    fs.copyFileSync(path.join(root, "scripts", "test.sh"), path.join(dir, "scripts", "test.sh"));
+    fs.writeFileSync(path.join(dir, "scripts", "setup.sh"), "exit 3\n");
+    // `npx tsc ...` passes; `npx jest ... --outputFile=F` writes a result with one skipped test.
+    const npx = `#!/bin/bash\nfor a in "$@"; do [[ $a == --outputFile=* ]] && echo '{"numPassedTests":2,"numFailedTests":0,"numRuntimeErrorTestSuites":0,"numPendingTests":1,"numTodoTests":0}' >"\${a#--outputFile=}"; done; exit 0\n`;
+    fs.writeFileSync(path.join(dir, "stubs", "npx"), npx, { mode: 0o755 });
+    const r = spawnSync("bash", [path.join(dir, "scripts", "test.sh")], { encoding: "utf8", env: { ...process.env, PATH: `${path.join(dir, "stubs")}:${process.env.PATH}` } });
+    fs.rmSync(dir, { recursive: true, force: true });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split("\n").pop()).toBe("4 passed, 0 failed, 2 skipped");
+    expect(r.stderr.trim().split("\n").pop()).toBe("[test] skipped: the tests that need the command provider (not installed; see README, Status).");
+});

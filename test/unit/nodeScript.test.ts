@@ -1,0 +1,334 @@
+import { execFileSync, spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as os from "os";
+import * as path from "path";
+import { healthBase, healthPath, NODE_PORTS_FNS, parseMarkers, renderServiceUpgrade, renderUnpack, serviceFilesOf, shQuote, TOP_STATUS_FN } from "../../lib/shell";
+
+// The node script against a fake host whose one config-server node is a real HTTP server in this
+// process, and whose control script keeps which nodes run in files: the health gate, resume safety,
+// the newest scmupgrade.py's refusal of a second run. Then the staging's interpreter check and its
+// one-archive-per-service rule. All run with bash, locally.
+
+/** Runs a script with bash without blocking this process (the fake node answers from it). */
+function bash(script: string): Promise<{ status: number; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        const c = spawn("bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        c.stdout.on("data", (d) => (stdout += d));
+        c.stderr.on("data", (d) => (stderr += d));
+        c.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr }));
+    });
+}
+
+const UP_DOC = { status: "UP", diskSpace: { status: "UP", total: 1, free: 1, threshold: 1 }, refreshScope: { status: "UP" } };
+const DOWN_NESTED_UP = { status: "DOWN", diskSpace: { status: "UP", total: 1, free: 1, threshold: 1 }, refreshScope: { status: "UP" } };
+
+let server: http.Server;
+let port = 0;
+let doc: unknown = UP_DOC;
+let requests: string[] = [];
+
+beforeAll(async () => {
+    server = http.createServer((req, res) => {
+        requests.push(req.url ?? "");
+        if (req.url !== "/internal/v1/health") {
+            res.writeHead(404, { "content-type": "application/json" });
+            res.end(JSON.stringify({ status: 404, error: "Not Found" }));
+            return;
+        }
+        // SequoiaCM 3.2's internal health: HTTP 200 whatever the status.
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify(doc));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+beforeEach(() => {
+    doc = UP_DOC;
+    requests = [];
+});
+
+/** A control script whose `list` reads `running`/`local` files next to it, `start -p` appends to `running`. */
+const CTL = `#!/bin/bash
+d=$(cd "$(dirname "$0")" && pwd)
+echo "$*" >> "$d/calls"
+case "$1" in
+  list) mode=run; [ "\${2:-}" = -m ] && mode=$3; n=0
+    for p in $(cat "$d/local"); do
+      if grep -qx "$p" "$d/running" 2>/dev/null; then echo "CONFIG-SERVER($p) (4242)"; n=$((n+1));
+      elif [ "$mode" = local ]; then echo "CONFIG-SERVER($p) (-)"; n=$((n+1)); fi
+    done
+    echo "Total:$n"; [ $n -gt 0 ];;
+  start) if [ -f "$d/startfails" ]; then echo "Failed:CONFIG-SERVER($3) failed to start"; echo "Total:1;Success:0;Failed:1"; exit 8; fi
+    echo "$3" >> "$d/running"; echo "Success:CONFIG-SERVER($3) is successfully started (4242)";;
+  stop) : > "$d/running"; echo "Total:1;Success:1;Failed:0";;
+esac
+`;
+
+function fakeHost(o: { version: string; running: boolean; script?: string }) {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "scm-node-test-"));
+    const install = path.join(root, "opt", "sequoiacm");
+    const svc = path.join(install, "sequoiacm-config");
+    const bin = path.join(svc, "bin");
+    fs.mkdirSync(path.join(svc, "jars"), { recursive: true });
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(svc, "jars", `sequoiacm-config-server-${o.version}.jar`), "");
+    fs.writeFileSync(path.join(bin, "confctl.sh"), CTL, { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "local"), `${port}\n`);
+    fs.writeFileSync(path.join(bin, "running"), o.running ? `${port}\n` : "");
+    const staging = path.join(root, "opt", "scm_upgrade");
+    const pkg = path.join(staging, "sequoiacm");
+    fs.mkdirSync(pkg, { recursive: true });
+    const ran = path.join(root, "ran");
+    const script =
+        o.script ??
+        `#!/bin/bash\necho "$@" >> ${shQuote(ran)}\nmv ${shQuote(svc)}/jars/*.jar ${shQuote(svc)}/jars/sequoiacm-config-server-3.2.0.jar\necho ${port} >> ${shQuote(path.join(bin, "running"))}\necho "[INFO] upgrade success!"\n`;
+    fs.writeFileSync(path.join(pkg, "scmupgrade.py"), script, { mode: 0o755 });
+    const text = renderServiceUpgrade({
+        host: "C",
+        healthAddress: "127.0.0.1",
+        installRoot: install,
+        stagingDir: staging,
+        installUser: os.userInfo().username,
+        become: "login",
+        targetVersion: "3.2.0",
+        service: serviceFilesOf("config-server"),
+        healthTimeoutSeconds: 2,
+        rollbackOnHealthFailure: false,
+    });
+    const calls = () => (fs.existsSync(path.join(bin, "calls")) ? fs.readFileSync(path.join(bin, "calls"), "utf8").trim().split("\n") : []);
+    return { root, svc, bin, pkg, ran, text, calls };
+}
+
+describe("top_status: the top-level status of a JSON document", () => {
+    test.each([
+        ['{"status":"UP"}', "UP"],
+        ['{"status":"DOWN","diskSpace":{"status":"UP","total":1}}', "DOWN"],
+        ['{"diskSpace":{"status":"UP"},"db":{"status":"UP","x":[{"status":"UP"}]},"status":"DOWN"}', "DOWN"],
+        ['{ "status" : "UP" , "a" : { "status" : "DOWN" } }', "UP"],
+        ['{"note":"a \\"status\\":\\"UP\\" inside a string","status":"OUT_OF_SERVICE"}', "OUT_OF_SERVICE"],
+        ['{"diskSpace":{"status":"UP"}}', ""],
+        ['{"status":404,"error":"Not Found"}', ""],
+        ["not json", ""],
+    ])("%s -> %j", async (json, want) => {
+        const r = await bash(`${TOP_STATUS_FN}\nprintf '%s' ${shQuote(json)} | top_status`);
+        expect(r.stdout.trim()).toBe(want);
+    });
+});
+
+describe("health URL", () => {
+    test("IPv6 addresses are bracketed, IPv4 and names are not; the path follows the version", () => {
+        expect(healthBase("fd00::11")).toBe("http://[fd00::11]");
+        expect(healthBase("[::1]")).toBe("http://[::1]");
+        expect(healthBase("10.0.0.11")).toBe("http://10.0.0.11");
+        expect(healthBase("scm-a.example")).toBe("http://scm-a.example");
+        expect(healthPath("3.2.0")).toBe("/internal/v1/health");
+        expect(healthPath("3.1.2")).toBe("/health");
+    });
+
+    test("curl reaches a node on an IPv6 loopback through the bracketed URL", async () => {
+        const v6 = http.createServer((_q, s) => s.end(JSON.stringify(UP_DOC)));
+        const ok = await new Promise<boolean>((r) => {
+            v6.once("error", () => r(false));
+            v6.listen(0, "::1", () => r(true));
+        });
+        expect(ok).toBe(true); // the machine has IPv6 loopback: otherwise this test would prove nothing
+        const p = (v6.address() as AddressInfo).port;
+        const r = await bash(`${TOP_STATUS_FN}\ncurl -gsS -m 3 ${shQuote(healthBase("::1"))}":${p}/internal/v1/health" | top_status`);
+        await new Promise((res) => v6.close(res));
+        expect(r.stdout.trim()).toBe("UP");
+    });
+});
+
+describe("the node script's health gate and resume safety", () => {
+    test("upgrade: a DOWN document with nested UP components (HTTP 200) fails the gate", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true });
+        doc = DOWN_NESTED_UP;
+        const r = await bash(h.text);
+        expect(r.status).toBe(1);
+        expect(parseMarkers(r.stdout).values.reason).toBe(`nodes ${port} not healthy on the 3.2 endpoints within 2s`);
+        expect(requests.length).toBeGreaterThan(1);
+        expect(new Set(requests)).toEqual(new Set(["/internal/v1/health"]));
+    });
+
+    test("upgrade: an UP document passes; the running nodes are recorded for a later resume", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true });
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "version-after": "3.2.0", "running-before": `${port}` });
+        expect(fs.readFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config.running"), "utf8")).toBe(`${port}\n`);
+    });
+
+    test("at the target, running and healthy: skipped, scmupgrade.py not run, nothing started", async () => {
+        const h = fakeHost({ version: "3.2.0", running: true });
+        const r = await bash(h.text);
+        expect(r.status).toBe(0);
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "skipped", "version-before": "3.2.0", "version-after": "3.2.0" });
+        expect(fs.existsSync(h.ran)).toBe(false);
+        expect(h.calls().filter((c) => c.startsWith("start"))).toEqual([]);
+    });
+
+    test("at the target but not running: started with the control script, gated, result started", async () => {
+        const h = fakeHost({ version: "3.2.0", running: false });
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "started", started: String(port), "version-after": "3.2.0" });
+        expect(h.calls()).toContain(`start -p ${port}`);
+        expect(fs.existsSync(h.ran)).toBe(false);
+        expect(requests).toContain("/internal/v1/health");
+    });
+
+    test("at the target, not running, and its start fails: fails naming the node", async () => {
+        const h = fakeHost({ version: "3.2.0", running: false });
+        fs.writeFileSync(path.join(h.bin, "startfails"), "");
+        const r = await bash(h.text);
+        expect(r.status).toBe(1);
+        expect(parseMarkers(r.stdout).values.reason).toBe(`node ${port} of config-server on C is at 3.2.0 but does not start (control script exit status 8)`);
+    });
+
+    test("at the target, running but DOWN with nested UP: never skipped, fails naming the node", async () => {
+        const h = fakeHost({ version: "3.2.0", running: true });
+        doc = DOWN_NESTED_UP;
+        const r = await bash(h.text);
+        expect(r.status).toBe(1);
+        expect(parseMarkers(r.stdout).values.reason).toBe(`nodes ${port} of config-server on C are at 3.2.0 but not healthy on /internal/v1/health within 2s`);
+        expect(parseMarkers(r.stdout).values.result).toBe("failed");
+    });
+
+    test("a node stopped before the upgrade stays stopped on a resumed run (the record says which nodes run)", async () => {
+        const h = fakeHost({ version: "3.2.0", running: false });
+        fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
+        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config.running"), "");
+        const r = await bash(h.text);
+        expect(parseMarkers(r.stdout).values.result).toBe("skipped");
+        expect(h.calls().filter((c) => c.startsWith("start"))).toEqual([]);
+    });
+});
+
+describe("the newest scmupgrade.py (with --backup-path) after an earlier attempt left a completed backup", () => {
+    /** A stand-in for the newest script: refuses when its backup folder holds a completed backup, as the vendor's does. */
+    const latest = (svc: string, bin: string) => `#!/bin/bash
+# usage: --backup-path=<path>
+args="$*"; echo "$args" >> ../ran
+bp=service_tmp; set -- "$@"
+while [ $# -gt 0 ]; do case "$1" in --backup-path) bp=$2; shift;; esac; shift; done
+if [ -f "$bp/sequoiacm-config/backup/.backup_completed" ]; then echo "[ERROR] a backup exists in the specified backup directory:$bp/sequoiacm-config/backup"; exit 2; fi
+mkdir -p "$bp/sequoiacm-config/backup" && touch "$bp/sequoiacm-config/backup/.backup_completed"
+mv ${shQuote(svc)}/jars/*.jar ${shQuote(svc)}/jars/sequoiacm-config-server-3.2.0.jar
+echo ${port} >> ${shQuote(path.join(bin, "running"))}
+echo "[INFO] upgrade success!"
+`;
+
+    function withBackup(version: string) {
+        const h = fakeHost({ version, running: true });
+        fs.writeFileSync(path.join(h.pkg, "scmupgrade.py"), latest(h.svc, h.bin), { mode: 0o755 });
+        fs.mkdirSync(path.join(h.pkg, "service_tmp", "sequoiacm-config", "backup"), { recursive: true });
+        fs.writeFileSync(path.join(h.pkg, "service_tmp", "sequoiacm-config", "backup", ".backup_completed"), "");
+        return h;
+    }
+
+    test("install intact: the run passes a fresh --backup-path and succeeds; the earlier backup stays", async () => {
+        const h = withBackup("3.1.2");
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        const m = parseMarkers(r.stdout).values;
+        expect(m.result).toBe("upgraded");
+        expect(m["backup-path"]).toMatch(new RegExp(`^${h.pkg}/service_tmp/retry-\\d{8}T\\d{6}Z$`));
+        expect(fs.readFileSync(path.join(h.root, "opt", "scm_upgrade", "ran"), "utf8")).toContain(`--backup-path ${m["backup-path"]} --start`);
+        expect(fs.existsSync(path.join(h.pkg, "service_tmp", "sequoiacm-config", "backup", ".backup_completed"))).toBe(true);
+        expect(fs.existsSync(path.join(m["backup-path"], "sequoiacm-config", "backup", ".backup_completed"))).toBe(true);
+    });
+
+    test("install half-replaced: refuses without running the script, naming the backup and the rollback", async () => {
+        const h = withBackup("3.1.2");
+        fs.writeFileSync(path.join(h.svc, "jars", "sequoiacm-config-server-3.2.0.jar"), "");
+        const r = await bash(h.text);
+        expect(r.status).toBe(1);
+        const reason = parseMarkers(r.stdout).values.reason;
+        expect(reason).toContain("config-server on C is half-replaced (installed: mixed)");
+        expect(reason).toContain(`completed backup at ${h.pkg}/service_tmp/sequoiacm-config/backup`);
+        expect(reason).toContain(`./scmupgrade.py --service config-server --install-path ${h.svc} --rollback --start`);
+        expect(fs.existsSync(path.join(h.root, "opt", "scm_upgrade", "ran"))).toBe(false);
+    });
+});
+
+describe("staging: the script's interpreter and one archive per service", () => {
+    const me = os.userInfo().username;
+    const group = execFileSync("id", ["-gn"], { encoding: "utf8" }).trim();
+
+    /** A release tarball whose scmupgrade.py has the given text, and these archives in package/. */
+    function release(script: string, archives: string[]) {
+        const src = fs.mkdtempSync(path.join(os.tmpdir(), "scm-rel-"));
+        fs.mkdirSync(path.join(src, "sequoiacm", "package"), { recursive: true });
+        fs.writeFileSync(path.join(src, "sequoiacm", "scmupgrade.py"), script);
+        for (const a of archives) fs.writeFileSync(path.join(src, "sequoiacm", "package", a), "");
+        const tarball = path.join(src, "release.tar.gz");
+        execFileSync("tar", ["-czf", tarball, "-C", src, "sequoiacm"]);
+        return tarball;
+    }
+    const stage = (stagingDir: string, tarballPath: string) =>
+        bash(renderUnpack({ host: "C", stagingDir, tarballPath, installUser: me, installGroup: group, become: "login" }));
+
+    test("a Python 3 script under /usr/bin/python3 passes", async () => {
+        const staging = fs.mkdtempSync(path.join(os.tmpdir(), "scm-stage-"));
+        const r = await stage(staging, release("#!/usr/bin/python3\nimport sys\nprint('ok')\n", []));
+        expect(r.status).toBe(0);
+        expect(parseMarkers(r.stdout).checks).toEqual([{ name: "script-interpreter", status: "ok", detail: "#!/usr/bin/python3" }]);
+        expect(fs.readdirSync(path.join(staging, "sequoiacm"))).not.toContain("__pycache__");
+    });
+
+    test("Python 2 code under a Python 3 interpreter: the real SyntaxError fails the staging, naming host, interpreter and fix", async () => {
+        const staging = fs.mkdtempSync(path.join(os.tmpdir(), "scm-stage-"));
+        const r = await stage(staging, release("#!/usr/bin/python3\nimport getopt\ntry:\n    pass\nexcept getopt.GetoptError, e:\n    pass\n", []));
+        expect(r.status).toBe(1);
+        const m = parseMarkers(r.stdout);
+        expect(m.checks[0]).toMatchObject({ name: "script-interpreter", status: "fail" });
+        expect(m.checks[0].detail).toMatch(/^C: \/usr\/bin\/python3 cannot compile it \(SyntaxError: /);
+        expect(m.values.reason).toContain("host C: the staged scmupgrade.py cannot run: its first line is '#!/usr/bin/python3'");
+        expect(m.values.reason).toContain("Fix: install Python 2 as /usr/bin/python3 on C (the 3.2.0 scmupgrade.py is Python 2 code), or set upgradeScript to a newer scmupgrade.py that runs on Python 3");
+        expect(m.values.result).toBe("failed");
+    });
+
+    test("a missing interpreter fails the staging", async () => {
+        const staging = fs.mkdtempSync(path.join(os.tmpdir(), "scm-stage-"));
+        const r = await stage(staging, release("#!/nonexistent/bin/python\nprint('x')\n", []));
+        expect(r.status).toBe(1);
+        expect(parseMarkers(r.stdout).checks[0]).toEqual({ name: "script-interpreter", status: "fail", detail: "C: /nonexistent/bin/python does not exist" });
+    });
+
+    test("#!/usr/bin/env python3 (an interpreter with an argument) passes", async () => {
+        const staging = fs.mkdtempSync(path.join(os.tmpdir(), "scm-stage-"));
+        const r = await stage(staging, release("#!/usr/bin/env python3\nprint('x')\n", []));
+        expect(parseMarkers(r.stdout).checks[0]).toEqual({ name: "script-interpreter", status: "ok", detail: "#!/usr/bin/env python3" });
+    });
+
+    test("re-staging a newer release leaves one archive per service; two in one release fail", async () => {
+        const staging = fs.mkdtempSync(path.join(os.tmpdir(), "scm-stage-"));
+        const py = "#!/usr/bin/python3\nprint('x')\n";
+        expect((await stage(staging, release(py, ["sequoiacm-config-3.2.0-release.tar.gz", "sequoiacm-cloud-3.2.0-release.tar.gz"]))).status).toBe(0);
+        // a backup of an earlier run must survive
+        fs.mkdirSync(path.join(staging, "sequoiacm", "service_tmp", "sequoiacm-config", "backup"), { recursive: true });
+        expect((await stage(staging, release(py, ["sequoiacm-config-3.2.1-release.tar.gz", "sequoiacm-cloud-3.2.1-release.tar.gz"]))).status).toBe(0);
+        expect(fs.readdirSync(path.join(staging, "sequoiacm", "package")).sort()).toEqual(["sequoiacm-cloud-3.2.1-release.tar.gz", "sequoiacm-config-3.2.1-release.tar.gz"]);
+        expect(fs.existsSync(path.join(staging, "sequoiacm", "service_tmp", "sequoiacm-config", "backup"))).toBe(true);
+        const two = await stage(staging, release(py, ["sequoiacm-config-3.2.0-release.tar.gz", "sequoiacm-config-3.2.1-release.tar.gz"]));
+        expect(two.status).toBe(1);
+        expect(parseMarkers(two.stdout).values.reason).toBe(
+            "package/ holds 2 archives of sequoiacm-config: sequoiacm-config-3.2.0-release.tar.gz sequoiacm-config-3.2.1-release.tar.gz; scmupgrade.py would take whichever the directory lists first: keep one per service in the release",
+        );
+    });
+});
+
+describe("running nodes of every service are seen", () => {
+    test("the list pattern matches S3-SERVER(16000) (pid) lines, and not stopped nodes", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-s3-"));
+        const ctl = path.join(dir, "s3ctl.sh");
+        fs.writeFileSync(ctl, "#!/bin/bash\nprintf 'S3-SERVER(16000) (31337)\\nS3-SERVER(16002) (-)\\nTotal:2\\n'\n", { mode: 0o755 });
+        const r = await bash(`ctl=${shQuote(ctl)}\n${NODE_PORTS_FNS}\nrunning_ports; echo --; local_ports`);
+        expect(r.stdout).toBe("16000\n--\n16000\n16002\n");
+    });
+});
