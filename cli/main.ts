@@ -183,6 +183,14 @@ function describe(e: ProgressEvent): string | undefined {
         }
         case "diagnostic":
             return e.severity === "info" ? e.message : `${e.severity}: ${firstLines(e.message, 12)}`;
+        case "live-state": {
+            const all = e.done.length + e.pending.length;
+            const head = `live state read from the hosts in ${e.seconds.toFixed(1)}s: ${e.done.length} of ${all} nodes at ${e.target} and healthy`;
+            if (!e.pending.length) return head;
+            const shown = e.pending.slice(0, 20).map((p) => `${p.node}: ${p.detail}`);
+            if (e.pending.length > shown.length) shown.push(`... and ${e.pending.length - shown.length} more`);
+            return `${head}; to do:\n${indent(shown.join("\n"))}`;
+        }
         case "run-finished":
             return `${e.operation} ${e.result} in ${e.elapsedSeconds.toFixed(1)}s`;
     }
@@ -359,12 +367,21 @@ async function main(argv: string[]): Promise<number> {
                 let nodes: Record<string, NodeSummary> | undefined;
                 try {
                     const r = await driver().up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
-                    nodes = (r.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
-                    const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k]) => k !== "same").length;
+                    // Only what this run did: the outputs also hold the rows of earlier runs' nodes.
+                    const ran = new Set(
+                        events.filter((e) => e.type === "node" && ["healthy", "skipped", "rolled-back"].includes(e.status)).map((e) => (e.type === "node" ? `${e.host}/${e.service}` : "")),
+                    );
+                    const all = (r.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
+                    nodes = Object.fromEntries(Object.entries(all).filter(([k]) => ran.has(k)));
                     if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
+                    else if (ran.size) p.result(summaryTable(nodes));
                     else {
-                        p.result(summaryTable(nodes));
-                        if (!changed) p.info("Nothing to do: every node is already at the target and the state is current.");
+                        const live = events.find((e) => e.type === "live-state");
+                        p.info(
+                            live && live.type === "live-state"
+                                ? `Nothing to do: all ${live.done.length} nodes are at ${live.target} and healthy (read live from the hosts).`
+                                : "Nothing to do: no node needed work.",
+                        );
                     }
                 } finally {
                     // Succeeded, failed or interrupted: the report shows what happened.

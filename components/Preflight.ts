@@ -2,11 +2,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { parseMarkers, PreflightArgs as PreflightScriptArgs, renderPreflight } from "../lib/shell";
 import { childName } from "../lib/names";
+import { settledOptions } from "./settled";
 
 export interface PreflightArgs extends PreflightScriptArgs {
     connection: pulumi.Input<types.input.remote.ConnectionArgs>;
     /** Values whose change runs the checks again (package checksum, versions). */
     triggers: string[];
+    /** Nothing to do anywhere in this run (read live): the checks do not run again. */
+    settled?: boolean;
 }
 
 /**
@@ -21,11 +24,11 @@ export class Preflight extends pulumi.ComponentResource {
 
     constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:Preflight", name, {}, opts);
-        const { connection, triggers, ...script } = args;
+        const { connection, triggers, settled, ...script } = args;
         const run = new remote.Command(
             childName.preflightChecks(name),
             { connection, create: renderPreflight(script), triggers },
-            { parent: this },
+            { parent: this, ...settledOptions(settled) },
         );
         this.warnings = run.stdout.apply((out) =>
             parseMarkers(out)

@@ -7,6 +7,7 @@ import { Preflight } from "./Preflight";
 import { ServiceUpgrade } from "./ServiceUpgrade";
 import { StagedPackage } from "./StagedPackage";
 import { componentName } from "../lib/names";
+import { LiveState, liveKey } from "../lib/probe";
 
 export interface RollingUpgradeArgs {
     /** A validated configuration (lib/config). */
@@ -24,6 +25,15 @@ export interface RollingUpgradeArgs {
      * then everything). Default: both.
      */
     centers?: Center[];
+    /**
+     * The nodes as they are now, read over SSH before the run. A node at the target and healthy is
+     * settled (nothing runs for it, whatever the state says); every other node runs, with `runId` in
+     * its triggers so that the engine runs it even when the state says it was done. Without it
+     * (graph tests), the state's triggers alone decide.
+     */
+    live?: LiveState;
+    /** A token unique to this run (e.g. its start time). */
+    runId?: string;
 }
 
 /** What the run did to one node (one service on one host). */
@@ -69,6 +79,11 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         this.plan = planWaves(c).filter((w) => centers.includes(w.center));
         const identity = args.packageSha256 ?? ("remotePath" in c.package ? c.package.remotePath : "");
         const triggers = [c.targetVersion, identity, args.upgradeScriptSha256 ?? ""];
+        const live = args.live;
+        const runToken = live ? [`run:${args.runId ?? "unset"}`] : [];
+        const pending = (host: string, service: string) => !live || !live[liveKey(host, service)]?.done;
+        const hostPending = (host: string) => this.plan.some((w) => w.nodes.some((n) => n.host === host && pending(n.host, n.service)));
+        const anyPending = this.plan.some((w) => w.nodes.some((n) => pending(n.host, n.service)));
 
         // Preflight on every host first: an unreachable or unfit host stops the run before any host
         // is changed. Then staging everywhere; every upgrade waits for all of it.
@@ -76,7 +91,12 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             (h) =>
                 new Preflight(
                     componentName.preflight(name, h.name),
-                    { ...preflightArgsFor(c, h.name, args.minFreeMb), connection: args.connections[h.name], triggers },
+                    {
+                        ...preflightArgsFor(c, h.name, args.minFreeMb),
+                        connection: args.connections[h.name],
+                        triggers: anyPending ? [...triggers, ...runToken] : triggers,
+                        settled: !!live && !anyPending,
+                    },
                     { parent: this },
                 ),
         );
@@ -101,6 +121,8 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                             ? { localPath: c.upgradeScript, sha256: args.upgradeScriptSha256 }
                             : undefined,
                     after: preflights,
+                    extraTriggers: hostPending(h.name) ? runToken : [],
+                    settled: !!live && !hostPending(h.name),
                 },
                 { parent: this },
             );
@@ -117,8 +139,9 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                         {
                             ...upgradeArgsFor(c, node.host, node.service),
                             connection: args.connections[node.host],
-                            triggers,
+                            triggers: pending(node.host, node.service) ? [...triggers, ...runToken] : triggers,
                             after: [...gate, ...previous],
+                            settled: !pending(node.host, node.service),
                         },
                         { parent: this },
                     );

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { NodeUpgradeArgs, parseMarkers, renderServiceUpgrade } from "../lib/shell";
 import { childName } from "../lib/names";
+import { settledOptions } from "./settled";
 
 export interface ServiceUpgradeArgs extends NodeUpgradeArgs {
     connection: pulumi.Input<types.input.remote.ConnectionArgs>;
@@ -9,6 +10,8 @@ export interface ServiceUpgradeArgs extends NodeUpgradeArgs {
     triggers: string[];
     /** What must finish first: staging and preflight everywhere, and the previous wave. */
     after: pulumi.Input<pulumi.Resource>[];
+    /** Read live before the run: at the target and healthy. Nothing runs for it, whatever changed. */
+    settled?: boolean;
 }
 
 /**
@@ -27,11 +30,11 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServiceUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:ServiceUpgrade", name, {}, opts);
-        const { connection, triggers, after, ...script } = args;
+        const { connection, triggers, after, settled, ...script } = args;
         const run = new remote.Command(
             childName.nodeRun(name),
             { connection, create: renderServiceUpgrade(script), triggers },
-            { parent: this, dependsOn: after },
+            { parent: this, dependsOn: after, ...settledOptions(settled) },
         );
         const markers = run.stdout.apply((out) => parseMarkers(out).values);
         this.versionBefore = markers.apply((m) => m["version-before"] ?? "unknown");

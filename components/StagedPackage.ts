@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
 import { Become, renderPrepareStaging, renderUnpack, uploadDir } from "../lib/shell";
 import { childName } from "../lib/names";
+import { settledOptions } from "./settled";
 
 export interface StagedPackageArgs {
     /** Host name, for messages. */
@@ -21,6 +22,10 @@ export interface StagedPackageArgs {
     upgradeScript?: { localPath: string; sha256: string };
     /** What must finish first (the preflight of every host). */
     after?: pulumi.Input<pulumi.Resource>[];
+    /** Extra trigger values (a run token when a node of this host needs work). */
+    extraTriggers?: string[];
+    /** No node of this host needs work in this run (read live): nothing is staged again. */
+    settled?: boolean;
 }
 
 /**
@@ -35,7 +40,8 @@ export class StagedPackage extends pulumi.ComponentResource {
     constructor(name: string, args: StagedPackageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:StagedPackage", name, {}, opts);
         const identity = "sha256" in args.package ? args.package.sha256 : args.package.remotePath;
-        const triggers = [identity, args.upgradeScript?.sha256 ?? "", args.stagingDir];
+        const triggers = [identity, args.upgradeScript?.sha256 ?? "", args.stagingDir, ...(args.extraTriggers ?? [])];
+        const keep = settledOptions(args.settled);
 
         const prepare = new remote.Command(
             childName.stagePrepare(name),
@@ -44,7 +50,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                 create: renderPrepareStaging({ stagingDir: args.stagingDir, become: args.become, loginUser: args.loginUser }),
                 triggers,
             },
-            { parent: this, dependsOn: args.after ?? [] },
+            { parent: this, dependsOn: args.after ?? [], ...keep },
         );
 
         const uploads: pulumi.Resource[] = [];
@@ -60,7 +66,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                         remotePath: tarballPath,
                         triggers,
                     },
-                    { parent: this, dependsOn: [prepare] },
+                    { parent: this, dependsOn: [prepare], ...keep },
                 ),
             );
         } else {
@@ -78,7 +84,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                         remotePath: scriptOverridePath,
                         triggers,
                     },
-                    { parent: this, dependsOn: [prepare] },
+                    { parent: this, dependsOn: [prepare], ...keep },
                 ),
             );
         }
@@ -98,7 +104,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                 }),
                 triggers,
             },
-            { parent: this, dependsOn: [prepare, ...uploads] },
+            { parent: this, dependsOn: [prepare, ...uploads], ...keep },
         );
         this.staged = unpack.stdout.apply(() => identity);
         this.registerOutputs({ staged: this.staged });

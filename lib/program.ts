@@ -9,6 +9,8 @@ import { preflightArgsFor } from "./nodeScripts";
 import { loadFromPulumiConfig } from "./config/load";
 import { connectionFor, SshSecrets } from "./connection";
 import { ROOT_NAME } from "./names";
+import { LiveState } from "./probe";
+import { readLiveState } from "./engine/live";
 
 /** Namespace of every config key of this project. */
 export const configNamespace = "scm-upgrade";
@@ -22,6 +24,19 @@ export interface ProgramOptions {
     centers?: Center[];
     /** `rollback` builds the vendor rollback in reverse order instead of the upgrade. Default: config `mode`, else `upgrade`. */
     mode?: "upgrade" | "rollback" | "preflight";
+    /**
+     * The nodes' live state: given by the driver (read before the engine starts), `"read"` to read it
+     * here over SSH (the default: `pulumi up` without the driver), or `"none"` to let the state's
+     * triggers alone decide (graph tests under mocks).
+     */
+    live?: LiveState | "read" | "none";
+    /** A token unique to the run; nodes that are not done carry it in their triggers. Default: now. */
+    runId?: string;
+}
+
+/** The plain value of a secret, for the live-state read only (kept in memory, never logged or exported). */
+function plainOf(o: pulumi.Output<string> | undefined): Promise<string | undefined> {
+    return o ? new Promise((resolve) => o.apply((v) => (resolve(v), v))) : Promise.resolve(undefined);
 }
 
 /**
@@ -66,12 +81,26 @@ export async function upgradeProgram(opts: ProgramOptions = {}): Promise<Record<
         });
         return { mode, nodes: rollback.nodes };
     }
+    let live: LiveState | undefined;
+    // SCM_UPGRADE_LIVE_STATE=none: for graph tests of `pulumi up`'s entry point under mocks only.
+    const liveMode = opts.live ?? (process.env.SCM_UPGRADE_LIVE_STATE === "none" ? "none" : "read");
+    if (liveMode === "read") {
+        live = await readLiveState(config, {
+            privateKey: await plainOf(secrets.privateKey),
+            password: await plainOf(secrets.password),
+            privateKeyPassphrase: await plainOf(secrets.privateKeyPassphrase),
+        });
+    } else if (liveMode !== "none") {
+        live = liveMode;
+    }
     const upgrade = new RollingUpgrade(ROOT_NAME, {
         config,
         packageSha256: "localPath" in config.package ? sha256File(config.package.localPath) : undefined,
         upgradeScriptSha256: config.upgradeScript ? sha256File(config.upgradeScript) : undefined,
         connections,
         centers,
+        live,
+        runId: opts.runId ?? new Date().toISOString(),
     });
     return {
         mode,

@@ -62,7 +62,7 @@ export interface ServiceFiles {
 }
 
 /** Shell function `installed_version <installFolder>`: the single version of the service's jars, `none`, or `mixed`. */
-function installedVersionFn(s: ServiceFiles): string {
+export function installedVersionFn(s: ServiceFiles): string {
     const seds = s.jarPrefixes
         .map((p) => `-e ${shQuote(`s/^${p.replace(/[.]/g, "\\.")}\\(.*\\)\\.jar$/\\1/p`)}`)
         .join(" ");
@@ -377,7 +377,7 @@ export const TOP_STATUS_FN = [
  * `status` of UP (3.2 and later: `/internal/v1/health`, HTTP 200 whatever the status; 3.1: `/health`), and for
  * content-server its Node-Status is `running` at the target version.
  */
-function healthyFn(a: NodeUpgradeArgs): string {
+export function healthyFn(a: { service: ServiceFiles }): string {
     const lines = [
         "healthy() {",
         "  local b",

@@ -11,7 +11,9 @@ import { UpgradeConfig } from "../config/schema";
 import { DriverError } from "./errors";
 import { loadFromFlatConfig } from "../config/load";
 import { planWaves, Wave } from "../plan";
-import { upgradeProgram, ProgramOptions } from "../program";
+import { configNamespace, upgradeProgram, ProgramOptions } from "../program";
+import { LiveState, liveKey } from "../probe";
+import { LiveStateError, readLiveState, SshCredentials } from "./live";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { NameIndex, nameOfUrn, ResourceRole } from "../names";
 import { parseMarkers } from "../shell";
@@ -34,11 +36,13 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
 }
 
 /** The stack, created on first use; inline program = this project's program, in this process. */
-export async function openStack(o: RunOptions): Promise<Stack> {
+export async function openStack(o: RunOptions, live?: () => LiveState | undefined): Promise<Stack> {
     if (!toolchainPresent(o)) {
         throw new DriverError("toolchain", "No Pulumi CLI in the project's Pulumi home: run `npm run bootstrap` (see README).");
     }
-    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode });
+    // The live state is read by the driver before the engine starts, and handed to the program here.
+    const runId = new Date().toISOString();
+    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode, live: live?.() ?? "none", runId });
     return LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program }, await workspaceOptions(o));
 }
 
@@ -53,8 +57,17 @@ export function requireProvider(o: EngineEnvOptions = {}): void {
     }
 }
 
+/** The SSH secrets of a stack's config, plain, for the live-state read. */
+function credentialsOf(flat: Record<string, string>): SshCredentials {
+    return {
+        privateKey: flat[`${configNamespace}:sshPrivateKey`],
+        password: flat[`${configNamespace}:sshPassword`],
+        privateKeyPassphrase: flat[`${configNamespace}:sshPrivateKeyPassphrase`],
+    };
+}
+
 /** Read and validate the stack's config before the engine touches anything. */
-export async function loadStackConfig(stack: Stack): Promise<{ config: UpgradeConfig; secretKeys: string[] }> {
+export async function loadStackConfig(stack: Stack): Promise<{ config: UpgradeConfig; secretKeys: string[]; credentials: SshCredentials }> {
     const all = await stack.getAllConfig();
     const flat: Record<string, string> = {};
     const secretKeys: string[] = [];
@@ -66,7 +79,7 @@ export async function loadStackConfig(stack: Stack): Promise<{ config: UpgradeCo
     if (!r.ok) {
         throw new DriverError("invalid-config", `The configuration of stack ${stack.name} is invalid.`, r.problems);
     }
-    return { config: r.config, secretKeys };
+    return { config: r.config, secretKeys, credentials: credentialsOf(flat) };
 }
 
 /** The plan of a stack's config: pure, no SSH, no engine run. */
@@ -80,6 +93,8 @@ export async function plan(o: RunOptions): Promise<{ config: UpgradeConfig; wave
 export interface RunObservations {
     failed: ResourceRole[];
     upgraded: string[];
+    /** Nodes the state held (replaced or updated this run): where the state said "done". */
+    recorded?: string[];
 }
 
 export function observe(idx: NameIndex, seen: RunObservations, ev: EngineEvent): void {
@@ -87,6 +102,11 @@ export function observe(idx: NameIndex, seen: RunObservations, ev: EngineEvent):
     if (failedUrn) {
         const role = idx.get(nameOfUrn(failedUrn));
         if (role && !seen.failed.some((r) => JSON.stringify(r) === JSON.stringify(role))) seen.failed.push(role);
+    }
+    const pre = ev.resourcePreEvent?.metadata;
+    if (pre && (pre.op === "create-replacement" || pre.op === "update")) {
+        const role = idx.get(nameOfUrn(pre.urn));
+        if (role?.role === "node") (seen.recorded ??= []).push(`${role.host}/${role.service}`);
     }
     const out = ev.resOutputsEvent?.metadata;
     if (out && out.op !== "same" && out.op !== "delete") {
@@ -156,12 +176,13 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
     const emit = o.onEvent ?? (() => undefined);
     const t0 = Date.now();
     let stack: Stack;
+    let live: LiveState | undefined;
     try {
-        stack = await openStack(o);
+        stack = await openStack(o, () => live);
     } catch (e) {
         throw classify(e, String(e), false, o.stack);
     }
-    const { config } = await loadStackConfig(stack);
+    const { config, credentials } = await loadStackConfig(stack);
     if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
     const idx = buildNameIndex(config.hosts, o.mode === "rollback");
     const translate = makeTranslator(idx, emit, operation === "preview");
@@ -176,7 +197,19 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
         if (operation === "up" || operation === "rollback") {
             await clearPendingOperations(stack, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
         }
+        if ((operation === "up" || operation === "preview") && o.mode !== "rollback") {
+            live = await readLive(config, credentials, o, emit);
+        }
         const r = await body(stack, config, onEvent);
+        const stale = (seen.recorded ?? []).filter((k) => live && !live[k]?.done);
+        if (stale.length) {
+            emit({
+                type: "diagnostic",
+                severity: "info",
+                message: `the state was stale: it recorded ${stale.join(", ")} as done, but live ${stale.length === 1 ? "it was" : "they were"} not at ${config.targetVersion} and healthy; ${operation === "preview" ? "they will run" : "they ran again"}.`,
+                time: new Date().toISOString(),
+            });
+        }
         emit({ type: "run-finished", operation, result: "succeeded", elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
         return r;
     } catch (e) {
@@ -190,6 +223,34 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
         });
         throw err;
     }
+}
+
+/**
+ * Every planned node's version and health, read over SSH before the engine decides anything; a host
+ * that cannot be read stops the run before anything changes (exit 4).
+ */
+async function readLive(config: UpgradeConfig, creds: SshCredentials, o: RunOptions, emit: (e: ProgressEvent) => void): Promise<LiveState> {
+    const t0 = Date.now();
+    let live: LiveState;
+    try {
+        live = await readLiveState(config, creds);
+    } catch (e) {
+        if (e instanceof LiveStateError) throw new DriverError("preflight-failed", e.message);
+        throw e;
+    }
+    const centers = o.centers ?? ["standby", "primary"];
+    const planned = planWaves(config)
+        .filter((w) => centers.includes(w.center))
+        .flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service)));
+    emit({
+        type: "live-state",
+        target: config.targetVersion,
+        done: planned.filter((k) => live[k]?.done),
+        pending: planned.filter((k) => !live[k]?.done).map((k) => ({ node: k, detail: live[k]?.detail ?? "not read" })),
+        seconds: (Date.now() - t0) / 1000,
+        time: new Date().toISOString(),
+    });
+    return live;
 }
 
 /** The engine's preview: what would run where; runs nothing on hosts. */

@@ -22,6 +22,7 @@ export type ProgressEvent =
           time: string;
       }
     | { type: "diagnostic"; severity: string; message: string; time: string }
+    | { type: "live-state"; target: string; done: string[]; pending: { node: string; detail: string }[]; seconds: number; time: string }
     | { type: "run-finished"; operation: string; result: "succeeded" | "failed" | "interrupted"; elapsedSeconds: number; time: string };
 
 /**
@@ -45,6 +46,9 @@ export function explainFailure(raw: string): string {
     return parts.join("\n");
 }
 
+/** The engine steps that run a resource's command: everything else is bookkeeping. */
+export const WORK_OPS = new Set<string>(["create", "update", "create-replacement"]);
+
 /**
  * Turns the engine's event stream into ProgressEvents. `preview` marks runs that execute nothing:
  * a step there is only "planned".
@@ -55,8 +59,9 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
     return (ev: EngineEvent) => {
         if (ev.resourcePreEvent) {
             const m = ev.resourcePreEvent.metadata;
-            if (m.op === "same" || m.op === "read" || m.op === "refresh") return;
-            if (m.op === "delete" || m.op === "discard") return;
+            // One event per resource that does work: a replacement shows as create-replacement, then
+            // replace and delete-replaced, which must not show the node again.
+            if (!WORK_OPS.has(m.op)) return;
             const name = nameOf(m.urn);
             const node = idx.nodes.get(name);
             if (node) {
@@ -69,7 +74,7 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
             }
         } else if (ev.resOutputsEvent && !preview) {
             const m = ev.resOutputsEvent.metadata;
-            if (m.op === "same" || m.op === "delete") return;
+            if (!WORK_OPS.has(m.op)) return;
             const name = nameOf(m.urn);
             const stdout = String(m.new?.outputs?.stdout ?? "");
             const node = idx.nodes.get(name);

@@ -37,7 +37,9 @@ describe("engine events -> progress events", () => {
         t(pre("scm-C-cloud-run", "create"));
         t(outputs("scm-C-cloud-run", "noise\nSCMUP version-before=3.1.2\nSCMUP version-after=3.2.0\nSCMUP seconds=7\nSCMUP result=upgraded\n"));
         t(pre("scm-A-cloud-run", "same")); // unchanged in state: no event
-        t(pre("scm-C-content-server-run", "replace"));
+        t(pre("scm-C-content-server-run", "create-replacement"));
+        t(pre("scm-C-content-server-run", "replace")); // the replacement's bookkeeping steps show nothing
+        t(pre("scm-C-content-server-run", "delete-replaced"));
         t(outputs("scm-C-content-server-run", "SCMUP version-before=3.2.0\nSCMUP version-after=3.2.0\nSCMUP result=skipped\n"));
         t(pre("scm-C-preflight-checks", "create"));
         t(outputs("scm-C-preflight-checks", "SCMUP check=free-disk ok x\nSCMUP check=backup:cloud warn stale marker\nSCMUP result=ok\n"));

@@ -53,7 +53,7 @@ describe("the program", () => {
     test("builds the rolling upgrade from the stack config; the package's sha256 is in the triggers", async () => {
         created.length = 0;
         setConfig({ package: { localPath: pkg }, ssh: { user: "scmadmin" }, hosts }, { sshPrivateKey: "KEY-FROM-SECRET-CONFIG" });
-        const out = await upgradeProgram();
+        const out = await upgradeProgram({ live: "none" });
         expect(out.mode).toBe("upgrade");
         expect((out.waves as { id: string; nodes: string[] }[]).map((w) => `${w.id}:${w.nodes.join(",")}`)).toEqual([
             "cloud/standby:C/cloud",
@@ -70,7 +70,7 @@ describe("the program", () => {
     test("an invalid config fails the program with every problem and creates nothing", async () => {
         created.length = 0;
         setConfig({ package: { localPath: path.join(tmp, "missing.tar.gz") }, hosts: [{ ...hosts[0], services: ["clud"] }], targetVersion: "3.2" });
-        const err = await upgradeProgram().then(
+        const err = await upgradeProgram({ live: "none" }).then(
             () => new Error("no error"),
             (e: Error) => e,
         );

@@ -1,0 +1,85 @@
+/**
+ * The live state of a host's nodes, read before every preview and up so that the engine decides
+ * from what is on the hosts, not from what the state file remembers. Pure: shell text and parsing.
+ */
+import { UpgradeConfig, effectiveHost } from "./config/schema";
+import { ServiceName } from "./services";
+import {
+    asInstallUser,
+    healthBase,
+    healthPath,
+    healthyFn,
+    installedVersionFn,
+    serviceFilesOf,
+    NODE_PORTS_FNS,
+    shQuote,
+    TOP_STATUS_FN,
+} from "./shell";
+
+/** One node (a service on a host) as it is now. */
+export interface LiveNode {
+    host: string;
+    service: string;
+    /** The installed version from the jar names: a version, `none` or `mixed`. */
+    version: string;
+    /** At the target, every node that must run running, and healthy (top-level status UP). */
+    done: boolean;
+    /** Why it is not done, when it is not. */
+    detail: string;
+}
+
+/**
+ * The probe for one host: one SSH command, as the install user, printing one line per service:
+ * `SCMUP live service=<s> version=<v> done=yes|no detail=<why>`. A node counts as done only when it
+ * is at the target with its nodes running and healthy, the same test the node script uses before it
+ * skips a node, so the probe and the run agree.
+ */
+export function renderLiveProbe(config: UpgradeConfig, hostName: string): string {
+    const host = config.hosts.find((h) => h.name === hostName);
+    if (!host) throw new Error(`no host ${hostName} in the configuration`);
+    const e = effectiveHost(config, host);
+    const pkg = `${e.stagingDir.replace(/\/+$/, "")}/sequoiacm`;
+    const lines = ["set -u", "export LC_ALL=C", TOP_STATUS_FN, `target=${shQuote(config.targetVersion)}`];
+    lines.push(`health_base=${shQuote(healthBase(host.address))}`, `health_path=${shQuote(healthPath(config.targetVersion))}`);
+    for (const name of host.services) {
+        const s = serviceFilesOf(name as ServiceName);
+        const install = `${e.installRoot.replace(/\/+$/, "")}/${s.folder}`;
+        lines.push(
+            "(",
+            `svc=${shQuote(s.service)}`,
+            `install=${shQuote(install)}`,
+            `ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
+            `record=${shQuote(`${pkg}/.scm-upgrade/${s.folder}.running`)}`,
+            installedVersionFn(s),
+            NODE_PORTS_FNS,
+            healthyFn({ service: s }),
+            'v=$(installed_version "$install")',
+            'done=no; detail="installed $v"',
+            'if [ "$v" = "$target" ]; then',
+            '  if [ -f "$record" ]; then must=$(tr "\\n" " " < "$record"); else must=$(local_ports | tr "\\n" " "); fi',
+            '  run=" $(running_ports | tr "\\n" " ") "',
+            '  down=""; sick=""',
+            '  for p in $must; do case "$run" in *" $p "*) healthy "$p" || sick="$sick $p";; *) down="$down $p";; esac; done',
+            '  if [ -n "$down" ]; then detail="at $target, not running:$down"; elif [ -n "$sick" ]; then detail="at $target, not healthy:$sick"; else done=yes; detail="at $target, healthy"; fi',
+            "fi",
+            'echo "SCMUP live service=$svc version=$v done=$done detail=$detail"',
+            ")",
+        );
+    }
+    return asInstallUser(lines.join("\n"), config.become, config.installUser);
+}
+
+/** The probe's output for one host, as nodes. Services the probe did not report are missing. */
+export function parseLiveProbe(host: string, stdout: string): LiveNode[] {
+    const out: LiveNode[] = [];
+    for (const line of stdout.split("\n")) {
+        const m = /^SCMUP live service=(\S+) version=(\S+) done=(yes|no) detail=(.*)$/.exec(line.trim());
+        if (m) out.push({ host, service: m[1], version: m[2], done: m[3] === "yes", detail: m[4] });
+    }
+    return out;
+}
+
+/** The live state of the whole cluster, keyed `<host>/<service>`. */
+export type LiveState = Record<string, LiveNode>;
+
+export const liveKey = (host: string, service: string) => `${host}/${service}`;
