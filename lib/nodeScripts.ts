@@ -1,6 +1,6 @@
 import { effectiveHost, HostConfig, UpgradeConfig } from "./config/schema";
 import { ServiceName } from "./services";
-import { NodeRollbackArgs, NodeUpgradeArgs, PreflightArgs, serviceFilesOf } from "./shell";
+import { NodeRollbackArgs, NodeUpgradeArgs, PreflightArgs, serviceFilesOf, UnpackArgs } from "./shell";
 
 /**
  * The arguments of each host script, from a validated config: one place that decides which config
@@ -62,5 +62,28 @@ export function rollbackArgsFor(config: UpgradeConfig, hostName: string, service
         become: config.become,
         sourceVersion: config.sourceVersion,
         service: serviceFilesOf(service),
+    };
+}
+
+/**
+ * The staging's unpack (and script-interpreter check) on one host, for a tarball already on it. The host name is
+ * passed so that an interpreter failure names the host as the config does.
+ */
+export function unpackArgsFor(
+    config: UpgradeConfig,
+    hostName: string,
+    tarballPath: string,
+    extra: { sha256?: string; scriptOverridePath?: string } = {},
+): UnpackArgs {
+    const h = hostOf(config, hostName);
+    const e = effectiveHost(config, h);
+    return {
+        host: h.name,
+        stagingDir: e.stagingDir,
+        tarballPath,
+        installUser: config.installUser,
+        installGroup: config.installGroup,
+        become: config.become,
+        ...extra,
     };
 }

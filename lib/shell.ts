@@ -333,7 +333,8 @@ export const NODE_PORTS_FNS = [
         `  "$ctl" list -m run 2>/dev/null | sed -n 's/${LIST_LINE}([0-9][0-9]*).*/\\1/p' | sort -n | uniq`,
         "}",
         "local_ports() {",
-        `  "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p' | sort -n | uniq`,
+        // without its control script (a half-replaced install), the conf/<type>/<port>/ folders say which nodes there are
+        `  if [ -x "$ctl" ]; then "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p'; else ls -d -- "$install"/conf/*/[0-9]* 2>/dev/null | sed 's#.*/##'; fi | sort -n | uniq`,
         "}",
 ].join("\n");
 
@@ -464,10 +465,11 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         'echo "SCMUP version-before=$before"',
         // Which nodes must run afterwards: on an install not yet replaced, the running ones; after an earlier
         // attempt (at the target, or half-replaced), those it recorded, else every node configured on the host.
-        'case "$before" in',
-        '  "$target"|mixed|none) if [ -f "$record" ]; then must_run=$(tr "\\n" " " < "$record"); else must_run=$(local_ports | tr "\\n" " "); fi;;',
-        '  *) must_run=$(running_ports | tr "\\n" " ");;',
-        "esac",
+        // half-replaced: no single version, or the control script moved away by a failed replace step
+        'half=0; { [ "$before" = mixed ] || [ "$before" = none ] || [ ! -x "$ctl" ]; } && half=1',
+        'if [ "$before" = "$target" ] || [ "$half" = 1 ]; then',
+        '  if [ -f "$record" ]; then must_run=$(tr "\\n" " " < "$record"); else must_run=$(local_ports | tr "\\n" " "); fi',
+        'else must_run=$(running_ports | tr "\\n" " "); fi',
         'if [ "$before" = "$target" ]; then',
         '  running=" $(running_ports | tr "\\n" " ") "',
         '  started=""',
@@ -493,9 +495,10 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         'echo "SCMUP running-before=${was_running:-none}"',
         '{ mkdir -p -- "$pkg/.scm-upgrade" && printf "%s\\n" $must_run > "$record"; } || fail "cannot write $record"',
         'bp=""',
-        'if [ -f "$marker" ] && grep -q -e "--backup-path" ./scmupgrade.py 2>/dev/null; then',
-        '  case "$before" in',
-        '    mixed|none) fail "$svc on $host is half-replaced (installed: $before) after an earlier attempt that left a completed backup at ${marker%/*}; this scmupgrade.py refuses to run over it, and a fresh backup would save the broken install. Restore the earlier install from that backup: cd $pkg && ./scmupgrade.py --service $svc --install-path $install --rollback --start; then run the upgrade again";;',
+        // Does this scmupgrade.py take --backup-path? Its help says so (both vendor versions print it and exit 0 at -h).
+        'if [ -f "$marker" ] && ./scmupgrade.py --help 2>/dev/null | grep -q -e "--backup-path"; then',
+        '  case "$half" in',
+        '    1) fail "$svc on $host is half-replaced (installed: $before$([ -x "$ctl" ] || echo ", no control script")) after an earlier attempt that left a completed backup at ${marker%/*}; this scmupgrade.py refuses to run over it, and a fresh backup would save the broken install. Restore the earlier install from that backup: cd $pkg && ./scmupgrade.py --service $svc --install-path $install --rollback --start; then run the upgrade again";;',
         "  esac",
         '  bp="$pkg/service_tmp/retry-$(date -u +%Y%m%dT%H%M%SZ)"',
         '  echo "a completed backup from an earlier attempt is at ${marker%/*} (installed: $before, intact); this scmupgrade.py refuses to run over it, so this run backs up to $bp"',

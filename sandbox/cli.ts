@@ -3,9 +3,9 @@
  */
 import * as path from "path";
 import { down, HostStatus, reset, startHostSshd, status, stopHostSshd, up, UpResult } from "./cluster";
-import { clearFaults, listFaults, ServiceFault, setFault, UPGRADE_STEPS } from "./faults";
+import { clearFaults, INTERPRETER_FAULTS, InterpreterFault, listFaults, ServiceFault, setFault, setInterpreterFault, STEP_MODE, UPGRADE_STEPS, UpgradeStep } from "./faults";
 import { readAudit } from "./audit";
-import { readState, sandboxDir } from "./state";
+import { readState, sandboxDir, SCRIPT_BEHAVIOURS, ScriptBehaviour } from "./state";
 
 const HELP = `Usage: npm run sandbox -- <command> [options]
 
@@ -14,14 +14,22 @@ The local SequoiaCM 3.1.2 sandbox: one sshd per host on its own 127.x.y.z addres
 release package sequoiacm-3.2.0-release.tar.gz to upgrade them with.
 
 Commands:
-  up [--hosts N]         build (first time) and start everything; idempotent. N >= 4, default 4 (the
-                         seed's hosts A-D). Writes the config of stack "sandbox".
+  up [--hosts N] [--script 3.2.0|latest]
+                         build (first time) and start everything; idempotent. N >= 4, default 4 (the
+                         seed's hosts A-D). --script: which vendor scmupgrade.py the release carries
+                         (default 3.2.0, or the sandbox's; a change rebuilds the release package).
+                         Writes the config of stack "sandbox".
   status [--json]        hosts, sshd, and per node: port, installed version, pid, health
   down                   stop every node and sshd; no process is left behind (files are kept)
-  reset [--hosts N]      down, then a fresh 3.1.2 cluster, then up
-  fault set --host H --service S [--step untar|backup|stop|replace|start --mode exit0|exit1]
+  reset [--hosts N] [--script 3.2.0|latest]   down, then a fresh 3.1.2 cluster, then up
+  fault set --host H --service S [--step untar|backup|stop|replace|start [--at first|middle|last|N]]
             [--start-fails] [--unhealthy] [--slow SECONDS] [--port P]...
-                         inject a fault on one host's service (hosts/<H>/faults.json)
+                         inject a fault on one host's service (hosts/<H>/faults.json); a failing
+                         untar/backup/replace command exits 0 without the success line, a failing
+                         stop/start exits 1, as the vendor script does
+  fault set --host H --interpreter missing|python3|ok
+                         the host's /usr/bin/python (named by scmupgrade.py's first line) is absent,
+                         is a Python 3, or works again
   fault clear [--host H] [--service S]   remove faults (all hosts when no --host)
   fault list             show the faults set
   sshd stop|start <host> stop or start one host's sshd
@@ -119,13 +127,16 @@ async function main(argv: string[]): Promise<number> {
     switch (cmd) {
         case "up":
         case "reset": {
-            allowOnly(p, ["--hosts", "--net", "--password-auth", "--stack"]);
+            allowOnly(p, ["--hosts", "--net", "--password-auth", "--stack", "--script"]);
+            const script = one(p, "--script");
+            if (script !== undefined && !SCRIPT_BEHAVIOURS.includes(script as never)) throw new UsageError(`--script must be ${SCRIPT_BEHAVIOURS.join(" or ")}.`);
             const o = {
                 dir,
                 hosts: int(p, "--hosts"),
                 net: int(p, "--net"),
                 passwordAuthentication: p.flags.has("--password-auth") ? true : undefined,
                 stackName: one(p, "--stack"),
+                script: script as ScriptBehaviour | undefined,
                 log: progress,
             };
             const r = cmd === "up" ? await up(o) : await reset(o);
@@ -160,17 +171,28 @@ async function main(argv: string[]): Promise<number> {
         case "fault": {
             const sub = p.positional[1];
             if (sub === "set") {
-                allowOnly(p, ["--host", "--service", "--step", "--mode", "--start-fails", "--unhealthy", "--slow", "--port"]);
+                allowOnly(p, ["--host", "--service", "--step", "--mode", "--at", "--start-fails", "--unhealthy", "--slow", "--port", "--interpreter"]);
                 const host = one(p, "--host");
+                const interpreter = one(p, "--interpreter");
+                if (interpreter !== undefined) {
+                    if (!host || p.flags.size > 2 + (p.flags.has("--dir") ? 1 : 0)) throw new UsageError("fault set --interpreter takes --host only.");
+                    if (interpreter !== "ok" && !INTERPRETER_FAULTS.includes(interpreter as never))
+                        throw new UsageError(`--interpreter must be ${INTERPRETER_FAULTS.join(", ")} or ok.`);
+                    setInterpreterFault(host, interpreter === "ok" ? undefined : (interpreter as InterpreterFault), dir);
+                    say(`interpreter of ${host}: ${interpreter === "ok" ? "working" : interpreter}`);
+                    return 0;
+                }
                 const service = one(p, "--service");
                 if (!host || !service) throw new UsageError("fault set needs --host and --service.");
                 const fault: ServiceFault = {};
                 const step = one(p, "--step");
                 if (step !== undefined) {
                     if (!UPGRADE_STEPS.includes(step as never)) throw new UsageError(`--step must be one of ${UPGRADE_STEPS.join(", ")}.`);
-                    fault.step = step as ServiceFault["step"];
-                    fault.mode = (one(p, "--mode") ?? "exit1") as ServiceFault["mode"];
-                } else if (p.flags.has("--mode")) throw new UsageError("--mode needs --step.");
+                    fault.step = step as UpgradeStep;
+                    fault.mode = (one(p, "--mode") ?? STEP_MODE[fault.step]) as ServiceFault["mode"];
+                    const at = one(p, "--at");
+                    if (at !== undefined) fault.at = /^\d+$/.test(at) ? Number(at) : (at as ServiceFault["at"]);
+                } else if (p.flags.has("--mode") || p.flags.has("--at")) throw new UsageError("--mode and --at need --step.");
                 if (p.flags.has("--start-fails")) fault.startFails = true;
                 if (p.flags.has("--unhealthy")) fault.unhealthy = true;
                 const slow = one(p, "--slow");
@@ -195,7 +217,10 @@ async function main(argv: string[]): Promise<number> {
                 allowOnly(p, []);
                 const all = listFaults(dir);
                 if (!Object.keys(all).length) say("no faults set");
-                for (const [h, f] of Object.entries(all)) for (const [s, v] of Object.entries(f.services)) say(`${h}/${s}: ${JSON.stringify(v)}`);
+                for (const [h, f] of Object.entries(all)) {
+                    if (f.interpreter) say(`${h}: interpreter ${f.interpreter}`);
+                    for (const [s, v] of Object.entries(f.services)) say(`${h}/${s}: ${JSON.stringify(v)}`);
+                }
                 return 0;
             }
             throw new UsageError("fault needs set, clear or list.");

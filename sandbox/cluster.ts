@@ -2,6 +2,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
+import { applyInterpreter } from "./faults";
 import { installHost } from "./install";
 import { killProcesses, listProcesses, nodePids, ProcInfo, sandboxProcesses } from "./processes";
 import { buildRelease } from "./release";
@@ -14,6 +15,8 @@ import {
     readState,
     RELEASE_NAME,
     sandboxDir,
+    ScriptBehaviour,
+    SCRIPT_BEHAVIOURS,
     SandboxHostState,
     SandboxState,
     SOURCE_VERSION,
@@ -43,6 +46,8 @@ export interface UpOptions {
     stackName?: string;
     /** Let every host's sshd accept passwords too (checked against /etc/shadow: root only). Default false, or the existing sandbox's. */
     passwordAuthentication?: boolean;
+    /** Which vendor scmupgrade.py the release carries. Default 3.2.0, or the existing sandbox's; a change rebuilds the release package. */
+    script?: ScriptBehaviour;
 }
 
 export interface UpResult {
@@ -145,9 +150,12 @@ function build(state: SandboxState, log: Log): void {
     fs.chmodSync(path.dirname(state.clientKeyPath), 0o755);
     log(`installing SequoiaCM ${state.sourceVersion} on ${state.hosts.length} hosts`);
     const sc = serviceCenterFor(state);
-    for (const h of state.hosts) installHost(h, state.dir, state.sourceVersion, sc);
-    log(`building the release package ${RELEASE_NAME}`);
-    buildRelease(state.dir);
+    for (const h of state.hosts) {
+        installHost(h, state.dir, state.sourceVersion, sc);
+        applyInterpreter(state, h.name, undefined);
+    }
+    log(`building the release package ${RELEASE_NAME} (scmupgrade.py: ${state.script ?? "3.2.0"})`);
+    buildRelease(state.dir, state.script ?? "3.2.0");
     writeState(state);
 }
 
@@ -238,6 +246,7 @@ export async function up(o: UpOptions = {}): Promise<UpResult> {
     const log = o.log ?? quiet;
     const dir = sandboxDir(o.dir);
     let state = readState(dir);
+    if (o.script !== undefined && !SCRIPT_BEHAVIOURS.includes(o.script)) throw new Error(`--script must be ${SCRIPT_BEHAVIOURS.join(" or ")}, got ${o.script}.`);
     if (state && o.hosts !== undefined && o.hosts !== state.hosts.length) {
         throw new Error(
             `The sandbox at ${dir} has ${state.hosts.length} hosts, not ${o.hosts}: run \`npm run sandbox -- reset --hosts ${o.hosts}\` to rebuild it.`,
@@ -248,14 +257,23 @@ export async function up(o: UpOptions = {}): Promise<UpResult> {
         // Real path: node processes are found by their conf path, which must be spelled one way.
         state = newState(fs.realpathSync(dir), o.hosts ?? 4, o.net ?? DEFAULT_NET, o.sshPort ?? DEFAULT_SSH_PORT);
         if (o.passwordAuthentication) state.passwordAuthentication = true;
+        state.script = o.script ?? "3.2.0";
         build(state, log);
     } else if (o.passwordAuthentication !== undefined && o.passwordAuthentication !== !!state.passwordAuthentication) {
         throw new Error(`The sandbox at ${dir} was built ${state.passwordAuthentication ? "with" : "without"} password authentication: run reset to change it.`);
-    } else if (!fs.existsSync(state.packagePath)) {
-        log(`rebuilding the release package ${RELEASE_NAME}`);
-        buildRelease(dir);
+    } else if (!fs.existsSync(state.packagePath) || (o.script !== undefined && o.script !== (state.script ?? "3.2.0"))) {
+        state.script = o.script ?? state.script ?? "3.2.0";
+        log(`building the release package ${RELEASE_NAME} (scmupgrade.py: ${state.script})`);
+        buildRelease(dir, state.script);
+        writeState(state);
     }
     const st = state;
+    // Sandboxes built before the interpreter existed get each host's working /usr/bin/python.
+    for (const h of st.hosts) {
+        const faults = path.join(h.hostDir, "faults.json");
+        const broken = fs.existsSync(faults) && (JSON.parse(fs.readFileSync(faults, "utf8")) as { interpreter?: string }).interpreter;
+        if (!broken && !lexists(hostPaths(st.dir, h.name).interpreter)) applyInterpreter(st, h.name, undefined);
+    }
     // The stack config needs only paths and the key: write it while the hosts come up.
     const config = (o.stackConfig ?? true) ? import("./stackConfig").then((m) => m.writeSandboxStackConfig(st, { log, stackName: o.stackName })) : undefined;
     config?.catch(() => undefined);
@@ -349,7 +367,17 @@ export async function reset(o: UpOptions = {}): Promise<UpResult> {
         net: o.net ?? old?.net,
         sshPort: o.sshPort ?? old?.hosts[0]?.sshPort,
         passwordAuthentication: o.passwordAuthentication ?? old?.passwordAuthentication,
+        script: o.script ?? old?.script,
     });
+}
+
+function lexists(p: string): boolean {
+    try {
+        fs.lstatSync(p);
+        return true;
+    } catch {
+        return false;
+    }
 }
 
 /** Stops one host's sshd (its sessions keep running, like a real sshd restart). */

@@ -13,6 +13,14 @@ export const DEFAULT_SSH_PORT = 2222;
 export const DEFAULT_NET = 10;
 export const RELEASE_NAME = `sequoiacm-${TARGET_VERSION}-release.tar.gz`;
 
+/**
+ * Which vendor `scmupgrade.py` the release package carries (reference section 3): the one shipped in 3.2.0
+ * (Python 2, keeps an existing backup) or the newest one (`--backup-path`, refuses with exit 2 when a completed
+ * backup exists).
+ */
+export const SCRIPT_BEHAVIOURS = ["3.2.0", "latest"] as const;
+export type ScriptBehaviour = (typeof SCRIPT_BEHAVIOURS)[number];
+
 /** The sandbox folder: the argument, else `$SCM_SANDBOX_DIR`, else `<repo>/.sandbox`. Always absolute. */
 export function sandboxDir(dir?: string): string {
     return path.resolve(dir ?? process.env.SCM_SANDBOX_DIR ?? path.join(repoRoot, ".sandbox"));
@@ -32,6 +40,8 @@ export function hostPaths(dir: string, name: string) {
         faultsFile: path.join(hostDir, "faults.json"),
         auditFile: path.join(hostDir, "audit.log"),
         descriptor: path.join(hostDir, "sandbox-host.json"),
+        /** The host's `/usr/bin/python`, named by the first line of the sandbox's scmupgrade.py. */
+        interpreter: path.join(root, "usr", "bin", "python"),
     };
 }
 
@@ -60,6 +70,8 @@ export interface SandboxState {
     passwordAuthentication?: boolean;
     sourceVersion: string;
     targetVersion: string;
+    /** The vendor behaviour of the release's scmupgrade.py; absent means 3.2.0. */
+    script?: ScriptBehaviour;
     hosts: SandboxHostState[];
 }
 

@@ -4,14 +4,21 @@
 Started by the control scripts as `python3 -S -B sandbox_node.py scm-node:<install>/conf/<type>/<port>`.
 It takes its version from the installed jar of its type when it starts, listens on the host's address,
 and answers the health endpoints of that version:
-  3.1.x  GET /health                       -> {"status":"UP"}
-  3.2.x  GET /internal/v1/health           -> {"status":"UP"}; actuator (/health, /info) on port + 1
+  3.1.x  GET /health                       -> Spring Boot 1.5's actuator health document (below)
+  3.2.x  GET /internal/v1/health           -> the same document, HTTP 200 whatever its status;
+                                              actuator (/health, /info) on port + 1
   all    GET /info                         -> {"app":{"version":...}}
   content-server  GET /api/v1/conf-properties?keys=SCM-Version,Node-Status
                                            -> {"conf":{"SCM-Version":...,"Node-Status":"starting"|"running"}}
+The health document is Spring Boot 1.5's: the top-level `status` and one entry per health indicator,
+each with its own `status` (`{"status":"UP","diskSpace":{"status":"UP","total":...},...}`). The
+actuator's /health answers HTTP 503 when the top-level status is DOWN; SequoiaCM 3.2's
+/internal/v1/health answers HTTP 200 whatever the status (reference section 2), so only the
+top-level `status` tells a DOWN node.
 Faults (hosts/<name>/faults.json, service entry): `startFails` exits at once with status 1;
-`unhealthy` answers DOWN (HTTP 503) and Node-Status `starting`, except to the control script's own
-start check, as a node that falls over right after it started.
+`unhealthy` answers a top-level DOWN whose nested indicators all say UP (HTTP 200 on
+/internal/v1/health, 503 on the actuator's /health) and Node-Status `starting`, except to the
+control script's own start check, as a node that falls over right after it started.
 """
 import errno
 import os
@@ -84,8 +91,23 @@ class Node(object):
             return False
         return True
 
-    def status_doc(self, request_head):
-        return ({"status": "UP"}, 200) if self.healthy(request_head) else ({"status": "DOWN"}, 503)
+    def health_doc(self, request_head):
+        """Spring Boot 1.5's health document: top-level status, then each indicator with its own status."""
+        status = "UP" if self.healthy(request_head) else "DOWN"
+        doc = {"status": status}
+        doc["diskSpace"] = {"status": "UP", "total": 107374182400, "free": 53687091200, "threshold": 10485760}
+        doc["refreshScope"] = {"status": "UP"}
+        doc["hystrix"] = {"status": "UP"}
+        return doc
+
+    def actuator_health(self, request_head):
+        """The actuator's /health: HTTP 503 when DOWN."""
+        doc = self.health_doc(request_head)
+        return doc, 200 if doc["status"] == "UP" else 503
+
+    def internal_health(self, request_head):
+        """SequoiaCM 3.2's /internal/v1/health: the whole document with HTTP 200, whatever the status."""
+        return self.health_doc(request_head), 200
 
     def node_status(self, request_head):
         if not self.healthy(request_head) or time.time() - self.started < STARTING_SECONDS:
@@ -100,12 +122,12 @@ class Node(object):
             return {"app": {"name": self.props.get("spring.application.name", self.node_type), "version": self.version}}, 200
         if management:
             if path == "/health":
-                return self.status_doc(head)
+                return self.actuator_health(head)
             return {"status": 404, "error": "Not Found", "path": path}, 404
         if path == "/internal/v1/health" and self.is32:
-            return self.status_doc(head)
+            return self.internal_health(head)
         if path == "/health" and not self.is32:
-            return self.status_doc(head)
+            return self.actuator_health(head)
         if path == "/api/v1/conf-properties" and self.service == "content-server":
             keys = []
             for part in query.split("&"):

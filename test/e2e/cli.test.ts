@@ -231,7 +231,7 @@ describe("scm-upgrade command line", () => {
         fs.writeFileSync(path.join(lockDir, "killed-run.json"), lock(dead));
         const locked = cli(["refresh", "--stack", "test-cli-lock"]);
         expect(locked.code).toBe(5);
-        expect(locked.stderr).toContain("Another run holds this stack's lock");
+        expect(locked.stderr).toContain("Another run holds the lock of stack test-cli-lock");
         expect(locked.stderr).toContain("scm-upgrade unlock --stack");
         // A live run's lock is never removed.
         fs.writeFileSync(path.join(lockDir, "live-run.json"), lock(process.pid));

@@ -1,10 +1,11 @@
 import { validateConfig, UpgradeConfig, effectiveHost } from "../../lib/config/schema";
 import { planWaves } from "../../lib/plan";
-import { preflightArgsFor, rollbackArgsFor, upgradeArgsFor } from "../../lib/nodeScripts";
+import { preflightArgsFor, rollbackArgsFor, unpackArgsFor, upgradeArgsFor } from "../../lib/nodeScripts";
 import { ServiceName } from "../../lib/services";
 import { parseMarkers, renderPreflight, renderServiceRollback, renderServiceUpgrade, renderUnpack } from "../../lib/shell";
 import { readAudit } from "../../sandbox/audit";
-import { clearFaults, setFault } from "../../sandbox/faults";
+import { httpJson, status } from "../../sandbox/cluster";
+import { clearFaults, setFault, setInterpreterFault } from "../../sandbox/faults";
 import { sandboxStackConfig } from "../../sandbox/stackConfig";
 import { useSandbox } from "../sandbox/fixture";
 
@@ -89,27 +90,79 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
         expect(rollbacks.map((e) => `${e.host}/${e.service}`)).toEqual(order);
     });
 
-    test("faults: exit 1, the exit-0 trap, and a node that never becomes healthy are all caught", async () => {
+    test("faults: the exit-0 trap, a failed start and resume, a DOWN node with UP components are all caught", async () => {
         const c = config();
-        // C's content-server is at 3.1.2 again after the rollback test.
-        setFault("C", "content-server", { step: "replace", mode: "exit1" }, sb.dir);
+        // C's nodes are at 3.1.2 again after the rollback test.
+        setFault("C", "content-server", { step: "replace", at: "middle" }, sb.dir);
         let r = await onHost("C", upgradeText(c, "C", "content-server"));
         expect(r.code).toBe(1);
-        expect(r.markers.values.reason).toBe("scmupgrade.py did not print upgrade success! (exit status 1)");
-        expect(r.stderr).toContain("    | ");
-
-        clearFaults({ dir: sb.dir });
-        setFault("C", "content-server", { step: "replace", mode: "exit0" }, sb.dir);
-        r = await onHost("C", upgradeText(c, "C", "content-server"));
-        expect(r.code).toBe(1);
         expect(r.markers.values.reason).toBe("scmupgrade.py did not print upgrade success! (exit status 0)");
-
+        expect(r.stderr).toContain("    | ");
         clearFaults({ dir: sb.dir });
+        // half-replaced (the 3.2.0 script keeps its backup and goes on): the next run completes it
+        r = await onHost("C", upgradeText(c, "C", "content-server"));
+        expect({ result: r.markers.values.result, after: r.markers.values["version-after"] }).toEqual({ result: "upgraded", after: "3.2.0" });
+
+        // start fails: exit 1 from scmupgrade.py, the jars are at the target and the nodes are down
+        setFault("C", "config-server", { startFails: true }, sb.dir);
+        r = await onHost("C", upgradeText(c, "C", "config-server"));
+        expect(r.code).toBe(1);
+        expect(r.markers.values.reason).toBe("scmupgrade.py did not print upgrade success! (exit status 1)");
+        expect(r.stderr).toContain("| [ERROR] start node failed! check and restart node");
+        // resumed with the fault still there: never "skipped", it fails naming the node
+        r = await onHost("C", upgradeText(c, "C", "config-server"));
+        expect(r.code).toBe(1);
+        expect(r.markers.values.reason).toBe("node 8190 of config-server on C is at 3.2.0 but does not start (control script exit status 8)");
+        // fixed without touching the jars: the node is started and health-gated, scmupgrade.py not run again
+        clearFaults({ dir: sb.dir });
+        const upgradesBefore = readAudit(sb.dir).filter((e) => e.action === "upgrade").length;
+        r = await onHost("C", upgradeText(c, "C", "config-server"));
+        expect({ code: r.code, result: r.markers.values.result, started: r.markers.values.started }).toEqual({ code: 0, result: "started", started: "8190" });
+        expect(readAudit(sb.dir).filter((e) => e.action === "upgrade").length).toBe(upgradesBefore);
+        expect(readAudit(sb.dir).filter((e) => e.host === "C" && e.service === "config-server" && e.action === "start").pop()).toMatchObject({ outcome: "ok", version: "3.2.0", port: 8190 });
+        // and the next run has nothing to do
+        expect((await onHost("C", upgradeText(c, "C", "config-server"))).markers.values.result).toBe("skipped");
+
+        // unhealthy: 3.2 answers HTTP 200 with a top-level DOWN over UP components; the gate refuses it
         setFault("C", "config-server", { unhealthy: true }, sb.dir);
-        r = await onHost("C", upgradeText(c, "C", "config-server", { healthTimeoutSeconds: 5, rollbackOnHealthFailure: true }));
+        const doc = await httpJson(sb.host("C").address, 8190, "/internal/v1/health");
+        expect(doc).toMatchObject({ code: 200, body: { status: "DOWN", diskSpace: { status: "UP" }, refreshScope: { status: "UP" } } });
+        r = await onHost("C", upgradeText(c, "C", "config-server", { healthTimeoutSeconds: 5 }));
+        expect(r.code).toBe(1);
+        expect(r.markers.values.reason).toBe("nodes 8190 of config-server on C are at 3.2.0 but not healthy on /internal/v1/health within 5s");
+        clearFaults({ dir: sb.dir });
+
+        // a node that never becomes healthy after an upgrade is rolled back when configured so
+        const host = c.hosts.find((x) => x.services.includes("schedule-server") && x.center === "standby")!.name;
+        setFault(host, "schedule-server", { unhealthy: true }, sb.dir);
+        r = await onHost(host, upgradeText(c, host, "schedule-server", { healthTimeoutSeconds: 5, rollbackOnHealthFailure: true }));
         expect(r.code).toBe(1);
         expect(r.markers.values.reason).toMatch(/^nodes +\d+ not healthy on the 3\.2 endpoints within 5s$/);
         expect(r.markers.values["rolled-back"]).toBe("3.1.2");
         clearFaults({ dir: sb.dir });
+    });
+
+    test("staging checks the script's interpreter on each host: missing or Python 3 fails naming host and fix, before any node changes", async () => {
+        const c = config();
+        const versions = async () => JSON.stringify((await status({ dir: sb.dir })).hosts.map((h) => h.nodes.map((n) => n.version)));
+        const before = await versions();
+        const audit = readAudit(sb.dir).length;
+        setInterpreterFault("B", "missing", sb.dir);
+        let r = await onHost("B", renderUnpack(unpackArgsFor(c, "B", sb.state().packagePath)));
+        expect(r.code).toBe(1);
+        expect(r.markers.checks).toEqual([{ name: "script-interpreter", status: "fail", detail: "B: /proc/self/cwd/../../../usr/bin/python does not exist" }]);
+        expect(r.markers.values.reason).toContain("host B: the staged scmupgrade.py cannot run");
+        expect(r.markers.values.reason).toContain("Fix: install Python 2 as /proc/self/cwd/../../../usr/bin/python on B");
+        expect(r.markers.values.reason).toContain("or set upgradeScript to a newer scmupgrade.py that runs on Python 3");
+        setInterpreterFault("B", "python3", sb.dir);
+        r = await onHost("B", renderUnpack(unpackArgsFor(c, "B", sb.state().packagePath)));
+        expect(r.code).toBe(1);
+        expect(r.markers.checks[0].detail).toMatch(/^B: \/proc\/self\/cwd\/\.\.\/\.\.\/\.\.\/usr\/bin\/python cannot compile it \(SyntaxError: /);
+        // nothing changed on any node, no scmupgrade.py ran
+        expect(await versions()).toBe(before);
+        expect(readAudit(sb.dir).length).toBe(audit);
+        clearFaults({ host: "B", dir: sb.dir });
+        r = await onHost("B", renderUnpack(unpackArgsFor(c, "B", sb.state().packagePath)));
+        expect({ code: r.code, check: r.markers.checks[0] }).toEqual({ code: 0, check: { name: "script-interpreter", status: "ok", detail: "#!/proc/self/cwd/../../../usr/bin/python" } });
     });
 });

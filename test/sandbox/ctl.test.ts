@@ -53,7 +53,7 @@ describe("control scripts of SequoiaCM 3.1.2", () => {
             /^Success:SERVICE-CENTER\(8800\) is already started \(\d+\)\nSuccess:GATEWAY\(8080\) is successfully started \(\d+\)\nTotal:2;Success:2;Failed:0\n$/,
         );
         const health = await httpJson(sb.host("C").address, 8080, "/health");
-        expect(health).toEqual({ code: 200, body: { status: "UP" } });
+        expect(health).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
     });
 
     test("content-server: --all / -a, and list exits 1 when no node runs", async () => {

@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { down, up } from "../../sandbox/cluster";
 import { killSandboxNow } from "../../sandbox/processes";
-import { findHost, SandboxHostState, SandboxState } from "../../sandbox/state";
+import { findHost, SandboxHostState, SandboxState, ScriptBehaviour } from "../../sandbox/state";
 import { SandboxService, SERVICE_LAYOUT } from "../../sandbox/topology";
 import { sshRun, SshResult } from "../helpers/sshd";
 
@@ -25,13 +25,13 @@ export interface SandboxFixture {
 }
 
 /** `net` must differ between test files that run at once. */
-export function useSandbox(name: string, net: number, o: { hosts?: number } = {}): SandboxFixture {
+export function useSandbox(name: string, net: number, o: { hosts?: number; script?: ScriptBehaviour } = {}): SandboxFixture {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `scm-sandbox-${name}-`));
     let st: SandboxState | undefined;
     // Should afterAll never run (a killed worker), take the sandbox's processes down with this one.
     process.once("exit", () => killSandboxNow(fs.existsSync(dir) ? fs.realpathSync(dir) : dir));
     beforeAll(async () => {
-        st = (await up({ dir, net, hosts: o.hosts, stackConfig: false })).state;
+        st = (await up({ dir, net, hosts: o.hosts, stackConfig: false, script: o.script })).state;
     });
     afterAll(async () => {
         await down({ dir });

@@ -76,10 +76,10 @@ describe("a manual upgrade of one content-server node", () => {
 
         expect(jars(install, "content-server")).toEqual(["sequoiacm-content-server-3.2.0.jar"]);
         const addr = sb.host("C").address;
-        expect(await httpJson(addr, 15000, "/internal/v1/health")).toEqual({ code: 200, body: { status: "UP" } });
+        expect(await httpJson(addr, 15000, "/internal/v1/health")).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
         expect((await httpJson(addr, 15000, "/health")).code).toBe(404);
         // actuator on the management port = port + 1
-        expect(await httpJson(addr, 15001, "/health")).toEqual({ code: 200, body: { status: "UP" } });
+        expect(await httpJson(addr, 15001, "/health")).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
         expect((await httpJson(addr, 15001, "/info")).body.app.version).toBe("3.2.0");
         const v = (await sb.ssh("C", `${sb.ctl("C", "content-server")} --version`)).stdout;
         expect(v.split("\n")[0]).toBe("SequoiaCM tools version:3.2.0");
@@ -125,7 +125,7 @@ describe("a manual upgrade of one content-server node", () => {
         expect(r.stdout.trim().split("\n").pop()).toBe("[INFO] rollback success!");
         expect(jars(install, "content-server")).toEqual(["sequoiacm-content-server-3.1.2.jar"]);
         const addr = sb.host("C").address;
-        expect(await httpJson(addr, 15000, "/health")).toEqual({ code: 200, body: { status: "UP" } });
+        expect(await httpJson(addr, 15000, "/health")).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
         expect((await httpJson(addr, 15000, "/internal/v1/health")).code).toBe(404);
         expect((await sb.ssh("C", `${sb.ctl("C", "content-server")} -v`)).stdout).toMatch(/^SequoiaCM tools version:3\.1\.2\n/);
         // the marker is gone: a second rollback is refused
@@ -192,7 +192,7 @@ describe("--dryrun and --start", () => {
             "sequoiacm-cloud-servicecenter-3.2.0.jar",
             "sequoiacm-cloud-servicetrace-3.2.0.jar",
         ]);
-        expect(await httpJson(sb.host("D").address, 8900, "/internal/v1/health")).toEqual({ code: 200, body: { status: "UP" } });
+        expect(await httpJson(sb.host("D").address, 8900, "/internal/v1/health")).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
     });
 
     test("without --start the nodes stay stopped; --nocheck accepts another folder name", async () => {
@@ -205,7 +205,7 @@ describe("--dryrun and --start", () => {
         expect(list.code).toBe(1);
         const start = await sb.ssh("D", `${sb.ctl("D", "schedule-server")} start -t schedule-server`);
         expect(start.code).toBe(0);
-        expect(await httpJson(sb.host("D").address, 8910, "/internal/v1/health")).toEqual({ code: 200, body: { status: "UP" } });
+        expect(await httpJson(sb.host("D").address, 8910, "/internal/v1/health")).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
     });
 
     test("stop fails only when nodes still run; no nodes and no files: a DEBUG line, and on", async () => {

@@ -212,7 +212,7 @@ describe("the node script's health gate and resume safety", () => {
 describe("the newest scmupgrade.py (with --backup-path) after an earlier attempt left a completed backup", () => {
     /** A stand-in for the newest script: refuses when its backup folder holds a completed backup, as the vendor's does. */
     const latest = (svc: string, bin: string) => `#!/bin/bash
-# usage: --backup-path=<path>
+case "$1" in -h|--help) echo " --backup-path     : service backup path"; exit 0;; esac
 args="$*"; echo "$args" >> ../ran
 bp=service_tmp; set -- "$@"
 while [ $# -gt 0 ]; do case "$1" in --backup-path) bp=$2; shift;; esac; shift; done
