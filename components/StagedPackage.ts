@@ -94,6 +94,7 @@ export class StagedPackage extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 create: renderUnpack({
+                    host: args.host,
                     stagingDir: args.stagingDir,
                     tarballPath,
                     sha256: "sha256" in args.package ? args.package.sha256 : undefined,

@@ -92,6 +92,8 @@ export async function plan(o: RunOptions): Promise<{ config: UpgradeConfig; wave
 /** What the driver saw of a run, from the engine's structured events: which resources failed, which nodes changed. */
 export interface RunObservations {
     failed: ResourceRole[];
+    /** The engine's message for each failed resource, by its role (JSON). */
+    messages?: Record<string, string>;
     upgraded: string[];
     /** Nodes the state held (replaced or updated this run): where the state said "done". */
     recorded?: string[];
@@ -102,6 +104,7 @@ export function observe(idx: NameIndex, seen: RunObservations, ev: EngineEvent):
     if (failedUrn) {
         const role = idx.get(nameOfUrn(failedUrn));
         if (role && !seen.failed.some((r) => JSON.stringify(r) === JSON.stringify(role))) seen.failed.push(role);
+        if (role && ev.diagnosticEvent?.message) (seen.messages ??= {})[JSON.stringify(role)] = ev.diagnosticEvent.message;
     }
     const pre = ev.resourcePreEvent?.metadata;
     if (pre && (pre.op === "create-replacement" || pre.op === "update")) {
@@ -149,6 +152,12 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     const pre = failed.filter((r) => r.role === "preflight").map((r) => r.host);
     if (pre.length) {
         return new DriverError("preflight-failed", `Preflight failed on ${pre.join(", ")}: no node was upgraded. Fix what the checks above name and run again.`);
+    }
+    // The staged script's checks (its interpreter, one archive per service) run at the end of staging:
+    // a failed check there is a preflight failure too, before any node changed.
+    const checks = failed.filter((r) => r.role === "staging" && /^SCMUP check=\S+ fail/m.test(seen?.messages?.[JSON.stringify(r)] ?? "")).map((r) => r.host);
+    if (checks.length) {
+        return new DriverError("preflight-failed", `Preflight failed on ${[...new Set(checks)].join(", ")}: the staged release cannot run there (see above); no node was upgraded.`);
     }
     const staging = [...new Set(failed.filter((r) => r.role === "staging").map((r) => r.host))];
     if (staging.length) {

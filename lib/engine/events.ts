@@ -114,7 +114,8 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
                     return;
                 }
                 if (idx.staging.has(name)) {
-                    emit({ type: "staging", host: idx.staging.get(name)!, status: "failed", message: explainFailure(msg), time: now() });
+                    const checkFailed = /^SCMUP check=\S+ fail/m.test(msg);
+                    emit({ type: "staging", host: idx.staging.get(name)!, status: "failed", message: checkFailed ? explainPreflight(msg) : explainFailure(msg), time: now() });
                     return;
                 }
             }

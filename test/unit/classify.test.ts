@@ -79,3 +79,22 @@ describe("resource names: one owner, parsed back", () => {
         expect(idx.get("scm-C-something-else")).toBeUndefined();
     });
 });
+
+describe("the staged script's checks", () => {
+    test("a failed interpreter check at the end of staging is a preflight failure (exit 4)", () => {
+        const unpack = childName.stageUnpack(componentName.stage(ROOT_NAME, "A"));
+        const ev = {
+            sequence: 1,
+            timestamp: 0,
+            diagnosticEvent: {
+                urn: urn(unpack),
+                severity: "error",
+                color: "never",
+                message: 'Process exited with status 1: running "...":\nSCMUP check=script-interpreter fail A: /usr/bin/python is missing\n',
+            },
+        } as unknown as EngineEvent;
+        const e = classify(new Error("x"), "x", false, "s", run([ev]));
+        expect(e.kind).toBe("preflight-failed");
+        expect(e.message).toContain("Preflight failed on A");
+    });
+});
