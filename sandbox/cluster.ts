@@ -145,8 +145,8 @@ function serviceCenterFor(state: SandboxState) {
 /** Builds the files of a fresh sandbox: keys, every host's 3.1.2 install, the 3.2.0 release package. */
 function build(state: SandboxState, log: Log): void {
     fs.mkdirSync(state.dir, { recursive: true });
-    const client = ensureKeyPair(state.clientKeyPath);
-    fs.writeFileSync(state.authorizedKeysFile, client.publicKey + "\n", { mode: 0o644 });
+    ensureKeyPair(state.clientKeyPath);
+    writeAuthorizedKeys(state);
     fs.chmodSync(path.dirname(state.clientKeyPath), 0o755);
     log(`installing SequoiaCM ${state.sourceVersion} on ${state.hosts.length} hosts`);
     const sc = serviceCenterFor(state);
@@ -169,8 +169,22 @@ function sshdRunning(h: SandboxHostState, procs: ProcInfo[]): number | undefined
     return (listeners.find((x) => x.pid === h.sshdPid) ?? listeners[0])?.pid;
 }
 
+/**
+ * The sandbox's authorized key, with a clean, empty HOME for its sessions: the login user's own
+ * ~/.bashrc (on this project's machines root's runs `pyenv init`, 0.2 s and more on every SSH
+ * command) is not the cluster's, and would blur every timing. Password logins keep the real HOME.
+ */
+function writeAuthorizedKeys(state: SandboxState): void {
+    const home = path.join(state.dir, "login-home");
+    fs.mkdirSync(home, { recursive: true, mode: 0o755 });
+    const pub = fs.readFileSync(`${state.clientKeyPath}.pub`, "utf8").trim();
+    fs.writeFileSync(state.authorizedKeysFile, `environment="HOME=${home}" ${pub}\n`, { mode: 0o644 });
+}
+
 async function startHostSshdIn(state: SandboxState, h: SandboxHostState): Promise<void> {
+    writeAuthorizedKeys(state);
     const s = await startSshd({
+        keyEnvironmentHome: true,
         address: h.address,
         port: h.sshPort,
         dir: path.join(h.hostDir, "sshd"),

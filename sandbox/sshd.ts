@@ -27,6 +27,8 @@ export interface SshdOptions {
     clientKeyPath?: string;
     /** The authorized_keys file to use. Default `<dir>/authorized_keys`, holding the client key. */
     authorizedKeysFile?: string;
+    /** The authorized keys may set HOME (`environment="HOME=..."`): the sandbox's clean login home. Default false. */
+    keyEnvironmentHome?: boolean;
     /** Keep running after this Node.js process exits (the sandbox's hosts). Default false. */
     detached?: boolean;
     /** How long to wait for the port to accept connections. Default 10000 ms. */
@@ -159,6 +161,8 @@ export function renderSshdConfig(o: {
     users?: string[];
     passwordAuthentication: boolean;
     asRoot: boolean;
+    /** Let the authorized keys set HOME for their sessions (the sandbox's clean login home). */
+    keyEnvironmentHome?: boolean;
 }): string {
     const lines = [
         "# Written by the scm-upgrade sandbox; regenerated on every start.",
@@ -184,7 +188,7 @@ export function renderSshdConfig(o: {
         "PrintMotd no",
         "PrintLastLog no",
         "UseDNS no",
-        "PermitUserEnvironment no",
+        `PermitUserEnvironment ${o.keyEnvironmentHome ? "HOME" : "no"}`,
         "Subsystem sftp internal-sftp",
         "LogLevel INFO",
     ];
@@ -235,6 +239,7 @@ export async function startSshd(o: SshdOptions): Promise<SshdHandle> {
             users: o.loginUser || o.extraUsers?.length ? [user, ...(o.extraUsers ?? [])] : undefined,
             passwordAuthentication: o.passwordAuthentication ?? false,
             asRoot,
+            keyEnvironmentHome: o.keyEnvironmentHome ?? false,
         }),
     );
     fs.rmSync(pidPath, { force: true });

@@ -1,0 +1,100 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { stacksDir } from "../../lib/engine/env";
+import { readAudit } from "../../sandbox/audit";
+import { reset, status } from "../../sandbox/cluster";
+import { sandboxStackConfig, writeSandboxStackConfig } from "../../sandbox/stackConfig";
+import { loadFromConfigMap } from "../../lib/config/load";
+import { planWaves } from "../../lib/plan";
+import { describeWithProvider } from "../helpers/engine";
+import { useSandbox } from "../sandbox/fixture";
+import { runCli } from "../helpers/cli";
+
+// The tool tells the truth about the cluster: every preview and up reads the nodes' live version
+// and health first, so a cluster that changed under the state (reset, a manual rollback) is
+// upgraded again, and a cluster with nothing to do runs nothing.
+describeWithProvider("live state before every preview and up", () => {
+    const sb = useSandbox("live-state", 51);
+    const stack = "test-live-state";
+    const state = fs.mkdtempSync(path.join(os.tmpdir(), "scm-live-state-"));
+    const env = { PULUMI_BACKEND_URL: `file://${state}` };
+    const saved = process.env.PULUMI_BACKEND_URL;
+    beforeAll(async () => {
+        process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
+        await writeSandboxStackConfig(sb.state(), { stackName: stack });
+    });
+    afterAll(() => {
+        if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;
+        else process.env.PULUMI_BACKEND_URL = saved;
+        fs.rmSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), { force: true });
+        fs.rmSync(state, { recursive: true, force: true });
+    });
+    const cli = (args: string[]) => runCli([...args, "--stack", stack], env, 600000);
+    const order = () => {
+        const plain = sandboxStackConfig(sb.state());
+        const r = loadFromConfigMap(Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
+        if (!r.ok) throw new Error(JSON.stringify(r.problems));
+        return planWaves(r.config).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
+    };
+    const upgradesSince = (t: string) =>
+        readAudit(sb.dir)
+            .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
+            .map((e) => `${e.host}/${e.service}`);
+    const sha = (f: string) => crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex");
+    const allAt = async (v: string) => {
+        const st = await status({ dir: sb.dir });
+        for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} ${v} UP`);
+    };
+
+    test("after a reset to 3.1.2 with the same package: preview lists every node, up upgrades every node again", async () => {
+        // Two full upgrades, a reset and a preview.
+        expect(cli(["up", "--yes"]).code).toBe(0);
+        const pkg = sb.state().packagePath;
+        const before = sha(pkg);
+        await reset({ dir: sb.dir });
+        expect(sha(pkg)).toBe(before);
+        await allAt("3.1.2");
+
+        const pv = cli(["preview"]);
+        expect(pv.code).toBe(0);
+        for (const n of order()) expect(pv.stderr).toMatch(new RegExp(`${n}\\s+would upgrade`));
+        expect(pv.stderr).toContain("0 of 12 nodes at 3.2.0 and healthy");
+        expect(pv.stderr).toMatch(/the state was stale: it recorded .* as done/);
+
+        const t0 = new Date().toISOString();
+        const r = cli(["up", "--yes"]);
+        expect(r.code).toBe(0);
+        expect(upgradesSince(t0)).toEqual(order());
+        await allAt("3.2.0");
+        // The summary shows this run's nodes, each once.
+        for (const n of order()) expect(r.stdout.split("\n").filter((l) => new RegExp(`\\b${n.split("/")[0]}\\s+${n.split("/")[1]}\\s`).test(l))).toHaveLength(1);
+    });
+
+    test("nothing to do: up runs nothing on the hosts and says so, from what it read live", async () => {
+        const count = readAudit(sb.dir).length;
+        const t0 = Date.now();
+        const r = cli(["up", "--yes"]);
+        const seconds = (Date.now() - t0) / 1000;
+        // eslint-disable-next-line no-console
+        console.log(`up with nothing to do (12 nodes, live state read): ${seconds.toFixed(1)} s`);
+        expect(r.code).toBe(0);
+        expect(r.stderr).toContain("Nothing to do: all 12 nodes are at 3.2.0 and healthy (read live from the hosts).");
+        expect(r.stdout).not.toMatch(/upgraded/);
+        expect(readAudit(sb.dir).length).toBe(count);
+    });
+
+    test("a standby node rolled back by hand with the vendor script: up upgrades exactly that node", async () => {
+        const h = sb.host("C");
+        const script = sb.script("C");
+        const rb = await sb.ssh("C", `cd '${path.dirname(script)}' && ./scmupgrade.py --service cloud --install-path '${sb.install("C", "cloud")}' --rollback --start`);
+        expect(rb.stdout).toContain("rollback success!");
+        expect(h.center).toBe("standby");
+        const t0 = new Date().toISOString();
+        const r = cli(["up", "--yes"]);
+        expect(r.code).toBe(0);
+        expect(upgradesSince(t0)).toEqual(["C/cloud"]);
+        await allAt("3.2.0");
+    });
+});
