@@ -70,7 +70,7 @@ describeWithProvider("live state before every preview and up", () => {
         await allAt("3.2.0");
         // The summary shows this run's nodes, each once.
         for (const n of order()) expect(r.stdout.split("\n").filter((l) => new RegExp(`\\b${n.split("/")[0]}\\s+${n.split("/")[1]}\\s`).test(l))).toHaveLength(1);
-    });
+    }, 900000);
 
     test("nothing to do: up runs nothing on the hosts and says so, from what it read live", async () => {
         const count = readAudit(sb.dir).length;
