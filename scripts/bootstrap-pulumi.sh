@@ -32,20 +32,10 @@ cli_ok() {
   (( BASH_REMATCH[1] >= 170 ))
 }
 
-# Runs a long command with a progress line every 15 s (elapsed time and what it does).
-with_progress() { # label command...
-  local label="$1"; shift
-  local t0=$SECONDS pid rc
-  "$@" & pid=$!
-  while ! wait_for "$pid" 15; do say "still $label ($(( SECONDS - t0 )) s)"; done
-  wait "$pid"; rc=$?
-  return $rc
-}
-wait_for() { # pid seconds: true once the process has ended
-  local end=$(( SECONDS + $2 ))
-  while (( SECONDS < end )); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.25; done
-  ! kill -0 "$1" 2>/dev/null
-}
+# A progress line every 15 s during long builds (scripts/lib/progress.sh: `with_progress "what" cmd...`).
+PROGRESS_TAG=bootstrap
+# shellcheck source=lib/progress.sh
+source "$root/scripts/lib/progress.sh"
 
 go_build_in_module() { # dir module@version main-package ldflags output
   local dir="$1" modver="$2" pkg="$3" ldflags="$4" out="$5"
