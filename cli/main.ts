@@ -19,6 +19,8 @@ const commonHelp = `Common flags:
   -s, --stack NAME   stack to work on (default: sandbox)
   -y, --yes          do not ask for confirmation
       --json         one JSON event per line on stdout, for pipelines
+      --backend URL  the stack's state: file://DIR or postgres://USER@HOST:PORT/DB?sslmode=...
+                     (default: $PULUMI_BACKEND_URL, else file://<repo>/.state; see README, "Running as a team")
   -h, --help         this help`;
 
 const help: Record<string, string> = {
@@ -66,8 +68,10 @@ before \`status\`. Runs no command on any host and changes nothing on them.`,
     report: `Usage: scm-upgrade report [--stack NAME] --from EVENTS.jsonl [--out FILE.html] [--only-center standby|primary]
 Writes the HTML report (per-node timeline, summary) of a run from the events \`up --json\` or
 \`rollback --json\` printed, with the stack's plan. Default output: .reports/run-<stack>-<time>.html.`,
-    unlock: `Usage: scm-upgrade unlock [--stack NAME]
-After a run was killed (SIGKILL), removes its lock on the local backend, after checking the process is gone.`,
+    unlock: `Usage: scm-upgrade unlock [--stack NAME] [--yes]
+After a run was killed (SIGKILL), shows who held the stack's lock and since when, asks for
+confirmation (or --yes), then removes it: file:// and postgres:// backends. A lock taken on this
+machine by a process still alive is never removed.`,
 };
 
 const PLAN_FORMATS = ["table", "json", "mermaid", "dot", "svg", "html"];
@@ -83,6 +87,7 @@ interface Flags {
     window?: string;
     force: boolean;
     help: boolean;
+    backend?: string;
 }
 
 function parse(cmd: string, argv: string[]): Flags {
@@ -99,6 +104,7 @@ function parse(cmd: string, argv: string[]): Flags {
             window: { type: "string" },
             force: { type: "boolean", default: false },
             help: { type: "boolean", short: "h", default: false },
+            backend: { type: "string" },
         },
         strict: true,
         allowPositionals: false,
@@ -120,6 +126,7 @@ function parse(cmd: string, argv: string[]): Flags {
         window: values.window as string | undefined,
         force: values.force as boolean,
         help: values.help as boolean,
+        backend: values.backend as string | undefined,
     };
 }
 
@@ -325,6 +332,7 @@ async function main(argv: string[]): Promise<number> {
         },
         signal: controller.signal,
         centers: f.onlyCenter ? [f.onlyCenter as "standby" | "primary"] : undefined,
+        backendUrl: f.backend,
     };
     try {
         switch (cmd) {
@@ -411,8 +419,20 @@ async function main(argv: string[]): Promise<number> {
                 return EXIT.ok;
             }
             case "unlock": {
-                const removed = await driver().unlock(opts);
-                p.result(removed.length ? `removed ${removed.length} stale lock(s)` : "no lock to remove");
+                const { backend, locks } = await driver().stackLocks(opts);
+                if (!locks.length) {
+                    p.result(`no lock to remove: stack ${f.stack} is not locked in ${backend}`);
+                    return EXIT.ok;
+                }
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const { describeLock } = require("../lib/engine/locks") as typeof import("../lib/engine/locks");
+                p.info(`stack ${f.stack} in ${backend} is locked by:\n${indent(locks.map(describeLock).join("\n"))}`);
+                if (!f.yes && !process.stdin.isTTY) refuseUnattended("remove the lock");
+                if (!f.yes && !(await confirm(`Remove the lock of stack ${f.stack}? Only if that run is dead. [y/N] `))) {
+                    throw new DriverError("refused", "Not confirmed: the lock was kept.");
+                }
+                const removed = await driver().unlock(opts, locks);
+                p.result(`removed ${removed.length} stale lock(s) of stack ${f.stack}, held by ${removed.map(describeLock).join("; ")}`);
                 return EXIT.ok;
             }
         }
