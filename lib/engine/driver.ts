@@ -10,7 +10,7 @@ import {
 import { UpgradeConfig } from "../config/schema";
 import { DriverError } from "./errors";
 import { loadFromFlatConfig } from "../config/load";
-import { planWaves, Wave } from "../plan";
+import { planWaves, soakSettings, soakSteps, Wave } from "../plan";
 import { configNamespace, upgradeProgram, ProgramOptions } from "../program";
 import { LiveState, liveKey } from "../probe";
 import { LiveStateError, readLiveState, SshCredentials } from "./live";
@@ -43,7 +43,7 @@ export async function openStack(o: RunOptions, live?: () => LiveState | undefine
     }
     // The live state is read by the driver before the engine starts, and handed to the program here.
     const runId = new Date().toISOString();
-    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode, live: live?.() ?? "none", runId });
+    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode, live: live?.() ?? "none", runId, soakSeconds: o.soakSeconds });
     return LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program }, await workspaceOptions(o));
 }
 
@@ -147,6 +147,21 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
                 `Fix the cause shown above, then run \`scm-upgrade ${nodes[0].rollback ? "rollback" : "up"} --stack ${stack}\` to resume.`,
         );
     }
+    const soaks = failed.filter((r): r is Extract<ResourceRole, { role: "soak" }> => r.role === "soak");
+    if (soaks.length) {
+        // The watch's own words: the node it saw, and what it saw.
+        const seenOn = soaks.map((r) => {
+            const m = withoutCommandText(seen?.messages?.[JSON.stringify(r)] ?? "");
+            const node = /^SCMUP soak-node=(\S+)$/m.exec(m)?.[1];
+            const what = /^SCMUP soak-seen=(.*)$/m.exec(m)?.[1];
+            return node ? `${node} ${what ?? "was not healthy"}` : `a standby node on ${r.host} was not healthy (see above)`;
+        });
+        return new DriverError(
+            "upgrade-failed",
+            `The ${soaks[0].soak.replace(/^soak\//, "soak before ")} failed: ${seenOn.join("; ")}. The run stopped after ${done} node${done === 1 ? "" : "s"} upgraded in this run; no node of that primary wave or later was touched. ` +
+                `Find out why, then run \`scm-upgrade up --stack ${stack}\` to soak again and resume.`,
+        );
+    }
     const pre = failed.filter((r) => r.role === "preflight").map((r) => r.host);
     if (pre.length) {
         return new DriverError("preflight-failed", `Preflight failed on ${pre.join(", ")}: no node was upgraded. Fix what the checks above name and run again.`);
@@ -227,7 +242,8 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
     if (LOCKING.has(operation)) await refuseIfLocked(o);
     const { config, credentials } = await loadStackConfig(stack);
     if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
-    const idx = buildNameIndex(config.hosts, o.mode === "rollback");
+    const soaks = o.mode === "rollback" ? [] : soakSteps(planWaves(config), soakSettings(config.soak, o.soakSeconds));
+    const idx = buildNameIndex(config.hosts, o.mode === "rollback", undefined, soaks);
     const translate = makeTranslator(idx, emit, operation === "preview");
     const seen: RunObservations = { failed: [], upgraded: [] };
     const onEvent = (ev: EngineEvent) => {
