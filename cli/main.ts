@@ -7,7 +7,7 @@ import type * as Driver from "../lib/engine/driver";
 import { DriverError } from "../lib/engine/errors";
 import { planOfStackFile } from "../lib/engine/planOfStack";
 import { ProgressEvent } from "../lib/engine/events";
-import { planToDot, planToJson, planToMermaid, renderPlanTable, Wave } from "../lib/plan";
+import { planToDot, planToJson, planToMermaid, renderPlanTable, SoakSettings, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { NodeResult } from "../components/RollingUpgrade";
 import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../lib/report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
@@ -19,6 +19,8 @@ const commonHelp = `Common flags:
   -s, --stack NAME   stack to work on (default: sandbox)
   -y, --yes          do not ask for confirmation
       --json         one JSON event per line on stdout, for pipelines
+      --backend URL  the stack's state: file://DIR or postgres://USER@HOST:PORT/DB?sslmode=...
+                     (default: $PULUMI_BACKEND_URL, else file://<repo>/.state; see README, "Running as a team")
   -h, --help         this help`;
 
 const help: Record<string, string> = {
@@ -54,6 +56,8 @@ Stages the package on every host, runs the preflight, then upgrades node by node
   --only-center standby   stop point: upgrade the standby center only; run \`up\` again to finish the primary
   --only-center primary   only the primary center's nodes (after the standby center is done)
   --window HH:MM-HH:MM    maintenance window (local time); refuses to start outside it unless --force
+  --soak DURATION         watch the upgraded standby nodes this long before each primary wave, e.g. 10m
+                          (instead of config soak.seconds; 0: no soak); a failing standby node stops the run
 Ctrl-C stops after the node in progress; the next \`up\` resumes. Nodes already at the target are skipped.`,
     status: `Usage: scm-upgrade status [--stack NAME] [--json]
 Per node: version before and after, skipped or not, seconds, from the last run's state. No SSH.`,
@@ -66,8 +70,10 @@ before \`status\`. Runs no command on any host and changes nothing on them.`,
     report: `Usage: scm-upgrade report [--stack NAME] --from EVENTS.jsonl [--out FILE.html] [--only-center standby|primary]
 Writes the HTML report (per-node timeline, summary) of a run from the events \`up --json\` or
 \`rollback --json\` printed, with the stack's plan. Default output: .reports/run-<stack>-<time>.html.`,
-    unlock: `Usage: scm-upgrade unlock [--stack NAME]
-After a run was killed (SIGKILL), removes its lock on the local backend, after checking the process is gone.`,
+    unlock: `Usage: scm-upgrade unlock [--stack NAME] [--yes]
+After a run was killed (SIGKILL), shows who held the stack's lock and since when, asks for
+confirmation (or --yes), then removes it: file:// and postgres:// backends. A lock taken on this
+machine by a process still alive is never removed.`,
 };
 
 const PLAN_FORMATS = ["table", "json", "mermaid", "dot", "svg", "html"];
@@ -81,8 +87,11 @@ interface Flags {
     out?: string;
     onlyCenter?: string;
     window?: string;
+    /** `--soak`, in seconds (0: none). */
+    soakSeconds?: number;
     force: boolean;
     help: boolean;
+    backend?: string;
 }
 
 function parse(cmd: string, argv: string[]): Flags {
@@ -97,14 +106,17 @@ function parse(cmd: string, argv: string[]): Flags {
             out: { type: "string" },
             "only-center": { type: "string" },
             window: { type: "string" },
+            soak: { type: "string" },
             force: { type: "boolean", default: false },
             help: { type: "boolean", short: "h", default: false },
+            backend: { type: "string" },
         },
         strict: true,
         allowPositionals: false,
     });
     if (values.format && cmd !== "plan") throw new UsageError(`--format is a flag of \`plan\` only.`);
     if (values.format && !PLAN_FORMATS.includes(values.format)) throw new UsageError(`--format must be ${PLAN_FORMATS.slice(0, -1).join(", ")} or ${PLAN_FORMATS.at(-1)}, not ${values.format}.`);
+    if (values.soak !== undefined && !["plan", "preview", "up"].includes(cmd)) throw new UsageError(`--soak is a flag of \`plan\`, \`preview\` and \`up\` only.`);
     if ((values.from || values.out) && cmd !== "report") throw new UsageError(`--from and --out are flags of \`report\` only.`);
     if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
         throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
@@ -118,8 +130,10 @@ function parse(cmd: string, argv: string[]): Flags {
         out: values.out as string | undefined,
         onlyCenter: values["only-center"] as string | undefined,
         window: values.window as string | undefined,
+        soakSeconds: parseSoak(values.soak as string | undefined),
         force: values.force as boolean,
         help: values.help as boolean,
+        backend: values.backend as string | undefined,
     };
 }
 
@@ -193,7 +207,24 @@ function describe(e: ProgressEvent): string | undefined {
         }
         case "run-finished":
             return `${e.operation} ${e.result} in ${e.elapsedSeconds.toFixed(1)}s`;
+        case "soak": {
+            const id = `${e.soak} on ${e.host}`.padEnd(28);
+            if (e.status === "planned") return `${id} would watch ${e.nodes.join(", ")} for ${e.seconds}s`;
+            if (e.status === "watching") return `${id} watching ${e.nodes.join(", ")} for ${e.seconds}s before the primary`;
+            if (e.status === "passed") return `${id} passed: ${e.nodes.join(", ")} stayed healthy (${e.seconds}s)`;
+            return `${id} FAILED${e.node ? ` at ${e.node}` : ""}:\n${indent(e.message ?? "")}`;
+        }
     }
+}
+
+/** `--soak` as seconds: `600`, `600s`, `10m`, `1h`, `1h30m`; `0` turns the soak off. */
+function parseSoak(text: string | undefined): number | undefined {
+    if (text === undefined) return undefined;
+    const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
+    if (!m || (m[1] ?? m[2] ?? m[3]) === undefined) throw new UsageError(`--soak must be a duration such as 600, 90s, 10m or 1h (0: no soak), not ${JSON.stringify(text)}.`);
+    const seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+    if (seconds > 86400) throw new UsageError(`--soak ${text} is longer than a day (86400 s).`);
+    return seconds;
 }
 
 const indent = (s: string) =>
@@ -325,20 +356,24 @@ async function main(argv: string[]): Promise<number> {
         },
         signal: controller.signal,
         centers: f.onlyCenter ? [f.onlyCenter as "standby" | "primary"] : undefined,
+        soakSeconds: f.soakSeconds,
+        backendUrl: f.backend,
     };
+    const soaksOf = (config: { soak?: SoakSettings }, waves: Wave[]) => soakSteps(waves, soakSettings(config.soak, f.soakSeconds));
     try {
         switch (cmd) {
             case "plan": {
-                const { waves, warnings } = planForDrawing(f.stack);
+                const { waves, warnings, config } = planForDrawing(f.stack);
+                const soaks = soaksOf(config, waves);
                 // Always to stderr: stdout is the plan itself, in any format.
                 if (warnings.length) process.stderr.write(formatPlanWarnings(f.stack, warnings) + "\n");
                 const format = f.format ?? (f.json ? "json" : "table");
-                if (format === "table") p.result(renderPlanTable(waves));
-                else if (format === "json") process.stdout.write(planToJson(waves) + "\n");
+                if (format === "table") p.result(renderPlanTable(waves, soaks));
+                else if (format === "json") process.stdout.write(planToJson(waves, soaks) + "\n");
                 else if (format === "mermaid") p.result(planToMermaid(waves));
                 else if (format === "dot") p.result(planToDot(waves));
-                else if (format === "svg") process.stdout.write(renderPlanSvg(waves));
-                else if (format === "html") process.stdout.write(renderPlanHtml(waves, { stack: f.stack }));
+                else if (format === "svg") process.stdout.write(renderPlanSvg(waves, soaks));
+                else if (format === "html") process.stdout.write(renderPlanHtml(waves, { stack: f.stack, soaks }));
                 else throw new UsageError(`--format must be table, json, mermaid, dot, svg or html, not ${format}.`);
                 return EXIT.ok;
             }
@@ -355,13 +390,14 @@ async function main(argv: string[]): Promise<number> {
             case "up":
             case "rollback": {
                 if (cmd === "up") checkWindow(f.window, f.force, new Date());
-                const { waves } = await plan();
+                const { waves, config } = await plan();
+                const soaks = cmd === "up" && f.onlyCenter !== "standby" ? soaksOf(config, waves) : [];
                 // Refusals about how the command was called come first; then what the machine lacks.
                 if (!f.yes && !process.stdin.isTTY) refuseUnattended(cmd === "up" ? "upgrade" : "roll back");
                 driver().requireProvider(opts);
                 if (!f.json) {
                     const shown = cmd === "rollback" ? [...waves].reverse() : waves;
-                    p.info(`${cmd === "rollback" ? "Rollback, reverse order of" : "Plan"}:\n${renderPlanTable(shown)}`);
+                    p.info(`${cmd === "rollback" ? "Rollback, reverse order of" : "Plan"}:\n${renderPlanTable(shown, soaks)}`);
                 }
                 await ensureConfirmed(f, p, cmd === "up" ? "upgrade" : "roll back");
                 let nodes: Record<string, NodeSummary> | undefined;
@@ -411,8 +447,20 @@ async function main(argv: string[]): Promise<number> {
                 return EXIT.ok;
             }
             case "unlock": {
-                const removed = await driver().unlock(opts);
-                p.result(removed.length ? `removed ${removed.length} stale lock(s)` : "no lock to remove");
+                const { backend, locks } = await driver().stackLocks(opts);
+                if (!locks.length) {
+                    p.result(`no lock to remove: stack ${f.stack} is not locked in ${backend}`);
+                    return EXIT.ok;
+                }
+                // eslint-disable-next-line @typescript-eslint/no-require-imports
+                const { describeLock } = require("../lib/engine/locks") as typeof import("../lib/engine/locks");
+                p.info(`stack ${f.stack} in ${backend} is locked by:\n${indent(locks.map(describeLock).join("\n"))}`);
+                if (!f.yes && !process.stdin.isTTY) refuseUnattended("remove the lock");
+                if (!f.yes && !(await confirm(`Remove the lock of stack ${f.stack}? Only if that run is dead. [y/N] `))) {
+                    throw new DriverError("refused", "Not confirmed: the lock was kept.");
+                }
+                const removed = await driver().unlock(opts, locks);
+                p.result(`removed ${removed.length} stale lock(s) of stack ${f.stack}, held by ${removed.map(describeLock).join("; ")}`);
                 return EXIT.ok;
             }
         }

@@ -1,10 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
 import { Center, UpgradeConfig, effectiveHost } from "../lib/config/schema";
-import { batches, planWaves, Wave } from "../lib/plan";
-import { preflightArgsFor, upgradeArgsFor } from "../lib/nodeScripts";
+import { batches, planWaves, SoakStep, soakSettings, soakSteps, Wave } from "../lib/plan";
+import { preflightArgsFor, soakArgsFor, upgradeArgsFor } from "../lib/nodeScripts";
 import { Preflight } from "./Preflight";
 import { ServiceUpgrade } from "./ServiceUpgrade";
+import { Soak } from "./Soak";
 import { StagedPackage } from "./StagedPackage";
 import { componentName } from "../lib/names";
 import { LiveState, liveKey } from "../lib/probe";
@@ -34,6 +35,8 @@ export interface RollingUpgradeArgs {
     live?: LiveState;
     /** A token unique to this run (e.g. its start time). */
     runId?: string;
+    /** The soak's length in seconds instead of the config's (`--soak`); 0: no soak. */
+    soakSeconds?: number;
 }
 
 /** What the run did to one node (one service on one host). */
@@ -63,6 +66,8 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     public readonly warnings: pulumi.Output<string[]>;
     /** The plan the resources were built from. */
     public readonly plan: Wave[];
+    /** The soaks in this run, each before its primary wave. */
+    public readonly soaks: SoakStep[];
 
     constructor(name: string, args: RollingUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:RollingUpgrade", name, {}, opts);
@@ -76,7 +81,11 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             throw new pulumi.ResourceError("`packageSha256` is required when the package is uploaded from this machine.", this);
         }
         const centers = args.centers ?? ["standby", "primary"];
-        this.plan = planWaves(c).filter((w) => centers.includes(w.center));
+        const fullPlan = planWaves(c);
+        this.plan = fullPlan.filter((w) => centers.includes(w.center));
+        // Soaks come from the whole plan (a soak watches every standby node before its primary wave), kept
+        // when their primary wave is in this run.
+        this.soaks = soakSteps(fullPlan, soakSettings(c.soak, args.soakSeconds)).filter((s) => this.plan.some((w) => w.index === s.beforeWave));
         const identity = args.packageSha256 ?? ("remotePath" in c.package ? c.package.remotePath : "");
         const triggers = [c.targetVersion, identity, args.upgradeScriptSha256 ?? ""];
         const live = args.live;
@@ -131,6 +140,30 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         const results: pulumi.Output<NodeResult>[] = [];
         let previous: pulumi.Resource[] = [];
         for (const wave of this.plan) {
+            const soak = this.soaks.find((s) => s.beforeWave === wave.index);
+            if (soak) {
+                // Run again whenever a watched node was not done before this run; a soak already passed with
+                // nothing changed since is settled (kept as the state has it, nothing runs).
+                const changed = soak.watch.some((n) => pending(n.host, n.service));
+                const hosts = [...new Set(soak.watch.map((n) => n.host))];
+                previous = [
+                    new Soak(
+                        componentName.soak(name, soak.service, soak.site),
+                        {
+                            soak: soak.id,
+                            hosts: hosts.map((h) => ({
+                                host: h,
+                                connection: args.connections[h],
+                                script: soakArgsFor(c, soak, h),
+                            })),
+                            triggers: changed ? [...triggers, ...runToken] : triggers,
+                            after: [...gate, ...previous],
+                            settled: !!live && !changed,
+                        },
+                        { parent: this },
+                    ),
+                ];
+            }
             for (const batch of batches(wave, c.parallelism)) {
                 const current: pulumi.Resource[] = [];
                 for (const node of batch) {

@@ -12,6 +12,8 @@ export const componentName = {
     preflight: (parent: string, host: string) => `${parent}-${host}-preflight`,
     stage: (parent: string, host: string) => `${parent}-${host}-stage`,
     node: (parent: string, host: string, service: string) => `${parent}-${host}-${service}`,
+    /** The soak before a primary wave: `<parent>-soak-<service>[-<site>]`. */
+    soak: (parent: string, service: string, site?: string) => `${parent}-soak-${service}${site === undefined ? "" : `-${site}`}`,
 };
 
 /** Child (custom resource) names, derived from their component's name. */
@@ -23,13 +25,37 @@ export const childName = {
     stageUnpack: (component: string) => `${component}-unpack`,
     nodeRun: (component: string) => `${component}-run`,
     nodeRollback: (component: string) => `${component}-rollback`,
+    /** A soak's watch of the standby nodes of one host. */
+    soakWatch: (component: string, host: string) => `${component}-${host}-watch`,
 };
 
 /** What a resource stands for. */
 export type ResourceRole =
     | { role: "preflight"; host: string }
     | { role: "staging"; host: string; step: "prepare" | "upload" | "upload-script" | "unpack" }
-    | { role: "node"; host: string; service: string; rollback: boolean };
+    | { role: "node"; host: string; service: string; rollback: boolean }
+    /** The watch of one host's standby nodes in the soak `soak` (its id, e.g. `soak/cloud/primary`). */
+    | { role: "soak"; host: string; soak: string };
+
+/** What the index needs of a soak (a `SoakStep` of lib/plan fits). */
+export interface SoakNames {
+    id: string;
+    beforeWave: number;
+    service: string;
+    site?: string;
+    seconds: number;
+    watch: readonly { host: string; service: string }[];
+}
+
+/** A soak's watch on one host, as the index knows it. */
+export interface SoakWatchInfo {
+    soak: string;
+    beforeWave: number;
+    host: string;
+    seconds: number;
+    /** `<host>/<service>` of the standby nodes it watches. */
+    nodes: string[];
+}
 
 /** Maps resource names (the last part of a URN) to their role, for one configuration. */
 export interface NameIndex {
@@ -39,11 +65,27 @@ export interface NameIndex {
     preflight: Map<string, string>;
     /** The unpack step of each host's staging (the one that says "staged"). */
     staging: Map<string, string>;
+    /** Each soak watch (one per soak and host). */
+    soaks: Map<string, SoakWatchInfo>;
 }
 
-export function buildNameIndex(hosts: { name: string; services: readonly string[] }[], rollback = false, root = ROOT_NAME): NameIndex {
+export function buildNameIndex(
+    hosts: { name: string; services: readonly string[] }[],
+    rollback = false,
+    root = ROOT_NAME,
+    soaks: readonly SoakNames[] = [],
+): NameIndex {
     const all = new Map<string, ResourceRole>();
-    const idx: NameIndex = { get: (n) => all.get(n), nodes: new Map(), preflight: new Map(), staging: new Map() };
+    const idx: NameIndex = { get: (n) => all.get(n), nodes: new Map(), preflight: new Map(), staging: new Map(), soaks: new Map() };
+    for (const s of soaks) {
+        const component = componentName.soak(root, s.service, s.site);
+        for (const host of [...new Set(s.watch.map((n) => n.host))]) {
+            const name = childName.soakWatch(component, host);
+            all.set(name, { role: "soak", host, soak: s.id });
+            const nodes = s.watch.filter((n) => n.host === host).map((n) => `${n.host}/${n.service}`);
+            idx.soaks.set(name, { soak: s.id, beforeWave: s.beforeWave, host, seconds: s.seconds, nodes });
+        }
+    }
     for (const h of hosts) {
         const pre = childName.preflightChecks(componentName.preflight(root, h.name));
         all.set(pre, { role: "preflight", host: h.name });

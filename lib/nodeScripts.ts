@@ -1,6 +1,7 @@
 import { effectiveHost, HostConfig, UpgradeConfig } from "./config/schema";
 import { ServiceName } from "./services";
-import { NodeRollbackArgs, NodeUpgradeArgs, PreflightArgs, serviceFilesOf, UnpackArgs } from "./shell";
+import { NodeRollbackArgs, NodeUpgradeArgs, PreflightArgs, serviceFilesOf, SoakWatchArgs, UnpackArgs } from "./shell";
+import type { SoakStep } from "./plan";
 
 /**
  * The arguments of each host script, from a validated config: one place that decides which config
@@ -85,5 +86,25 @@ export function unpackArgsFor(
         installGroup: config.installGroup,
         become: config.become,
         ...extra,
+    };
+}
+
+/** The soak's watch on one host: the standby services of `soak.watch` on it, in plan order. */
+export function soakArgsFor(config: UpgradeConfig, soak: SoakStep, hostName: string): SoakWatchArgs {
+    const services = soak.watch.filter((n) => n.host === hostName).map((n) => n.service);
+    if (!services.length) throw new Error(`The soak ${soak.id} watches no node on ${hostName}.`);
+    const { host, healthAddress, installRoot, stagingDir, installUser, become, targetVersion } = upgradeArgsFor(config, hostName, services[0]);
+    return {
+        host,
+        healthAddress,
+        installRoot,
+        stagingDir,
+        installUser,
+        become,
+        targetVersion,
+        soak: soak.id,
+        services: services.map(serviceFilesOf),
+        seconds: soak.seconds,
+        intervalSeconds: soak.intervalSeconds,
     };
 }

@@ -138,19 +138,99 @@ function siteLabel(w: Wave): string {
 
 const hostList = (w: Wave) => w.nodes.map((n) => n.host).join(", ");
 
-/** The plan as a plain-text table: wave, service, center, site, hosts. */
-export function renderPlanTable(plan: readonly Wave[]): string {
+/** How long the upgraded standby nodes are watched before a primary wave, and how often. */
+export interface SoakSettings {
+    seconds: number;
+    intervalSeconds: number;
+}
+
+/**
+ * A soak: before a primary wave, every standby node upgraded before it (all services so far) is watched for
+ * `seconds`, its health read every `intervalSeconds`; a node not UP, or whose version changed, stops the run.
+ */
+export interface SoakStep {
+    /** `soak/<service>/primary`, or `soak/content-server/primary/<site>`. */
+    id: string;
+    /** The index of the primary wave it comes before. */
+    beforeWave: number;
+    service: ServiceName;
+    site?: string;
+    seconds: number;
+    intervalSeconds: number;
+    /** The standby nodes watched, in plan order. */
+    watch: PlanNode[];
+}
+
+/**
+ * The soaks of a plan: one before each primary wave that has standby waves before it since the previous soak
+ * (site-first: before each primary wave; center-first content-server: before the first primary site only).
+ * Pass the whole plan (not one filtered by center) so that a soak watches every standby node before it; none
+ * without settings.
+ */
+export function soakSteps(plan: readonly Wave[], soak: SoakSettings | undefined): SoakStep[] {
+    if (!soak || soak.seconds <= 0) return [];
+    const out: SoakStep[] = [];
+    const standby: PlanNode[] = [];
+    let fresh = false;
+    for (const w of plan) {
+        if (w.center === "standby") {
+            standby.push(...w.nodes);
+            fresh = true;
+            continue;
+        }
+        if (!fresh) continue;
+        fresh = false;
+        out.push({
+            id: `soak/${w.service}/primary${w.site === undefined ? "" : `/${w.site}`}`,
+            beforeWave: w.index,
+            service: w.service,
+            ...(w.site === undefined ? {} : { site: w.site }),
+            seconds: soak.seconds,
+            intervalSeconds: Math.min(soak.intervalSeconds, soak.seconds),
+            watch: [...standby],
+        });
+    }
+    return out;
+}
+
+/**
+ * The soak settings of a run: the config's, or `overrideSeconds` (the `--soak` flag; 0 turns the soak off) with
+ * the config's interval (at most the soak), else 10 s or less.
+ */
+export function soakSettings(configured: SoakSettings | undefined, overrideSeconds?: number): SoakSettings | undefined {
+    if (overrideSeconds === undefined) return configured;
+    if (!Number.isInteger(overrideSeconds) || overrideSeconds < 0) throw new Error(`the soak must be a whole number of seconds, 0 or more, not ${overrideSeconds}`);
+    if (overrideSeconds === 0) return undefined;
+    return { seconds: overrideSeconds, intervalSeconds: Math.min(configured?.intervalSeconds ?? 10, overrideSeconds) };
+}
+
+const hostsOf = (nodes: readonly PlanNode[]) => [...new Set(nodes.map((n) => n.host))];
+
+/** One line for a soak: `soak 600 s (every 10 s): C, D`. */
+export function soakLabel(s: SoakStep): string {
+    return `soak ${s.seconds} s (every ${s.intervalSeconds} s): ${s.watch.length} standby node${s.watch.length === 1 ? "" : "s"} on ${hostsOf(s.watch).join(", ")}`;
+}
+
+/** The plan as a plain-text table: wave, service, center, site, hosts; a soak is its own row before its primary wave. */
+export function renderPlanTable(plan: readonly Wave[], soaks: readonly SoakStep[] = []): string {
     if (plan.length === 0) return "(empty plan: no host runs a service of serviceOrder)";
     const header = ["wave", "service", "center", "site", "hosts"];
-    const rows = plan.map((w) => [String(w.index), w.service, w.center, siteLabel(w), hostList(w)]);
+    const rows = plan.flatMap((w) => {
+        const row = [String(w.index), w.service, w.center, siteLabel(w), hostList(w)];
+        const soak = soaks.find((s) => s.beforeWave === w.index);
+        return soak ? [["soak", w.service, "standby", soak.site ?? "-", soakLabel(soak)], row] : [row];
+    });
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
     const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ");
     return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
-/** The plan as JSON text: `{ "waves": [ { index, id, service, center, site?, siteRole?, nodes } ] }`. */
-export function planToJson(plan: readonly Wave[]): string {
-    return JSON.stringify({ waves: plan }, null, 2);
+/**
+ * The plan as JSON text: `{ "waves": [ { index, id, service, center, site?, siteRole?, nodes } ] }`, and
+ * `"soaks": [ { id, beforeWave, service, site?, seconds, intervalSeconds, watch } ]` when there are soaks.
+ */
+export function planToJson(plan: readonly Wave[], soaks: readonly SoakStep[] = []): string {
+    return JSON.stringify(soaks.length ? { waves: plan, soaks } : { waves: plan }, null, 2);
 }
 
 function waveTitle(w: Wave): string {

@@ -32,6 +32,8 @@ export interface ProgramOptions {
     live?: LiveState | "read" | "none";
     /** A token unique to the run; nodes that are not done carry it in their triggers. Default: now. */
     runId?: string;
+    /** The soak before each primary wave, in seconds, instead of the config's `soak.seconds` (`--soak`); 0: none. */
+    soakSeconds?: number;
 }
 
 /** The plain value of a secret, for the live-state read only (kept in memory, never logged or exported). */
@@ -101,6 +103,7 @@ export async function upgradeProgram(opts: ProgramOptions = {}): Promise<Record<
         centers,
         live,
         runId: opts.runId ?? new Date().toISOString(),
+        soakSeconds: opts.soakSeconds,
     });
     return {
         mode,

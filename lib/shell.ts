@@ -596,3 +596,96 @@ export function serviceFilesOf(name: ServiceName): ServiceFiles {
         ctl: s.controlScript,
     };
 }
+
+// ---------------------------------------------------------------- soak
+
+export interface SoakWatchArgs extends Pick<NodeUpgradeArgs, "host" | "healthAddress" | "installRoot" | "stagingDir" | "installUser" | "become" | "targetVersion"> {
+    /** The soak's name for messages, e.g. `soak/cloud/primary`. */
+    soak: string;
+    /** The standby services of this host that the soak watches. */
+    services: ServiceFiles[];
+    seconds: number;
+    intervalSeconds: number;
+}
+
+/**
+ * The soak on one host: its upgraded standby nodes watched for `seconds` before the primary is touched. The
+ * nodes watched are those the node script recorded as the ones that must run (else every node configured on
+ * the host). Their health is read at once, then every `intervalSeconds`, and once more at the end, on the
+ * target version's endpoints (the node script's `healthy`); the installed version must stay the target. The
+ * first node not UP, not answering, or whose version changed fails the soak at once, naming the node and what
+ * was seen (`SCMUP soak-node=<host>/<service>:<port>`, `SCMUP reason=...`). Otherwise it lasts `seconds`, no
+ * more (`SCMUP result=soaked`, `SCMUP polls=<n>`).
+ */
+export function renderSoakWatch(a: SoakWatchArgs): string {
+    const seconds = wholeNumber(a.seconds, "soak seconds");
+    const interval = wholeNumber(a.intervalSeconds, "soak intervalSeconds");
+    if (a.seconds < 1 || a.intervalSeconds < 1) throw new Error("soak seconds and intervalSeconds must be 1 or more");
+    const lines = [
+        preamble,
+        `host=${shQuote(a.host)}`,
+        `soak=${shQuote(a.soak)}`,
+        `pkg=${shQuote(packageDir(a.stagingDir))}`,
+        `target=${shQuote(a.targetVersion)}`,
+        `health_base=${shQuote(healthBase(a.healthAddress))}`,
+        `health_path=${shQuote(healthPath(a.targetVersion))}`,
+        `seconds=${seconds}`,
+        `interval=${interval}`,
+        TOP_STATUS_FN,
+        "t0=$(date +%s)",
+        "elapsed() { echo $(( $(date +%s) - t0 )); }",
+        // seen <svc> <port> <what>: the soak fails here, naming the node.
+        'seen() { echo "SCMUP soak-node=$host/$1${2:+:$2}"; echo "SCMUP soak-seen=$3"; fail "$soak: $host/$1${2:+ node $2} $3 after $(elapsed)s of the ${seconds}s soak; the primary center was not touched"; }',
+        // what_is <port>: what the node answers now, in words.
+        "what_is() {",
+        "  local b st",
+        '  if ! b=$(curl -gsS -m 3 "$health_base:$1$health_path" 2>&1); then echo "did not answer on $health_path ($(printf "%s" "$b" | tail -n 1))"; return; fi',
+        '  st=$(printf "%s" "$b" | top_status)',
+        '  if [ "$st" != UP ]; then echo "answered status ${st:-(none)} on $health_path"; return; fi',
+        '  b=$(curl -gsS -m 3 "$health_base:$1/api/v1/conf-properties?keys=SCM-Version,Node-Status" 2>&1 | tr -d " ")',
+        '  echo "was not ready: conf-properties $b"',
+        "}",
+    ];
+    const checks: string[] = [];
+    a.services.forEach((s, i) => {
+        const install = `${a.installRoot.replace(/\/+$/, "")}/${s.folder}`;
+        lines.push(
+            `setup_${i}() {`,
+            `  svc=${shQuote(s.service)}; install=${shQuote(install)}; ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
+            `  record="$pkg/.scm-upgrade/"${shQuote(`${s.folder}.running`)}`,
+            ...installedVersionFn(s).split("\n").map((l) => `  ${l}`),
+            ...NODE_PORTS_FNS.split("\n").map((l) => `  ${l}`),
+            ...healthyFn({ service: s }).split("\n").map((l) => `  ${l}`),
+            "}",
+            `setup_${i}`,
+            'if [ -f "$record" ]; then ports=$(tr "\\n" " " < "$record"); else ports=$(local_ports | tr "\\n" " "); fi',
+            `ports_${i}=$ports`,
+            'v=$(installed_version "$install")',
+            '[ "$v" = "$target" ] || seen "$svc" "" "is at $v, not $target, when the soak starts"',
+            `[ -n "$(echo $ports)" ] || seen "$svc" "" "has no node to watch"`,
+            'echo "watching $host/$svc nodes $(echo $ports) for ${seconds}s, every ${interval}s"',
+            `check_${i}() {`,
+            `  setup_${i}`,
+            '  v=$(installed_version "$install")',
+            '  [ "$v" = "$target" ] || seen "$svc" "" "changed version: installed $v (was $target when the soak started)"',
+            `  for p in $ports_${i}; do healthy "$p" || seen "$svc" "$p" "$(what_is "$p")"; done`,
+            "}",
+        );
+        checks.push(`check_${i}`);
+    });
+    lines.push(
+        "polls=0",
+        "while :; do",
+        `  ${checks.join("; ")}`,
+        "  polls=$((polls + 1))",
+        '  now=$(date +%s); left=$(( t0 + seconds - now ))',
+        '  [ "$left" -le 0 ] && break',
+        '  [ "$left" -lt "$interval" ] && sleep "$left" || sleep "$interval"',
+        "done",
+        'echo "SCMUP polls=$polls"',
+        'echo "SCMUP seconds=$(elapsed)"',
+        'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
+        'echo "SCMUP result=soaked"',
+    );
+    return asInstallUser(lines.join("\n"), a.become, a.installUser);
+}

@@ -44,9 +44,14 @@ export interface ServiceFault {
     startFails?: boolean;
     /** The nodes start (the control script's start check passes) but then answer DOWN / HTTP 503, and content-server's Node-Status stays `starting`. */
     unhealthy?: boolean;
+    /**
+     * Each node of the service is healthy at first, then answers as `unhealthy` does from this many seconds after
+     * its process started: a node that passes its health gate after an upgrade and falls over later.
+     */
+    unhealthyAfterSeconds?: number;
     /** `scmupgrade.py` sleeps this many seconds after stopping the nodes, before replacing the files. */
     slowSeconds?: number;
-    /** Limit `startFails`/`unhealthy` to these node ports. Default: every node of the service. */
+    /** Limit `startFails`/`unhealthy`/`unhealthyAfterSeconds` to these node ports. Default: every node of the service. */
     ports?: number[];
 }
 
@@ -95,6 +100,7 @@ export function faultProblems(fault: ServiceFault): string[] {
     if (fault.at !== undefined && !["first", "middle", "last"].includes(String(fault.at)) && !(Number.isInteger(fault.at) && (fault.at as number) >= 1))
         p.push(`at must be first, middle, last or a command number from 1, got ${fault.at}`);
     if (fault.slowSeconds !== undefined && !(fault.slowSeconds >= 0)) p.push(`slow must be a number of seconds >= 0, got ${fault.slowSeconds}`);
+    if (fault.unhealthyAfterSeconds !== undefined && !(fault.unhealthyAfterSeconds >= 0)) p.push(`unhealthyAfterSeconds must be a number of seconds >= 0, got ${fault.unhealthyAfterSeconds}`);
     if (fault.ports !== undefined && !fault.ports.every((x) => Number.isInteger(x) && x > 0)) p.push("ports must be port numbers");
     return p;
 }

@@ -20,6 +20,8 @@ command -v ssh >/dev/null || need_pkgs+=(openssh-client)
 command -v curl >/dev/null || need_pkgs+=(curl)
 command -v python3 >/dev/null || need_pkgs+=(python3)
 command -v go >/dev/null || need_pkgs+=(golang-go)
+# PostgreSQL: the team-mode tests start a throwaway cluster of Debian's server (initdb, pg_ctl).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null || need_pkgs+=(postgresql)
 for extra in ${SCM_UPGRADE_EXTRA_APT:-}; do dpkg -s "$extra" >/dev/null 2>&1 || need_pkgs+=("$extra"); done
 if ((${#need_pkgs[@]})); then
   if [[ $(id -u) -eq 0 ]]; then

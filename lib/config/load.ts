@@ -13,7 +13,7 @@ import { ConfigProblem, SECRET_KEYS, SecretKey, validateConfig, ValidateOptions,
 export const CONFIG_NAMESPACE = "scm-upgrade";
 
 /** Plain keys whose value is JSON text of an object or a list. */
-const STRUCTURED_KEYS = ["package", "ssh", "hosts", "serviceOrder"] as const;
+const STRUCTURED_KEYS = ["package", "ssh", "hosts", "serviceOrder", "soak"] as const;
 /** Plain keys whose value is JSON text of a number or a boolean. */
 const SCALAR_JSON_KEYS = ["parallelism", "healthTimeoutSeconds", "rollbackOnHealthFailure"] as const;
 /** Plain keys whose value is the string itself. */

@@ -34,6 +34,9 @@ export type BecomeMode = (typeof BECOME_MODES)[number];
 export const SECRET_KEYS = ["sshPrivateKey", "sshPassword", "sshPrivateKeyPassphrase"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
 
+/** Bounds of `soak.seconds` and `soak.intervalSeconds`; the interval defaults to the smaller of 10 s and the soak. */
+export const SOAK_RANGE = { min: 1, max: 86400, defaultIntervalSeconds: 10 } as const;
+
 /** Bounds of `healthTimeoutSeconds`. */
 export const HEALTH_TIMEOUT_RANGE = { min: 5, max: 3600 } as const;
 
@@ -326,6 +329,12 @@ function shapes(opts: ValidateOptions) {
         installRoot: remoteAbsPath("/opt/sequoiacm").optional(),
         stagingDir: remoteAbsPath("/opt/scm_upgrade").optional(),
     };
+    const soakShape = {
+        /** How long the standby nodes are watched before each primary wave, in seconds. */
+        seconds: wholeNumber(SOAK_RANGE.min, SOAK_RANGE.max, "soak.seconds", "how long the upgraded standby nodes are watched before each primary wave, e.g. 600"),
+        /** How often their health is read during the soak. */
+        intervalSeconds: wholeNumber(SOAK_RANGE.min, 3600, "soak.intervalSeconds", "how often the standby nodes' health is read during the soak, e.g. 10").optional(),
+    };
     const topShape = {
         targetVersion: version("3.2.0").default(DEFAULTS.targetVersion),
         sourceVersion: version("3.1.2").default(DEFAULTS.sourceVersion),
@@ -372,8 +381,21 @@ function shapes(opts: ValidateOptions) {
             .default(DEFAULTS.healthTimeoutSeconds),
         upgradeScript: localFile(opts, "file", "scmupgrade.py").optional(),
         rollbackOnHealthFailure: z.boolean().default(DEFAULTS.rollbackOnHealthFailure),
+        /** Watch the upgraded standby nodes this long before each primary wave (default: no soak). */
+        soak: z
+            .strictObject(soakShape)
+            .superRefine((sk, ctx) => {
+                const o = obj(sk);
+                if (o && typeof o.seconds === "number" && typeof o.intervalSeconds === "number" && o.intervalSeconds > o.seconds)
+                    report(ctx as Ctx, {
+                        message: `intervalSeconds ${o.intervalSeconds} is longer than the soak (${o.seconds} s)`,
+                        fix: "set soak.intervalSeconds to at most soak.seconds (how often the standby nodes' health is read during the soak)",
+                    }, ["intervalSeconds"]);
+            }, { when: () => true })
+            .transform((sk) => ({ seconds: sk.seconds, intervalSeconds: sk.intervalSeconds ?? Math.min(SOAK_RANGE.defaultIntervalSeconds, sk.seconds) }))
+            .optional(),
     };
-    return { packageShape, bastionShape, sshShape, hostSshShape, hostShape, topShape };
+    return { packageShape, bastionShape, sshShape, hostSshShape, hostShape, soakShape, topShape };
 }
 
 /** The config schema; `opts` supplies the file checks and how local paths resolve. */
@@ -399,6 +421,7 @@ const KNOWN_KEYS: Record<string, readonly string[]> = (() => {
         "ssh.bastion": Object.keys(s.bastionShape),
         "hosts[]": Object.keys(s.hostShape),
         "hosts[].ssh": Object.keys(s.hostSshShape),
+        soak: Object.keys(s.soakShape),
     };
 })();
 
@@ -755,6 +778,9 @@ const EXPECTS: Record<string, string> = {
     healthTimeoutSeconds: `a whole number of seconds between ${HEALTH_TIMEOUT_RANGE.min} and ${HEALTH_TIMEOUT_RANGE.max}`,
     upgradeScript: "the path of scmupgrade.py on this machine",
     rollbackOnHealthFailure: "true or false",
+    soak: "{ seconds, intervalSeconds } such as { seconds: 600, intervalSeconds: 10 }",
+    "soak.seconds": `a whole number of seconds between ${SOAK_RANGE.min} and ${SOAK_RANGE.max}, such as 600`,
+    "soak.intervalSeconds": "a whole number of seconds, at most soak.seconds, such as 10",
 };
 
 const TYPE_WORDS: Record<string, string> = {

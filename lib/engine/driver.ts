@@ -10,7 +10,7 @@ import {
 import { UpgradeConfig } from "../config/schema";
 import { DriverError } from "./errors";
 import { loadFromFlatConfig } from "../config/load";
-import { planWaves, Wave } from "../plan";
+import { planWaves, soakSettings, soakSteps, Wave } from "../plan";
 import { configNamespace, upgradeProgram, ProgramOptions } from "../program";
 import { LiveState, liveKey } from "../probe";
 import { LiveStateError, readLiveState, SshCredentials } from "./live";
@@ -18,6 +18,7 @@ import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } fro
 import { NameIndex, nameOfUrn, ResourceRole } from "../names";
 import { parseMarkers } from "../shell";
 import { commandProviderPresent, projectName, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
+import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, StackLock } from "./locks";
 
 export { DriverError } from "./errors";
 export type { FailureKind } from "./errors";
@@ -42,7 +43,7 @@ export async function openStack(o: RunOptions, live?: () => LiveState | undefine
     }
     // The live state is read by the driver before the engine starts, and handed to the program here.
     const runId = new Date().toISOString();
-    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode, live: live?.() ?? "none", runId });
+    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode, live: live?.() ?? "none", runId, soakSeconds: o.soakSeconds });
     return LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program }, await workspaceOptions(o));
 }
 
@@ -132,10 +133,7 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
         return new DriverError("interrupted", `Interrupted: the engine stopped after the steps in progress. Run \`scm-upgrade up --stack ${stack}\` again to resume.`);
     }
     if (e instanceof ConcurrentUpdateError || /currently locked|another update is currently in progress/i.test(text)) {
-        return new DriverError(
-            "stack-locked",
-            `Another run holds the lock of stack ${stack}: wait for it to finish. If no run is alive (a killed process), run \`scm-upgrade unlock --stack ${stack}\`.`,
-        );
+        return lockedError(stack, locksInEngineText(text));
     }
     const failed = seen?.failed ?? [];
     const done = seen?.upgraded.length ?? 0;
@@ -147,6 +145,21 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
             "upgrade-failed",
             `The ${verb} stopped at ${where} after ${done} node${done === 1 ? "" : "s"} ${nodes[0].rollback ? "rolled back" : "upgraded"} in this run; later nodes were not touched. ` +
                 `Fix the cause shown above, then run \`scm-upgrade ${nodes[0].rollback ? "rollback" : "up"} --stack ${stack}\` to resume.`,
+        );
+    }
+    const soaks = failed.filter((r): r is Extract<ResourceRole, { role: "soak" }> => r.role === "soak");
+    if (soaks.length) {
+        // The watch's own words: the node it saw, and what it saw.
+        const seenOn = soaks.map((r) => {
+            const m = withoutCommandText(seen?.messages?.[JSON.stringify(r)] ?? "");
+            const node = /^SCMUP soak-node=(\S+)$/m.exec(m)?.[1];
+            const what = /^SCMUP soak-seen=(.*)$/m.exec(m)?.[1];
+            return node ? `${node} ${what ?? "was not healthy"}` : `a standby node on ${r.host} was not healthy (see above)`;
+        });
+        return new DriverError(
+            "upgrade-failed",
+            `The ${soaks[0].soak.replace(/^soak\//, "soak before ")} failed: ${seenOn.join("; ")}. The run stopped after ${done} node${done === 1 ? "" : "s"} upgraded in this run; no node of that primary wave or later was touched. ` +
+                `Find out why, then run \`scm-upgrade up --stack ${stack}\` to soak again and resume.`,
         );
     }
     const pre = failed.filter((r) => r.role === "preflight").map((r) => r.host);
@@ -166,15 +179,49 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     return new DriverError("upgrade-failed", `The run failed before any node was changed: ${withoutCommandText(text).split("\n").find((l) => l.trim()) ?? "see the engine's output"}`);
 }
 
+/** Exit 5: the stack is locked; names the real stack and each holder (user, host, process, since when). */
+export function lockedError(stack: string, locks: StackLock[]): DriverError {
+    const by = locks.length ? ` (held by ${locks.map(describeLock).join("; ")})` : "";
+    return new DriverError(
+        "stack-locked",
+        `Another run holds the lock of stack ${stack}${by}: wait for it to finish; nothing was changed. If no run is alive (a killed process), run \`scm-upgrade unlock --stack ${stack}\`.`,
+    );
+}
+
+/** The operations that take the stack's lock in the engine (a preview does not). */
+const LOCKING = new Set(["up", "rollback", "refresh", "destroy"]);
+
+/**
+ * Refuses (exit 5, naming the holder) when a run holds the stack's lock. Read through the backend
+ * itself: lock files on file://, lock rows on postgres://. Other backends: the engine's own check.
+ */
+async function refuseIfLocked(o: RunOptions): Promise<void> {
+    const url = engineEnv(o).PULUMI_BACKEND_URL;
+    if (backendKind(url) === "other") return;
+    let locks: StackLock[];
+    try {
+        locks = await readLocks(url, o.stack);
+    } catch (e) {
+        throw new DriverError("upgrade-failed", `Cannot read the locks of stack ${o.stack} in ${redactUrl(url)}: ${String((e as Error)?.message ?? e)}. Nothing was changed.`);
+    }
+    if (locks.length) throw lockedError(o.stack, locks);
+}
+
 /**
  * The engine's record of operations a killed run left unfinished. A command that was running
  * when its driver died may or may not have completed on the host; every script here checks the
  * installed version first, so clearing the record and running again is safe.
+ *
+ * Never on a stack another run holds: the caller checked the lock before reading the state, it is
+ * checked again right before the write, and the write itself (`stack import`) takes the stack's
+ * lock in the engine, which refuses while any other run holds it. A run that held the lock at any
+ * moment of this would have been seen, since a run holds it from its start to its end.
  */
-async function clearPendingOperations(stack: Stack, say: (l: string) => void): Promise<number> {
+async function clearPendingOperations(stack: Stack, o: RunOptions, say: (l: string) => void): Promise<number> {
     const state = await stack.exportStack();
     const pending = (state.deployment as { pending_operations?: { resource: { urn: string }; type: string }[] }).pending_operations ?? [];
     if (pending.length === 0) return 0;
+    await refuseIfLocked(o);
     for (const p of pending) say(`clearing the record of an interrupted ${p.type} of ${p.resource.urn.split("::").pop()}`);
     (state.deployment as { pending_operations?: unknown[] }).pending_operations = [];
     await stack.importStack(state);
@@ -191,9 +238,12 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
     } catch (e) {
         throw classify(e, String(e), false, o.stack);
     }
+    // A stack another run holds is refused here, before its state is read or anything else runs.
+    if (LOCKING.has(operation)) await refuseIfLocked(o);
     const { config, credentials } = await loadStackConfig(stack);
     if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
-    const idx = buildNameIndex(config.hosts, o.mode === "rollback");
+    const soaks = o.mode === "rollback" ? [] : soakSteps(planWaves(config), soakSettings(config.soak, o.soakSeconds));
+    const idx = buildNameIndex(config.hosts, o.mode === "rollback", undefined, soaks);
     const translate = makeTranslator(idx, emit, operation === "preview");
     const seen: RunObservations = { failed: [], upgraded: [] };
     const onEvent = (ev: EngineEvent) => {
@@ -204,7 +254,7 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
     emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
     try {
         if (operation === "up" || operation === "rollback") {
-            await clearPendingOperations(stack, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
+            await clearPendingOperations(stack, o, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
         }
         if ((operation === "up" || operation === "preview") && o.mode !== "rollback") {
             live = await readLive(config, credentials, o, emit);
@@ -348,29 +398,30 @@ function pidAlive(pid: number): boolean {
     }
 }
 
-/**
- * Remove a lock that a killed run left behind (file backend only), after checking that the
- * process that took it is gone. Returns the locks removed.
- */
-export async function unlock(o: RunOptions): Promise<string[]> {
+/** The locks held on a stack, with the backend they were read from (password masked). */
+export async function stackLocks(o: RunOptions): Promise<{ backend: string; locks: StackLock[] }> {
     const url = engineEnv(o).PULUMI_BACKEND_URL;
-    if (!url.startsWith("file://")) {
-        throw new DriverError("refused", `unlock only handles the local file backend; for ${url} use \`pulumi cancel\`.`);
+    if (backendKind(url) === "other") {
+        throw new DriverError("refused", `unlock handles file:// and postgres:// backends; for ${redactUrl(url)} use \`pulumi cancel\`.`);
     }
-    const dir = path.join(url.slice("file://".length), ".pulumi", "locks");
-    const removed: string[] = [];
-    if (!fs.existsSync(dir)) return removed;
-    const files = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith(".json") && path.dirname(f).endsWith(path.join(projectName, o.stack)));
+    return { backend: redactUrl(url), locks: await readLocks(url, o.stack) };
+}
+
+/**
+ * Remove a lock that a killed run left behind (file:// or postgres:// backend), after checking
+ * that the process that took it is gone when it ran on this machine. `locks`: the ones the caller
+ * showed (default: all, read now); only those are removed, never one taken since.
+ * Returns the locks removed.
+ */
+export async function unlock(o: RunOptions, locks?: StackLock[]): Promise<StackLock[]> {
+    const url = engineEnv(o).PULUMI_BACKEND_URL;
+    const held = locks ?? (await stackLocks(o)).locks;
     // Check every lock before removing any: a live run's lock refuses the whole command.
-    const locks = files.map((f) => ({ full: path.join(dir, f), lock: JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as { pid?: number; hostname?: string } }));
-    for (const { lock } of locks) {
+    for (const lock of held) {
         if (lock.pid && lock.hostname === os.hostname() && pidAlive(lock.pid)) {
-            throw new DriverError("stack-locked", `The run holding the lock (pid ${lock.pid}) is still alive: stop it first.`);
+            throw new DriverError("stack-locked", `The run holding the lock (pid ${lock.pid}) is still alive: stop it first. Lock of stack ${o.stack}: ${describeLock(lock)}.`);
         }
     }
-    for (const { full } of locks) {
-        fs.rmSync(full);
-        removed.push(full);
-    }
-    return removed;
+    await removeLocks(url, held);
+    return held;
 }

@@ -21,6 +21,22 @@ export type ProgressEvent =
           message?: string;
           time: string;
       }
+    | {
+          /** One host's watch of a soak (one per host with standby nodes to watch), before primary wave `wave`. */
+          type: "soak";
+          soak: string;
+          wave: number;
+          host: string;
+          status: "planned" | "watching" | "passed" | "failed";
+          /** `<host>/<service>` of the standby nodes watched. */
+          nodes: string[];
+          /** The configured length; on `passed`, how long it lasted. */
+          seconds: number;
+          /** On `failed`: the node seen (`<host>/<service>:<port>`) and what was seen. */
+          node?: string;
+          message?: string;
+          time: string;
+      }
     | { type: "diagnostic"; severity: string; message: string; time: string }
     | { type: "live-state"; target: string; done: string[]; pending: { node: string; detail: string }[]; seconds: number; time: string }
     | { type: "run-finished"; operation: string; result: "succeeded" | "failed" | "interrupted"; elapsedSeconds: number; time: string };
@@ -67,6 +83,9 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
             if (node) {
                 started.set(name, Date.now());
                 emit({ type: "node", ...node, status: preview ? "planned" : name.endsWith("-rollback") ? "rolling-back" : "upgrading", time: now() });
+            } else if (idx.soaks.has(name)) {
+                const w = idx.soaks.get(name)!;
+                emit({ type: "soak", soak: w.soak, wave: w.beforeWave, host: w.host, status: preview ? "planned" : "watching", nodes: w.nodes, seconds: w.seconds, time: now() });
             } else if (!preview && idx.preflight.has(name)) {
                 emit({ type: "preflight", host: idx.preflight.get(name)!, status: "running", time: now() });
             } else if (!preview && idx.staging.has(name)) {
@@ -91,6 +110,10 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
                     seconds: started.has(name) ? Math.round((Date.now() - started.get(name)!) / 100) / 10 : undefined,
                     time: now(),
                 });
+            } else if (idx.soaks.has(name)) {
+                const w = idx.soaks.get(name)!;
+                const v = parseMarkers(stdout).values;
+                emit({ type: "soak", soak: w.soak, wave: w.beforeWave, host: w.host, status: "passed", nodes: w.nodes, seconds: Number(v.seconds ?? w.seconds), time: now() });
             } else if (idx.preflight.has(name)) {
                 const warnings = parseMarkers(stdout)
                     .checks.filter((c) => c.status === "warn")
@@ -111,6 +134,23 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
                 }
                 if (idx.preflight.has(name)) {
                     emit({ type: "preflight", host: idx.preflight.get(name)!, status: "failed", message: explainPreflight(msg), time: now() });
+                    return;
+                }
+                if (idx.soaks.has(name)) {
+                    const w = idx.soaks.get(name)!;
+                    const v = parseMarkers(withoutCommandText(msg)).values;
+                    emit({
+                        type: "soak",
+                        soak: w.soak,
+                        wave: w.beforeWave,
+                        host: w.host,
+                        status: "failed",
+                        nodes: w.nodes,
+                        seconds: w.seconds,
+                        ...(v["soak-node"] ? { node: v["soak-node"] } : {}),
+                        message: explainFailure(msg),
+                        time: now(),
+                    });
                     return;
                 }
                 if (idx.staging.has(name)) {

@@ -10,7 +10,7 @@
  * Every wave box carries `data-wave="<index>"`, every host chip `data-node="<host>/<service>"`.
  */
 import type { Center } from "../config/schema";
-import { nodeKey, Wave } from "../plan";
+import { nodeKey, SoakStep, soakLabel, Wave } from "../plan";
 import { commonDomain, esc, fit, FONT, num, page, textWidth } from "./html";
 
 const LANES: readonly Center[] = ["standby", "primary"];
@@ -53,12 +53,28 @@ function laneX(center: Center): number {
     return M + GUTTER + LANES.indexOf(center) * (LANE_W + LANE_GAP);
 }
 
-function layout(waves: readonly Wave[]): { placed: Placed[]; width: number; height: number; domain: string } {
+const SOAK_H = 30;
+
+interface PlacedSoak {
+    soak: SoakStep;
+    x: number;
+    y: number;
+    w: number;
+}
+
+function layout(waves: readonly Wave[], soaks: readonly SoakStep[] = []): { placed: Placed[]; soaks: PlacedSoak[]; width: number; height: number; domain: string } {
     const placed: Placed[] = [];
+    const placedSoaks: PlacedSoak[] = [];
     const domain = commonDomain(waves.flatMap((w) => w.nodes.map((n) => n.host)));
     let y = M + HEAD;
     const inner = LANE_W - 20 - 2 * BOX_PAD; // the box is 10 px in from each side of its lane
     for (const wave of waves) {
+        const soak = soaks.find((s) => s.beforeWave === wave.index);
+        if (soak) {
+            // A band across both lanes: the standby nodes are watched before this primary wave starts.
+            placedSoaks.push({ soak, x: laneX("standby") + 10, y: y - ROW_GAP / 2 + 4, w: LANES.length * LANE_W + LANE_GAP - 20 });
+            y += SOAK_H;
+        }
         const x = laneX(wave.center) + 10;
         const w = LANE_W - 20;
         let cy = y + BOX_PAD + 20; // below the title line
@@ -87,18 +103,21 @@ function layout(waves: readonly Wave[]): { placed: Placed[]; width: number; heig
         y += h + ROW_GAP;
     }
     const height = waves.length ? y - ROW_GAP + M + 34 : M + HEAD + 100;
-    return { placed, width: M * 2 + GUTTER + LANES.length * LANE_W + LANE_GAP, height, domain };
+    return { placed, soaks: placedSoaks, width: M * 2 + GUTTER + LANES.length * LANE_W + LANE_GAP, height, domain };
 }
 
 /** The size `renderPlanSvg` draws at, in CSS pixels. */
-export function planSvgLayout(waves: readonly Wave[]): PlanSvgLayout {
-    const { width, height } = layout(waves);
+export function planSvgLayout(waves: readonly Wave[], soaks: readonly SoakStep[] = []): PlanSvgLayout {
+    const { width, height } = layout(waves, soaks);
     return { width, height };
 }
 
-/** The waves as one standalone SVG document (UTF-8 text), usable as a file or inline in HTML. */
-export function renderPlanSvg(waves: readonly Wave[]): string {
-    const { placed, width, height, domain } = layout(waves);
+/**
+ * The waves as one standalone SVG document (UTF-8 text), usable as a file or inline in HTML. Each soak is a band
+ * across both lanes before its primary wave (`data-soak="<id>"`, `data-before-wave="<index>"`).
+ */
+export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[] = []): string {
+    const { placed, soaks: placedSoaks, width, height, domain } = layout(waves, soaks);
     const out: string[] = [];
     out.push(
         `<svg xmlns="http://www.w3.org/2000/svg" width="${num(width)}" height="${num(height)}" viewBox="0 0 ${num(width)} ${num(height)}" font-family='${FONT}' font-size="${FS}" role="img" aria-label="Upgrade plan: ${waves.length} waves" data-plan-waves="${waves.length}">`,
@@ -153,6 +172,15 @@ export function renderPlanSvg(waves: readonly Wave[]): string {
                 : `M${num(x1)},${num(y1)} C${num(x1)},${num(y1 + ROW_GAP)} ${num(x2)},${num(y2 - ROW_GAP)} ${num(x2)},${num(y2)}`;
         out.push(`<path data-edge="${a.wave.index}-${b.wave.index}" d="${d}" fill="none" stroke="#52606d" stroke-width="1.6" marker-end="url(#arrow)"/>`);
     }
+    // Soak bands, over the arrows they cut.
+    for (const s of placedSoaks) {
+        const label = fit(`${soakLabel(s.soak)}, before the primary`, s.w - 24, 12);
+        out.push(`<g data-soak="${esc(s.soak.id)}" data-before-wave="${s.soak.beforeWave}">`);
+        out.push(`<title>${esc(`${s.soak.id}: ${s.soak.watch.map(nodeKey).join(", ")} watched ${s.soak.seconds} s, every ${s.soak.intervalSeconds} s; any not UP stops the run`)}</title>`);
+        out.push(`<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${SOAK_H - 6}" rx="12" fill="#fff8db" stroke="#c9a227" stroke-dasharray="5 3"/>`);
+        out.push(`<text x="${num(s.x + s.w / 2)}" y="${num(s.y + 16)}" text-anchor="middle" font-size="12" fill="#7a5c00">${esc(label)}</text>`);
+        out.push(`</g>`);
+    }
     // Wave boxes.
     for (const p of placed) {
         const s = LANE_STYLE[p.wave.center];
@@ -204,18 +232,23 @@ export function renderPlanSvg(waves: readonly Wave[]): string {
 }
 
 /** The plan as a self-contained HTML page: the SVG graph inline, then the same plan as a table. */
-export function renderPlanHtml(waves: readonly Wave[], opts: { stack?: string; title?: string } = {}): string {
+export function renderPlanHtml(waves: readonly Wave[], opts: { stack?: string; title?: string; soaks?: readonly SoakStep[] } = {}): string {
     const title = opts.title ?? `Upgrade plan${opts.stack ? ` of stack ${opts.stack}` : ""}`;
+    const soaks = opts.soaks ?? [];
+    const soakRow = (w: Wave) => {
+        const s = soaks.find((x) => x.beforeWave === w.index);
+        return s ? `<tr data-soak-row="${esc(s.id)}"><td>soak</td><td>${esc(s.service)}</td><td>standby</td><td>${esc(s.site ?? "-")}</td><td>${esc(soakLabel(s))}</td></tr>\n` : "";
+    };
     const rows = waves
         .map(
             (w) =>
-                `<tr data-wave-row="${w.index}"><td class="num">${w.index}</td><td>${esc(w.service)}</td><td>${esc(w.center)}</td><td>${w.site === undefined ? "-" : `${esc(w.site)} (${esc(w.siteRole ?? "branch")})`}</td><td>${w.nodes.map((n) => esc(n.host)).join(", ")}</td></tr>`,
+                `${soakRow(w)}<tr data-wave-row="${w.index}"><td class="num">${w.index}</td><td>${esc(w.service)}</td><td>${esc(w.center)}</td><td>${w.site === undefined ? "-" : `${esc(w.site)} (${esc(w.siteRole ?? "branch")})`}</td><td>${w.nodes.map((n) => esc(n.host)).join(", ")}</td></tr>`,
         )
         .join("\n");
     const body = `<h1>${esc(title)}</h1>
 <p class="sub">Standby center before primary, for each service in order; content-server root site before branch sites. Generated by scm-upgrade; reads no host.</p>
 <div class="graph">
-${renderPlanSvg(waves)}</div>
+${renderPlanSvg(waves, soaks)}</div>
 <h2>Waves</h2>
 <table>
 <thead><tr><th>wave</th><th>service</th><th>center</th><th>site</th><th>hosts</th></tr></thead>

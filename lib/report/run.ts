@@ -64,6 +64,21 @@ export interface HostPhase {
     staging?: { start?: number; end?: number; status: string; message?: string };
 }
 
+/** A soak of the run: from its first host's watch starting to its last one ending. */
+export interface SoakRow {
+    id: string;
+    /** The primary wave it comes before. */
+    wave: number;
+    start?: number;
+    end?: number;
+    /** `passed` when every host's watch passed, `failed` when one failed, else `running`. */
+    status: "running" | "passed" | "failed";
+    hosts: string[];
+    nodes: string[];
+    seconds: number;
+    message?: string;
+}
+
 export interface RunModel {
     operation: string;
     stack: string;
@@ -80,6 +95,8 @@ export interface RunModel {
     counts: Record<Outcome, number>;
     /** Sum of node seconds. */
     nodeSeconds: number;
+    /** The soaks that ran, in the order they started. */
+    soaks: SoakRow[];
 }
 
 const OUTCOMES: readonly Outcome[] = ["healthy", "skipped", "failed", "rolled-back", "running", "not-run"];
@@ -92,6 +109,7 @@ const OUTCOME_STYLE: Record<Outcome, { fill: string; label: string }> = {
     "not-run": { fill: "#ffffff", label: "not run" },
 };
 const PHASE_STYLE = { preflight: "#9fc3e6", staging: "#6b7fd7" };
+const SOAK_FILL = "#c9a227";
 
 const ms = (iso: string | undefined): number | undefined => {
     if (iso === undefined) return undefined;
@@ -122,6 +140,7 @@ export function buildRunModel(input: RunReportInput): RunModel {
     };
     for (const h of new Set(input.plan.flatMap((w) => w.nodes.map((n) => n.host)))) hostPhase(h);
     const diagnostics: RunModel["diagnostics"] = [];
+    const soaks = new Map<string, SoakRow & { open: Set<string> }>();
     const times: number[] = [];
     for (const e of events) {
         const t = ms((e as { time?: string }).time);
@@ -162,6 +181,26 @@ export function buildRunModel(input: RunReportInput): RunModel {
                 const p = hostPhase(e.host);
                 if (e.status === "running") p.staging = { start: t, status: "running" };
                 else p.staging = { start: p.staging?.start ?? t, end: t, status: e.status, message: e.message };
+                break;
+            }
+            case "soak": {
+                if (e.status === "planned") break;
+                let row = soaks.get(e.soak);
+                if (!row) soaks.set(e.soak, (row = { id: e.soak, wave: e.wave, status: "running", hosts: [], nodes: [], seconds: e.seconds, open: new Set() }));
+                if (!row.hosts.includes(e.host)) row.hosts.push(e.host);
+                for (const n of e.nodes) if (!row.nodes.includes(n)) row.nodes.push(n);
+                if (e.status === "watching") {
+                    row.start = row.start === undefined || (t !== undefined && t < row.start) ? t : row.start;
+                    row.open.add(e.host);
+                } else {
+                    row.open.delete(e.host);
+                    row.end = row.end === undefined || (t !== undefined && t > row.end) ? t : row.end;
+                    if (e.status === "failed") {
+                        row.status = "failed";
+                        row.message = e.message;
+                    } else if (row.status !== "failed" && row.open.size === 0) row.status = "passed";
+                    if (e.status === "passed") row.seconds = Math.max(row.seconds, e.seconds);
+                }
                 break;
             }
             case "diagnostic":
@@ -207,6 +246,7 @@ export function buildRunModel(input: RunReportInput): RunModel {
         diagnostics,
         counts,
         nodeSeconds: Math.round(all.reduce((s, r) => s + (r.outcome === "not-run" ? 0 : r.seconds ?? 0), 0) * 10) / 10,
+        soaks: [...soaks.values()].map(({ open, ...r }) => ({ ...r, status: r.status === "passed" && open.size ? "running" : r.status })),
     };
 }
 
@@ -274,6 +314,23 @@ function timelineSvg(m: RunModel): string {
         }
     }
     for (const g of m.groups) {
+        const soak = g.wave && m.operation !== "rollback" ? m.soaks.find((s) => s.wave === g.wave!.index) : undefined;
+        if (soak) {
+            // The soak's own row, just before the primary wave it guards.
+            const fill = soak.status === "failed" ? OUTCOME_STYLE.failed.fill : soak.status === "passed" ? SOAK_FILL : OUTCOME_STYLE.running.fill;
+            const tip = `${soak.id}: ${soak.status}, ${soak.nodes.join(", ")} watched ${soak.seconds} s${soak.message ? `\n${soak.message}` : ""}`;
+            body.push(`<g data-soak="${esc(soak.id)}" data-status="${soak.status}">`);
+            body.push(`<title>${esc(tip)}</title>`);
+            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" font-style="italic" fill="#7a5c00">${esc(fit(`soak: ${soak.nodes.length} standby nodes`, LABEL_W - 24, 12))}</text>`);
+            if (soak.start !== undefined) {
+                const x1 = x(soak.start);
+                const w = Math.max(x(soak.end ?? m.t1) - x1, 3);
+                body.push(`<rect data-soak-bar="${esc(soak.id)}" x="${num(x1)}" y="${num(y + 3)}" width="${num(w)}" height="${ROW_H - 6}" rx="3" fill="${fill}"/>`);
+                body.push(`<text x="${num(x1 + w + 4)}" y="${num(y + 15)}" font-size="10" fill="#52606d">${esc(soak.status === "failed" ? "soak failed" : `soak ${soak.seconds} s`)}</text>`);
+            }
+            body.push(`</g>`);
+            y += ROW_H;
+        }
         body.push(`<text x="4" y="${num(y + 16)}" font-size="12" font-weight="bold" fill="#323f4b" data-group="${g.wave?.index ?? 0}">${esc(g.title)}</text>`);
         y += GROUP_H;
         for (const r of g.rows) {
@@ -319,7 +376,7 @@ function timelineSvg(m: RunModel): string {
 function legend(): string {
     const item = (fill: string, label: string, dashed = false) =>
         `<span class="key"><svg width="22" height="12" aria-hidden="true"><rect x="1" y="1" width="20" height="10" rx="2" fill="${fill}"${dashed ? ` stroke="#cbd2d9" stroke-dasharray="3 3"` : ""}/></svg>${esc(label)}</span>`;
-    return `<div class="legend">${OUTCOMES.map((o) => item(OUTCOME_STYLE[o].fill, OUTCOME_STYLE[o].label, o === "not-run")).join("")}${item(PHASE_STYLE.preflight, "preflight")}${item(PHASE_STYLE.staging, "staging")}</div>`;
+    return `<div class="legend">${OUTCOMES.map((o) => item(OUTCOME_STYLE[o].fill, OUTCOME_STYLE[o].label, o === "not-run")).join("")}${item(PHASE_STYLE.preflight, "preflight")}${item(PHASE_STYLE.staging, "staging")}${item(SOAK_FILL, "soak (standby watched)")}</div>`;
 }
 
 const fmtTime = (t: number) => (t ? new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "-");

@@ -18,7 +18,8 @@ top-level `status` tells a DOWN node.
 Faults (hosts/<name>/faults.json, service entry): `startFails` exits at once with status 1;
 `unhealthy` answers a top-level DOWN whose nested indicators all say UP (HTTP 200 on
 /internal/v1/health, 503 on the actuator's /health) and Node-Status `starting`, except to the
-control script's own start check, as a node that falls over right after it started.
+control script's own start check, as a node that falls over right after it started;
+`unhealthyAfterSeconds: N` does the same from N seconds after the node's process started.
 """
 import errno
 import os
@@ -87,7 +88,13 @@ class Node(object):
         return self._fault_cache[1]
 
     def healthy(self, request_head):
-        if self.faults().get("unhealthy") and CTL_CHECK_HEADER not in request_head.lower():
+        if CTL_CHECK_HEADER in request_head.lower():
+            return True
+        fault = self.faults()
+        if fault.get("unhealthy"):
+            return False
+        after = fault.get("unhealthyAfterSeconds")
+        if after is not None and time.time() - self.started >= float(after):
             return False
         return True
 

@@ -235,11 +235,14 @@ describe("scm-upgrade command line", () => {
         expect(locked.stderr).toContain("scm-upgrade unlock --stack");
         // A live run's lock is never removed.
         fs.writeFileSync(path.join(lockDir, "live-run.json"), lock(process.pid));
-        const refused = cli(["unlock", "--stack", "test-cli-lock"]);
+        const unattended = cli(["unlock", "--stack", "test-cli-lock"]);
+        expect(unattended.code).toBe(6);
+        expect(unattended.stderr).toContain(`locked by:\n    ${os.userInfo().username}@${os.hostname()} (pid ${dead}) since`);
+        const refused = cli(["unlock", "--yes", "--stack", "test-cli-lock"]);
         expect(refused.code).toBe(5);
         expect(refused.stderr).toContain(`The run holding the lock (pid ${process.pid}) is still alive`);
         fs.rmSync(path.join(lockDir, "live-run.json"));
-        const unlocked = cli(["unlock", "--stack", "test-cli-lock"]);
+        const unlocked = cli(["unlock", "--yes", "--stack", "test-cli-lock"]);
         expect(unlocked.code).toBe(0);
         expect(unlocked.stdout).toContain("removed 1 stale lock(s)");
         expect(cli(["refresh", "--stack", "test-cli-lock"]).code).toBe(0);

@@ -1,0 +1,138 @@
+/**
+ * A stack's locks, read and removed through its backend the way the Pulumi CLI writes them:
+ * `<state>/.pulumi/locks/<org>/<project>/<stack>/<id>.json` on `file://`, rows with that key in the
+ * `pulumi_state` table (`?table=` in the URL) on `postgres://`. Each lock names who holds it
+ * (user, host, process, since when). Kept free of Pulumi imports.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { projectName } from "./paths";
+
+export interface StackLock {
+    /** The lock file's path (file://) or the row's key (postgres://). */
+    key: string;
+    username?: string;
+    hostname?: string;
+    pid?: number;
+    /** ISO 8601, when the run took it. */
+    timestamp?: string;
+}
+
+export type BackendKind = "file" | "postgres" | "other";
+
+export function backendKind(url: string): BackendKind {
+    if (url.startsWith("file://")) return "file";
+    if (url.startsWith("postgres://")) return "postgres";
+    return "other";
+}
+
+/** The URL with any password masked, for messages. */
+export function redactUrl(url: string): string {
+    try {
+        const u = new URL(url);
+        if (u.password) u.password = "****";
+        return u.toString();
+    } catch {
+        return url;
+    }
+}
+
+/** `user@host (pid N) since TIME`: the words every lock message uses. */
+export function describeLock(l: StackLock): string {
+    const who = `${l.username ?? "?"}@${l.hostname ?? "?"}`;
+    return `${who} (pid ${l.pid ?? "?"}) since ${l.timestamp ?? "an unknown time"}`;
+}
+
+function parseLock(key: string, text: string): StackLock {
+    try {
+        const j = JSON.parse(text) as { pid?: number; username?: string; hostname?: string; timestamp?: string };
+        return { key, pid: j.pid, username: j.username, hostname: j.hostname, timestamp: j.timestamp };
+    } catch {
+        return { key };
+    }
+}
+
+const lockPrefix = (stack: string) => `.pulumi/locks/organization/${projectName}/${stack}/`;
+
+/** A postgres:// backend URL as Pulumi reads it: `table` is Pulumi's own parameter, not the server's. */
+function pgTarget(url: string): { connectionString: string; table: string; keyPrefix: string } {
+    const u = new URL(url);
+    // Pulumi keeps every key of a non-file backend under the URL's path: here the database name.
+    const sub = decodeURIComponent(u.pathname).replace(/^\/+/, "");
+    const keyPrefix = sub && !sub.endsWith("/") ? `${sub}/` : sub;
+    const table = u.searchParams.get("table") || "pulumi_state";
+    if (!/^[A-Za-z_][A-Za-z0-9_.]*$/.test(table)) throw new Error(`table=${table}: not a plain table name`);
+    u.searchParams.delete("table");
+    return { connectionString: u.toString(), table, keyPrefix };
+}
+
+type Query = (sql: string, args: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+
+async function withPg<T>(url: string, f: (q: Query, table: string, keyPrefix: string) => Promise<T>): Promise<T> {
+    // Loaded only for a postgres backend.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { Client } = require("pg") as typeof import("pg");
+    const { connectionString, table, keyPrefix } = pgTarget(url);
+    const client = new Client({ connectionString, connectionTimeoutMillis: 15000 });
+    await client.connect();
+    try {
+        return await f((sql, args) => client.query(sql, args as unknown[]), table, keyPrefix);
+    } finally {
+        await client.end().catch(() => undefined);
+    }
+}
+
+/** Every lock held on `stack` in the backend at `url` (none: []). */
+export async function readLocks(url: string, stack: string): Promise<StackLock[]> {
+    const kind = backendKind(url);
+    if (kind === "file") {
+        const dir = path.join(url.slice("file://".length).replace(/\?.*$/, ""), lockPrefix(stack));
+        if (!fs.existsSync(dir)) return [];
+        return fs
+            .readdirSync(dir)
+            .filter((f) => f.endsWith(".json"))
+            .sort()
+            .map((f) => path.join(dir, f))
+            .flatMap((full) => {
+                try {
+                    return [parseLock(full, fs.readFileSync(full, "utf8"))];
+                } catch {
+                    return []; // released between the listing and the read
+                }
+            });
+    }
+    if (kind === "postgres") {
+        return withPg(url, async (q, table, keyPrefix) => {
+            // No table yet: Pulumi has not written anything, so nothing is locked.
+            const exists = await q("SELECT to_regclass($1) AS t", [table]);
+            if (!exists.rows[0]?.t) return [];
+            const r = await q(`SELECT key, data->>'data' AS data FROM ${table} WHERE starts_with(key, $1) AND key LIKE '%.json' ORDER BY key`, [keyPrefix + lockPrefix(stack)]);
+            return r.rows.map((row) => parseLock(String(row.key), Buffer.from(String(row.data ?? ""), "base64").toString("utf8")));
+        });
+    }
+    throw new Error(`locks of a ${redactUrl(url)} backend cannot be read by scm-upgrade`);
+}
+
+/** Removes exactly these locks (not any taken since they were read). */
+export async function removeLocks(url: string, locks: StackLock[]): Promise<void> {
+    if (!locks.length) return;
+    if (backendKind(url) === "file") {
+        for (const l of locks) fs.rmSync(l.key, { force: true });
+        return;
+    }
+    await withPg(url, async (q, table) => {
+        await q(`DELETE FROM ${table} WHERE key = ANY($1::text[])`, [locks.map((l) => l.key)]);
+    });
+}
+
+/**
+ * The holders named in the engine's own "currently locked" error text (when a run took the lock
+ * between our check and the engine's): `<url>: created by user@host (pid N) at TIME`.
+ */
+export function locksInEngineText(text: string): StackLock[] {
+    const out: StackLock[] = [];
+    for (const m of text.matchAll(/created by ([^@\s]+)@(\S+) \(pid (\d+)\) at (\S+)/g)) {
+        out.push({ key: "", username: m[1], hostname: m[2], pid: Number(m[3]), timestamp: m[4] });
+    }
+    return out;
+}

@@ -1,0 +1,132 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { stacksDir } from "../../lib/engine/env";
+import { readLocks } from "../../lib/engine/locks";
+import { readAudit } from "../../sandbox/audit";
+import { reset, status } from "../../sandbox/cluster";
+import { describeWithProvider } from "../helpers/engine";
+import { usePostgres } from "../helpers/postgres";
+import { beginsSince, killGroup, stopAllRuns, lockTaken, makeOperator, Operator, pendingOps, planOrder, thisOperator, waitFor, writeTeamStack } from "../helpers/team";
+import { useSandbox } from "../sandbox/fixture";
+
+/**
+ * A team on one stack with its state in PostgreSQL (a throwaway cluster of the Debian package's
+ * server, stopped after the file): two operators with their own Pulumi homes and one passphrase.
+ * Each case starts from a fresh 3.1.2 sandbox and a stack of its own, so each can run alone.
+ */
+
+describeWithProvider("team mode: state in PostgreSQL", () => {
+    const pg = usePostgres("team");
+    const sb = useSandbox("team-pg", 70);
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-team-pg-"));
+    const passphrase = path.join(tmp, "passphrase");
+    const stacks: string[] = [];
+    let alice: Operator;
+    let bob: Operator;
+    beforeAll(() => {
+        fs.writeFileSync(passphrase, "team passphrase, shared out of band\n", { mode: 0o600 });
+        // alice names the backend with --backend, bob with PULUMI_BACKEND_URL: both ways in use.
+        alice = makeOperator("alice", tmp, passphrase, { flag: pg.url });
+        bob = makeOperator("bob", tmp, passphrase, { env: pg.url });
+    });
+    afterAll(() => {
+        stopAllRuns();
+        for (const s of stacks) fs.rmSync(path.join(stacksDir, `Pulumi.${s}.yaml`), { force: true });
+        fs.rmSync(tmp, { recursive: true, force: true });
+    });
+    const newStack = async (name: string) => {
+        // A fresh 3.1.2 cluster (the sandbox is shared by the cases of this file).
+        if (readAudit(sb.dir).some((e) => e.action === "upgrade" || e.action === "rollback")) await reset({ dir: sb.dir });
+        stacks.push(name);
+        await writeTeamStack(sb, name, { PULUMI_BACKEND_URL: pg.url, PULUMI_CONFIG_PASSPHRASE_FILE: passphrase, SCM_UPGRADE_PULUMI_HOME: path.join(tmp, "home-alice") });
+    };
+
+    test("two operators race on one stack: the second is refused at once (exit 5, names the holder) and changes nothing; the first upgrades every node once; status and rollback from the other operator", async () => {
+        const stack = "test-team-pg-race";
+        await newStack(stack);
+        const t0 = new Date().toISOString();
+        const first = alice.start(["up", "--yes", "--stack", stack]);
+        try {
+            const [lock] = await lockTaken(pg.url, stack);
+            // Pause the winner while a node is in flight, so the state holds its pending operation and
+            // stays still while the loser tries (the defect: the loser cleared it).
+            await waitFor("a node in flight, recorded in the state", () => (/upgrading/.test(first.stderr()) && pendingOps(bob.exportState(stack)).length > 0) || undefined, 300000, 200);
+            killGroup(first.child, "SIGSTOP");
+            const before = bob.exportState(stack);
+            expect(pendingOps(before).length).toBeGreaterThan(0);
+            const loser = await bob.run(["up", "--yes", "--stack", stack]);
+            const after = bob.exportState(stack);
+            killGroup(first.child, "SIGCONT");
+            expect(loser.code).toBe(5);
+            expect(loser.seconds).toBeLessThan(60);
+            const msg = loser.stderr.trim().split("\n").pop() ?? "";
+            expect(msg).toContain(`Another run holds the lock of stack ${stack} (held by ${thisOperator()} (pid ${lock.pid}) since ${lock.timestamp})`);
+            expect(msg).toContain(`scm-upgrade unlock --stack ${stack}`);
+            expect(loser.stderr).not.toMatch(/clearing the record/);
+            expect(after).toBe(before);
+        } finally {
+            killGroup(first.child, "SIGCONT");
+        }
+        const won = await first.done;
+        expect(won.stderr.split("\n").filter((l) => l.startsWith("error"))).toEqual([]);
+        expect(won.code).toBe(0);
+        expect(beginsSince(sb, "upgrade", t0)).toEqual(planOrder(sb));
+        expect(await readLocks(pg.url, stack)).toEqual([]);
+        // The state is in PostgreSQL, encrypted with the shared passphrase: the other operator reads it.
+        const st = await bob.run(["status", "--json", "--stack", stack]);
+        expect(st.code).toBe(0);
+        const nodes = JSON.parse(st.stdout.trim().split("\n").pop()!).nodes as Record<string, { versionBefore: string; versionAfter: string; skipped: boolean }>;
+        expect(Object.keys(nodes).sort()).toEqual([...planOrder(sb)].sort());
+        for (const [k, n] of Object.entries(nodes)) expect(`${k} ${n.versionBefore} -> ${n.versionAfter} ${n.skipped}`).toBe(`${k} 3.1.2 -> 3.2.0 false`);
+        expect(pg.sql(`SELECT count(*) FROM pulumi_state WHERE key LIKE 'pulumi/.pulumi/stacks/scm-upgrade/${stack}.json%'`).trim()).not.toBe("0");
+        expect(pg.sql("SELECT count(*) FROM pulumi_state WHERE data::text LIKE '%BEGIN OPENSSH PRIVATE KEY%'").trim()).toBe("0");
+        const t1 = new Date().toISOString();
+        const rb = await bob.run(["rollback", "--yes", "--stack", stack]);
+        expect(rb.code).toBe(0);
+        expect(beginsSince(sb, "rollback", t1)).toEqual([...planOrder(sb)].reverse());
+        const cluster = await status({ dir: sb.dir });
+        for (const h of cluster.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version}`).toBe(`${h.name}/${n.service} 3.1.2`);
+    }, 900000);
+
+    test("a dead operator's lock: up killed mid-run; the other is refused and changes nothing; unlock shows the holder, asks, removes it; up resumes with no node run twice", async () => {
+        const stack = "test-team-pg-dead";
+        await newStack(stack);
+        const order = planOrder(sb);
+        const t0 = new Date().toISOString();
+        const dying = alice.start(["up", "--yes", "--stack", stack]);
+        // Killed (the whole process group, as a laptop dies) right after a node finished its upgrade.
+        await waitFor("two nodes upgraded", () => readAudit(sb.dir).filter((e) => e.action === "upgrade" && e.outcome === "success" && e.time >= t0).length >= 2 || undefined, 300000, 20);
+        killGroup(dying.child, "SIGKILL");
+        expect((await dying.done).signal).toBe("SIGKILL");
+        const [lock] = await readLocks(pg.url, stack);
+        expect(lock).toBeDefined();
+        const holder = `${thisOperator()} (pid ${lock.pid}) since ${lock.timestamp}`;
+
+        const before = bob.exportState(stack);
+        const refused = await bob.run(["up", "--yes", "--stack", stack]);
+        expect(refused.code).toBe(5);
+        expect(refused.stderr).toContain(`Another run holds the lock of stack ${stack} (held by ${holder})`);
+        expect(refused.stderr).toContain(`scm-upgrade unlock --stack ${stack}`);
+        expect(bob.exportState(stack)).toBe(before);
+
+        const asked = await bob.run(["unlock", "--stack", stack]);
+        expect(asked.code).toBe(6);
+        expect(asked.stderr).toContain(`stack ${stack} in ${pg.url} is locked by:\n    ${holder}`);
+        expect(asked.stderr).toContain("pass --yes");
+        expect(await readLocks(pg.url, stack)).toHaveLength(1);
+        const unlocked = await bob.run(["unlock", "--yes", "--stack", stack]);
+        expect(unlocked.code).toBe(0);
+        expect(unlocked.stdout).toContain(`removed 1 stale lock(s) of stack ${stack}, held by ${holder}`);
+        expect(await readLocks(pg.url, stack)).toEqual([]);
+
+        const resumed = await bob.run(["up", "--yes", "--stack", stack]);
+        expect(resumed.code).toBe(0);
+        const begins = beginsSince(sb, "upgrade", t0);
+        expect([...begins].sort()).toEqual([...order].sort());
+        expect(begins).toEqual(order);
+        const cluster = await status({ dir: sb.dir });
+        for (const h of cluster.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service} 3.2.0 UP`);
+        expect(pendingOps(bob.exportState(stack))).toEqual([]);
+    }, 900000);
+});

@@ -1,0 +1,49 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks } from "../../lib/engine/locks";
+
+describe("stack locks", () => {
+    test("the engine's lock error names each holder", () => {
+        const text =
+            "error: the stack is currently locked by 2 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
+            "  postgres://****:****@db:5432/s/.pulumi/locks/organization/scm-upgrade/prod/a.json: created by alice@jump1 (pid 4172) at 2026-03-02T21:04:11Z\n" +
+            "  file:///x/.pulumi/locks/organization/scm-upgrade/prod/b.json: created by bob@laptop (pid 9) at 2026-03-02T21:05:00+01:00";
+        expect(locksInEngineText(text).map(describeLock)).toEqual([
+            "alice@jump1 (pid 4172) since 2026-03-02T21:04:11Z",
+            "bob@laptop (pid 9) since 2026-03-02T21:05:00+01:00",
+        ]);
+        expect(locksInEngineText("another update is currently in progress")).toEqual([]);
+    });
+
+    test("backend kinds, and passwords never shown", () => {
+        expect(backendKind("file:///srv/state")).toBe("file");
+        expect(backendKind("postgres://u:p@h:5432/db?sslmode=disable")).toBe("postgres");
+        expect(backendKind("s3://bucket")).toBe("other");
+        expect(redactUrl("postgres://u:secret@h:5432/db?sslmode=disable")).toBe("postgres://u:****@h:5432/db?sslmode=disable");
+        expect(redactUrl("postgres://u@h/db")).toBe("postgres://u@h/db");
+    });
+
+    test("file:// locks: read with their holder, removed one by one, other stacks untouched", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-locks-"));
+        try {
+            const url = `file://${dir}`;
+            const at = (stack: string) => path.join(dir, ".pulumi", "locks", "organization", "scm-upgrade", stack);
+            expect(await readLocks(url, "prod")).toEqual([]);
+            fs.mkdirSync(at("prod"), { recursive: true });
+            fs.mkdirSync(at("prod2"), { recursive: true });
+            fs.writeFileSync(path.join(at("prod"), "b.json"), JSON.stringify({ pid: 7, username: "alice", hostname: "jump1", timestamp: "2026-03-02T21:04:11Z" }));
+            fs.writeFileSync(path.join(at("prod"), "a.json"), "not json");
+            fs.writeFileSync(path.join(at("prod2"), "c.json"), "{}");
+            const locks = await readLocks(url, "prod");
+            expect(locks.map((l) => path.basename(l.key))).toEqual(["a.json", "b.json"]);
+            expect(describeLock(locks[1])).toBe("alice@jump1 (pid 7) since 2026-03-02T21:04:11Z");
+            expect(describeLock(locks[0])).toBe("?@? (pid ?) since an unknown time");
+            await removeLocks(url, [locks[1]]);
+            expect((await readLocks(url, "prod")).map((l) => path.basename(l.key))).toEqual(["a.json"]);
+            expect(await readLocks(url, "prod2")).toHaveLength(1);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+});
