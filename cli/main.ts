@@ -12,7 +12,8 @@ import type { NodeResult } from "../components/RollingUpgrade";
 import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../lib/report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { formatPlanWarnings, planForDrawing, requireStackFile, stackFileName } from "./stacks";
-import { checkWindow } from "./window";
+import { checkWindow, clockOf, watchWindow, windowNow, windowSpec } from "./window";
+import { RunTracker } from "./runTracker";
 import { renderTable } from "./table";
 
 const commonHelp = `Common flags:
@@ -55,10 +56,12 @@ The engine's preview: the commands that would run, where and in which order. Run
 Stages the package on every host, runs the preflight, then upgrades node by node in the plan's order.
   --only-center standby   stop point: upgrade the standby center only; run \`up\` again to finish the primary
   --only-center primary   only the primary center's nodes (after the standby center is done)
-  --window HH:MM-HH:MM    maintenance window (local time); refuses to start outside it unless --force
+  --window HH:MM-HH:MM    maintenance window (local time); refuses to start outside it unless --force;
+                          when it closes mid-run, the wave under way finishes, no new wave starts (exit 6)
   --soak DURATION         watch the upgraded standby nodes this long before each primary wave, e.g. 10m
                           (instead of config soak.seconds; 0: no soak); a failing standby node stops the run
-Ctrl-C stops after the node in progress; the next \`up\` resumes. Nodes already at the target are skipped.`,
+Ctrl-C stops after the node in progress and says where (exit 130); the next \`up\` resumes. Nodes already
+at the target are skipped.`,
     status: `Usage: scm-upgrade status [--stack NAME] [--json]
 Per node: version before and after, skipped or not, seconds, from the last run's state. No SSH.`,
     rollback: `Usage: scm-upgrade rollback [--stack NAME] [--yes] [--json]
@@ -301,6 +304,9 @@ function saveRunReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEven
     }
 }
 
+/** The provider's words when it cannot open an SSH connection to a host (the dial, the handshake, the retries). */
+const SSH_DIAL_ERROR = /\bdial tcp\b|failed attempts: |ssh: handshake failed|\bno route to host\b|\bi\/o timeout\b/i;
+
 /** The stack of this command line once parsed, for the error messages written at the end. */
 let currentStack = "sandbox";
 
@@ -344,6 +350,9 @@ async function main(argv: string[]): Promise<number> {
     };
     process.on("SIGINT", onSigint);
     const events: ProgressEvent[] = [];
+    // up/rollback: follows the run against its plan (where it stopped; the window's wave boundary).
+    let tracker: RunTracker | undefined;
+    let onProgress: () => void = () => undefined;
     // The engine (and @pulumi/pulumi) loads only for commands that need it: `plan` stays quick.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const driver = (): typeof Driver => require("../lib/engine/driver");
@@ -353,6 +362,8 @@ async function main(argv: string[]): Promise<number> {
         onEvent: (e) => {
             events.push(e);
             p.event(e);
+            tracker?.onEvent(e);
+            onProgress();
         },
         signal: controller.signal,
         centers: f.onlyCenter ? [f.onlyCenter as "standby" | "primary"] : undefined,
@@ -389,9 +400,13 @@ async function main(argv: string[]): Promise<number> {
             }
             case "up":
             case "rollback": {
-                if (cmd === "up") checkWindow(f.window, f.force, new Date());
+                if (cmd === "up") checkWindow(f.window, f.force, windowNow());
                 const { waves, config } = await plan();
                 const soaks = cmd === "up" && f.onlyCenter !== "standby" ? soaksOf(config, waves) : [];
+                const runWaves = (cmd === "rollback" ? [...waves].reverse() : waves).filter((w) => !f.onlyCenter || w.center === f.onlyCenter);
+                tracker = new RunTracker(runWaves);
+                const verb = cmd === "rollback" ? "rolled back" : "upgraded";
+                const resume = `scm-upgrade ${cmd} --stack ${f.stack}${f.onlyCenter ? ` --only-center ${f.onlyCenter}` : ""}`;
                 // Refusals about how the command was called come first; then what the machine lacks.
                 if (!f.yes && !process.stdin.isTTY) refuseUnattended(cmd === "up" ? "upgrade" : "roll back");
                 driver().requireProvider(opts);
@@ -401,6 +416,19 @@ async function main(argv: string[]): Promise<number> {
                 }
                 await ensureConfirmed(f, p, cmd === "up" ? "upgrade" : "roll back");
                 let nodes: Record<string, NodeSummary> | undefined;
+                // The maintenance window closing mid-run: the wave under way finishes, no new wave starts
+                // (the engine is stopped once every node of the current wave has started: it finishes
+                // the steps in progress and starts none).
+                let closedAt: Date | undefined;
+                const stopWatching = cmd === "up" ? watchWindow(f.window, f.force, (at) => {
+                    closedAt = at;
+                    const w = tracker?.currentWave();
+                    p.info(`The maintenance window ${windowSpec(f.window)} closed at ${clockOf(at)}: ${w ? `finishing wave ${w.index} (${w.id}), then stopping` : "stopping before the first wave"}; no new wave starts.`);
+                    onProgress();
+                }) : () => undefined;
+                onProgress = () => {
+                    if (closedAt && !controller.signal.aborted && tracker?.waveUnderWay()) controller.abort();
+                };
                 try {
                     const r = await driver().up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
                     // Only what this run did: the outputs also hold the rows of earlier runs' nodes.
@@ -419,7 +447,28 @@ async function main(argv: string[]): Promise<number> {
                                 : "Nothing to do: no node needed work.",
                         );
                     }
+                } catch (e) {
+                    if (e instanceof DriverError && e.kind === "upgrade-failed") {
+                        // A host that vanished mid-run: say which, and the SSH error, in the last line too.
+                        const lost = events.flatMap((x) => (x.type === "node" && x.status === "failed" && SSH_DIAL_ERROR.test(x.message ?? "") ? [x] : []));
+                        if (lost.length) {
+                            const why = (lost[0].message ?? "").split("\n").find((l) => SSH_DIAL_ERROR.test(l))?.trim();
+                            throw new DriverError(e.kind, `Host ${lost[0].host} could not be reached over SSH (${why}). ${e.message}`, e.problems);
+                        }
+                    }
+                    if (!(e instanceof DriverError) || e.kind !== "interrupted") throw e;
+                    const where = tracker.whereStopped(verb);
+                    if (closedAt && !interrupted) {
+                        const w = tracker.done().length ? tracker.currentWave() : undefined;
+                        throw new DriverError(
+                            "refused",
+                            `The maintenance window ${windowSpec(f.window)} closed at ${clockOf(closedAt)}: ${w ? `wave ${w.index} (${w.id}) finished and no` : "no"} new wave was started. ` +
+                                `${where} To resume, run \`${resume}\` in the next window (nodes at the target and healthy are skipped).`,
+                        );
+                    }
+                    throw new DriverError("interrupted", `Interrupted. ${where} To resume, run \`${resume}\` (nodes at the target and healthy are skipped).`);
                 } finally {
+                    stopWatching();
                     // Succeeded, failed or interrupted: the report shows what happened.
                     saveRunReport(p, f, waves, events, nodes);
                 }

@@ -1,3 +1,4 @@
+import * as fs from "fs";
 import { DriverError } from "../lib/engine/errors";
 
 /** Parse `HH:MM-HH:MM` into minutes of the day; a window may cross midnight. */
@@ -26,3 +27,47 @@ export function checkWindow(window: string | undefined, force: boolean, now: Dat
         );
     }
 }
+
+/**
+ * The clock the window is checked against: the machine's, unless `SCM_UPGRADE_TEST_CLOCK` names a
+ * file holding an ISO time (tests move the clock past a window's end with it; an empty or missing
+ * file means the real clock).
+ */
+export function windowNow(): Date {
+    const file = process.env.SCM_UPGRADE_TEST_CLOCK;
+    if (file) {
+        try {
+            const t = fs.readFileSync(file, "utf8").trim();
+            if (t && !Number.isNaN(Date.parse(t))) return new Date(t);
+        } catch {
+            // no file: the real clock
+        }
+    }
+    return new Date();
+}
+
+/** The window in force for `up` (`--window`, else `SCM_UPGRADE_WINDOW`), or none. */
+export function windowSpec(window: string | undefined): string | undefined {
+    return window ?? process.env.SCM_UPGRADE_WINDOW ?? undefined;
+}
+
+/**
+ * Checks the window every second while a run goes on; calls `onClose` once, with the time, when it
+ * has closed. A forced run (started outside its window on purpose) is not watched. Returns the stop.
+ */
+export function watchWindow(window: string | undefined, force: boolean, onClose: (at: Date) => void, everyMs = 1000): () => void {
+    const spec = windowSpec(window);
+    if (!spec || force) return () => undefined;
+    const w = parseWindow(spec);
+    const timer = setInterval(() => {
+        const now = windowNow();
+        if (!insideWindow(w, now)) {
+            clearInterval(timer);
+            onClose(now);
+        }
+    }, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+}
+
+export const clockOf = (d: Date) => d.toTimeString().slice(0, 5);
