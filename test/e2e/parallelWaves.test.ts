@@ -46,18 +46,22 @@ describeWithProvider("scm-upgrade up with parallelism 3 on 16 hosts", () => {
         setFault(slowA, "cloud", { slowSeconds: 4 }, sb.dir);
         setFault(slowB, "cloud", { slowSeconds: 4 }, sb.dir);
 
-        const failed = cli(["up", "--yes"]);
+        const failed = cli(["up", "--yes", "--json"]);
+        const events = failed.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const at = (host: string, status: string) => Date.parse(events.find((e) => e.type === "node" && e.host === host && e.service === "cloud" && e.status === status)?.time);
         expect(failed.code).toBe(1);
         const last = failed.stderr.trim().split("\n").pop() ?? "";
         expect(last).toContain(`stopped at ${failing}/cloud`);
         const first = upgradeRuns(readAudit(sb.dir));
         const failedRun = first.find((r) => r.node === `${failing}/cloud`)!;
         expect(failedRun.outcome).toBe("failed");
-        // Its batch mates were running when it failed: they finished their upgrade, after the failure.
+        // Its batch mates were running when it failed (the engine had started them): they were not stopped, they
+        // finished their upgrade after the failure, healthy, and count as upgraded.
         for (const h of [slowA, slowB]) {
             const r = first.find((x) => x.node === `${h}/cloud`)!;
             expect(r.outcome).toBe("success");
-            expect(r.begin).toBeLessThan(failedRun.end);
+            expect(at(h, "upgrading")).toBeLessThan(at(failing, "failed"));
+            expect(at(h, "healthy")).toBeGreaterThan(at(failing, "failed"));
             expect(r.end).toBeGreaterThan(failedRun.end);
         }
         // Nothing of a later batch or wave started.
