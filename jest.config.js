@@ -6,7 +6,8 @@ const common = {
   modulePathIgnorePatterns: ["<rootDir>/.sandbox", "<rootDir>/.state", "<rootDir>/dist"],
 };
 module.exports = {
-  testTimeout: 300000,
+  // Engine tests run whole rolling upgrades of a sandbox; on a loaded 2-core machine one takes minutes.
+  testTimeout: 900000,
   projects: [
     { ...common, displayName: "unit", testMatch: ["<rootDir>/test/unit/**/*.test.ts"] },
     { ...common, displayName: "system", testMatch: ["<rootDir>/test/{e2e,sandbox}/**/*.test.ts"] },
