@@ -281,6 +281,31 @@ function summaryTable(nodes: Record<string, NodeSummary>): string {
     );
 }
 
+/** Every planned node: what the state recorded beside what the host says now. */
+function statusTable(
+    planned: { wave: number; host: string; service: string; center: string }[],
+    recorded: Record<string, NodeSummary>,
+    live: Record<string, { version: string; done: boolean; detail: string }> | undefined,
+): string {
+    return renderTable(
+        ["wave", "host", "service", "center", "recorded", "recorded at (UTC)", "live version", "live"],
+        planned.map((n) => {
+            const r = recorded[`${n.host}/${n.service}`];
+            const l = live?.[`${n.host}/${n.service}`];
+            return [
+                String(n.wave),
+                n.host,
+                n.service,
+                n.center,
+                r ? `${r.skipped ? "skipped" : "upgraded"} ${r.versionBefore} -> ${r.versionAfter}` : "-",
+                r?.finishedAt ?? "",
+                l?.version ?? "not read",
+                l ? (l.done ? "healthy" : l.detail) : "",
+            ];
+        }),
+    );
+}
+
 /** Writes the run's HTML report (`--out`, else `.reports/run-<stack>-<start>.html`) and says where. */
 function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[], nodes?: Record<string, NodeResultLike>): void {
     const started = events.find((e) => e.type === "run-started");
@@ -477,10 +502,12 @@ async function main(argv: string[]): Promise<number> {
             case "status": {
                 const s = await driver().status(opts);
                 const nodes = (s.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
-                if (f.json) p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null });
+                if (f.json) p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null, live: s.live ?? null, liveError: s.liveError ?? null });
                 else {
                     if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${s.lastRun.startTime} -> ${s.lastRun.endTime}`);
-                    p.result(Object.keys(nodes).length ? summaryTable(nodes) : "no run recorded yet");
+                    if (!Object.keys(nodes).length) p.result("no run recorded yet");
+                    p.result(statusTable(s.nodes, nodes, s.live));
+                    if (s.liveError) p.info(`live state not read: ${s.liveError}`);
                 }
                 return EXIT.ok;
             }

@@ -343,7 +343,17 @@ export async function status(o: RunOptions) {
     const stack = await openStack(o);
     const outputs = await stack.outputs();
     const history = await stack.history(1).catch(() => []);
-    return { outputs, lastRun: history[0] };
+    // What the hosts say now, beside what the state recorded; a host that cannot be read is reported, not fatal.
+    const { config, credentials } = await loadStackConfig(stack);
+    let live: LiveState | undefined;
+    let liveError: string | undefined;
+    try {
+        live = await readLiveState(config, credentials);
+    } catch (e) {
+        liveError = (e as Error).message;
+    }
+    const nodes = planWaves(config).flatMap((w) => w.nodes.map((n) => ({ wave: w.index, host: n.host, service: n.service, center: n.center })));
+    return { outputs, lastRun: history[0], live, liveError, nodes, targetVersion: config.targetVersion };
 }
 
 /**

@@ -28,7 +28,9 @@ function writeStack(name: string, config: Record<string, unknown>) {
 
 const keyFile = path.join(tmp, "id_test");
 fs.writeFileSync(keyFile, "placeholder key file: never used, no SSH here", { mode: 0o600 });
-const seed = { package: { localPath: pkg }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts: seedHosts };
+// Loopback addresses nobody listens on: commands that read live state fail fast, and never leave this machine.
+const loopbackSeed = seedHosts.map((h) => ({ ...h, address: h.address.replace(/^10\.0\.0\./, "127.254.0.") }));
+const seed = { package: { localPath: pkg }, ssh: { user: "scmadmin", privateKeyFile: keyFile, dialErrorLimit: 1, perDialTimeoutSeconds: 2 }, hosts: loopbackSeed };
 
 afterAll(() => {
     for (const f of created) fs.rmSync(f, { force: true });

@@ -91,6 +91,11 @@ describeWithProvider("live state before every preview and up", () => {
         const rb = await sb.ssh("C", `cd '${path.dirname(script)}' && ./scmupgrade.py --service cloud --install-path '${sb.install("C", "cloud")}' --rollback --start`);
         expect(rb.stdout).toContain("rollback success!");
         expect(h.center).toBe("standby");
+        // status: what the state recorded beside what the host says now.
+        const st = cli(["status"]);
+        expect(st.code).toBe(0);
+        const row = st.stdout.split("\n").find((l) => /\bC\s+cloud\s/.test(l));
+        expect(row).toMatch(/upgraded 3\.1\.2 -> 3\.2\.0\s+\S+\s+3\.1\.2\s+installed 3\.1\.2/);
         const t0 = new Date().toISOString();
         const r = cli(["up", "--yes"]);
         expect(r.code).toBe(0);
