@@ -265,7 +265,7 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
             emit({
                 type: "diagnostic",
                 severity: "info",
-                message: `the state was stale: it recorded ${stale.join(", ")} as done, but live ${stale.length === 1 ? "it was" : "they were"} not at ${config.targetVersion} and healthy; ${operation === "preview" ? "they will run" : "they ran again"}.`,
+                message: `the state was stale: it recorded ${stale.join(", ")} as done, but live ${stale.length === 1 ? "it was" : "they were"} not at ${config.targetVersion} and healthy; ${stale.length === 1 ? "it" : "they"} ${operation === "preview" ? "will run" : "ran again"}.`,
                 time: new Date().toISOString(),
             });
         }
