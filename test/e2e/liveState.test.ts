@@ -53,7 +53,7 @@ describeWithProvider("live state before every preview and up", () => {
         expect(cli(["up", "--yes"]).code).toBe(0);
         const pkg = sb.state().packagePath;
         const before = sha(pkg);
-        await reset({ dir: sb.dir });
+        await reset({ dir: sb.dir, stackConfig: false });
         expect(sha(pkg)).toBe(before);
         await allAt("3.1.2");
 
