@@ -1,47 +1,21 @@
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { planWaves } from "../../lib/plan";
-import { stacksDir } from "../../lib/engine/env";
 import { readAudit } from "../../sandbox/audit";
 import { status } from "../../sandbox/cluster";
 import { clearFaults, setFault } from "../../sandbox/faults";
-import { sandboxStackConfig, writeSandboxStackConfig } from "../../sandbox/stackConfig";
-import { loadFromConfigMap } from "../../lib/config/load";
 import { describeWithProvider } from "../helpers/engine";
-import { SandboxFixture, useSandbox } from "../sandbox/fixture";
-import { runCli } from "../helpers/cli";
+import { SandboxFixture } from "../sandbox/fixture";
+import { useStackSandbox } from "../helpers/stackSandbox";
+import { UpgradeConfig } from "../../lib/config/schema";
 
 /**
  * `scm-upgrade` as a subprocess against a sandbox of its own, with the real engine and the command
  * provider (official or the offline stand-in). Each case has its own sandbox, stack and state, so
  * each can run alone.
  */
-function useCliSandbox(name: string, net: number) {
-    const sb = useSandbox(name, net);
-    const stack = `test-${name}`;
-    const state = fs.mkdtempSync(path.join(os.tmpdir(), `scm-${name}-state-`));
-    const env = { PULUMI_BACKEND_URL: `file://${state}` };
-    const saved = process.env.PULUMI_BACKEND_URL;
-    beforeAll(async () => {
-        process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
-        await writeSandboxStackConfig(sb.state(), { stackName: stack });
-    });
-    afterAll(() => {
-        if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;
-        else process.env.PULUMI_BACKEND_URL = saved;
-        fs.rmSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), { force: true });
-        fs.rmSync(state, { recursive: true, force: true });
-    });
-    const cli = (args: string[]) => runCli([...args, "--stack", stack], env, 600000);
-    return { sb, stack, cli };
-}
+const useCliSandbox = (name: string, net: number) => useStackSandbox(name, net);
 
-function planOrder(sb: SandboxFixture): string[] {
-    const plain = sandboxStackConfig(sb.state());
-    const r = loadFromConfigMap(Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
-    if (!r.ok) throw new Error(JSON.stringify(r.problems));
-    return planWaves(r.config).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
+function planOrder(config: () => UpgradeConfig): string[] {
+    return planWaves(config()).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
 }
 
 const actionsSince = (sb: SandboxFixture, action: string, t: string) =>
@@ -55,21 +29,21 @@ async function versions(sb: SandboxFixture): Promise<Record<string, string>> {
 }
 
 describeWithProvider("scm-upgrade preview", () => {
-    const { sb, cli } = useCliSandbox("cli-preview", 44);
+    const { sb, cli, config } = useCliSandbox("cli-preview", 44);
     test("runs nothing on hosts and lists every node", () => {
         const r = cli(["preview"]);
         expect(r.code).toBe(0);
         expect(readAudit(sb.dir)).toEqual([]);
-        for (const n of planOrder(sb)) expect(r.stdout + r.stderr).toMatch(new RegExp(`${n}\\s+would upgrade`));
+        for (const n of planOrder(config)) expect(r.stdout + r.stderr).toMatch(new RegExp(`${n}\\s+would upgrade`));
     });
 });
 
 describeWithProvider("scm-upgrade up: a failing node", () => {
-    const { sb, cli } = useCliSandbox("cli-fail", 47);
+    const { sb, cli, config } = useCliSandbox("cli-fail", 47);
     test("a standby content-server whose start fails stops the run there (exit 1, names the node); up resumes after the fault is cleared", async () => {
         // The vendor script exits 1 when starting the nodes fails (reference section 3).
         setFault("C", "content-server", { step: "start" }, sb.dir);
-        const order = planOrder(sb);
+        const order = planOrder(config);
         const at = order.indexOf("C/content-server");
         const t0 = new Date().toISOString();
         const failed = cli(["up", "--yes"]);
@@ -92,7 +66,7 @@ describeWithProvider("scm-upgrade up: a failing node", () => {
 });
 
 describeWithProvider("scm-upgrade up twice", () => {
-    const { sb, cli } = useCliSandbox("cli-twice", 48);
+    const { sb, cli, config } = useCliSandbox("cli-twice", 48);
     test("the second up runs no scmupgrade.py; --json events are JSON lines", () => {
         expect(cli(["up", "--yes"]).code).toBe(0);
         const before = readAudit(sb.dir).filter((e) => e.action === "upgrade").length;
@@ -107,19 +81,19 @@ describeWithProvider("scm-upgrade up twice", () => {
 });
 
 describeWithProvider("scm-upgrade rollback", () => {
-    const { sb, cli } = useCliSandbox("cli-rollback", 49);
+    const { sb, cli, config } = useCliSandbox("cli-rollback", 49);
     test("after a full upgrade, returns every node to 3.1.2 in the exact reverse order", async () => {
         expect(cli(["up", "--yes"]).code).toBe(0);
         const t0 = new Date().toISOString();
         const r = cli(["rollback", "--yes"]);
         expect(r.code).toBe(0);
-        expect(actionsSince(sb, "rollback", t0)).toEqual([...planOrder(sb)].reverse());
+        expect(actionsSince(sb, "rollback", t0)).toEqual([...planOrder(config)].reverse());
         for (const v of Object.values(await versions(sb))) expect(v).toBe("3.1.2");
     });
 });
 
 describeWithProvider("scm-upgrade up --only-center standby", () => {
-    const { sb, cli } = useCliSandbox("cli-stop-point", 50);
+    const { sb, cli, config } = useCliSandbox("cli-stop-point", 50);
     test("leaves every primary node at 3.1.2; the next up finishes them in plan order", async () => {
         const r = cli(["up", "--yes", "--only-center", "standby"]);
         expect(r.code).toBe(0);
@@ -127,6 +101,6 @@ describeWithProvider("scm-upgrade up --only-center standby", () => {
         for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name} ${n.version}`).toBe(`${h.name} ${h.center === "standby" ? "3.2.0" : "3.1.2"}`);
         const t0 = new Date().toISOString();
         expect(cli(["up", "--yes"]).code).toBe(0);
-        expect(actionsSince(sb, "upgrade", t0)).toEqual(planOrder(sb).filter((k) => sb.host(k.split("/")[0]).center === "primary"));
+        expect(actionsSince(sb, "upgrade", t0)).toEqual(planOrder(config).filter((k) => sb.host(k.split("/")[0]).center === "primary"));
     });
 });

@@ -1,43 +1,18 @@
 import * as crypto from "crypto";
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { stacksDir } from "../../lib/engine/env";
 import { readAudit } from "../../sandbox/audit";
 import { reset, status } from "../../sandbox/cluster";
-import { sandboxStackConfig, writeSandboxStackConfig } from "../../sandbox/stackConfig";
-import { loadFromConfigMap } from "../../lib/config/load";
 import { planWaves } from "../../lib/plan";
 import { describeWithProvider } from "../helpers/engine";
-import { useSandbox } from "../sandbox/fixture";
-import { runCli } from "../helpers/cli";
+import { useStackSandbox } from "../helpers/stackSandbox";
+import * as fs from "fs";
 
 // The tool tells the truth about the cluster: every preview and up reads the nodes' live version
 // and health first, so a cluster that changed under the state (reset, a manual rollback) is
 // upgraded again, and a cluster with nothing to do runs nothing.
 describeWithProvider("live state before every preview and up", () => {
-    const sb = useSandbox("live-state", 51);
-    const stack = "test-live-state";
-    const state = fs.mkdtempSync(path.join(os.tmpdir(), "scm-live-state-"));
-    const env = { PULUMI_BACKEND_URL: `file://${state}` };
-    const saved = process.env.PULUMI_BACKEND_URL;
-    beforeAll(async () => {
-        process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
-        await writeSandboxStackConfig(sb.state(), { stackName: stack });
-    });
-    afterAll(() => {
-        if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;
-        else process.env.PULUMI_BACKEND_URL = saved;
-        fs.rmSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), { force: true });
-        fs.rmSync(state, { recursive: true, force: true });
-    });
-    const cli = (args: string[]) => runCli([...args, "--stack", stack], env, 600000);
-    const order = () => {
-        const plain = sandboxStackConfig(sb.state());
-        const r = loadFromConfigMap(Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)])));
-        if (!r.ok) throw new Error(JSON.stringify(r.problems));
-        return planWaves(r.config).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
-    };
+    const { sb, cli, config } = useStackSandbox("live-state", 51);
+    const order = () => planWaves(config()).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
     const upgradesSince = (t: string) =>
         readAudit(sb.dir)
             .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
