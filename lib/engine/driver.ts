@@ -3,6 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import {
     ConcurrentUpdateError,
+    OutputMap,
+    UpdateSummary,
     EngineEvent,
     LocalWorkspace,
     Stack,
@@ -228,7 +230,11 @@ async function clearPendingOperations(stack: Stack, o: RunOptions, say: (l: stri
     return pending.length;
 }
 
-async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void) => Promise<T>): Promise<T> {
+async function run<T>(
+    o: RunOptions,
+    operation: string,
+    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void, run: { nothingToDo: boolean }) => Promise<T>,
+): Promise<T> {
     const emit = o.onEvent ?? (() => undefined);
     const t0 = Date.now();
     let stack: Stack;
@@ -253,13 +259,18 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
     };
     emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
     try {
-        if (operation === "up" || operation === "rollback") {
+        let nothingToDo = false;
+        if ((operation === "up" || operation === "preview") && o.mode !== "rollback") {
+            const read = await readLive(config, credentials, o, emit);
+            live = read.live;
+            nothingToDo = read.allDone;
+        }
+        // Every planned node at the target and healthy: an up has nothing to run, so the engine is not
+        // started at all (the state is left as it is; the next run with work brings it up to date).
+        if ((operation === "up" && !nothingToDo) || operation === "rollback") {
             await clearPendingOperations(stack, o, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
         }
-        if ((operation === "up" || operation === "preview") && o.mode !== "rollback") {
-            live = await readLive(config, credentials, o, emit);
-        }
-        const r = await body(stack, config, onEvent);
+        const r = await body(stack, config, onEvent, { nothingToDo });
         const stale = (seen.recorded ?? []).filter((k) => live && !live[k]?.done);
         if (stale.length) {
             emit({
@@ -288,7 +299,7 @@ async function run<T>(o: RunOptions, operation: string, body: (stack: Stack, con
  * Every planned node's version and health, read over SSH before the engine decides anything; a host
  * that cannot be read stops the run before anything changes (exit 4).
  */
-async function readLive(config: UpgradeConfig, creds: SshCredentials, o: RunOptions, emit: (e: ProgressEvent) => void): Promise<LiveState> {
+async function readLive(config: UpgradeConfig, creds: SshCredentials, o: RunOptions, emit: (e: ProgressEvent) => void): Promise<{ live: LiveState; allDone: boolean }> {
     const t0 = Date.now();
     let live: LiveState;
     try {
@@ -309,7 +320,7 @@ async function readLive(config: UpgradeConfig, creds: SshCredentials, o: RunOpti
         seconds: (Date.now() - t0) / 1000,
         time: new Date().toISOString(),
     });
-    return live;
+    return { live, allDone: planned.every((k) => live[k]?.done) };
 }
 
 /** The engine's preview: what would run where; runs nothing on hosts. */
@@ -322,7 +333,8 @@ export async function preview(o: RunOptions) {
 
 /** The rolling upgrade (or, with `mode: "rollback"`, the vendor rollback in reverse order). */
 export async function up(o: RunOptions) {
-    return run(o, o.mode === "rollback" ? "rollback" : "up", async (stack, _c, onEvent) => {
+    return run(o, o.mode === "rollback" ? "rollback" : "up", async (stack, _c, onEvent, { nothingToDo }) => {
+        if (nothingToDo) return { summary: { result: "succeeded", resourceChanges: {} } as Partial<UpdateSummary>, outputs: {} as OutputMap };
         const r = await stack.up({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
         return { summary: r.summary, outputs: r.outputs };
     });
