@@ -334,9 +334,10 @@ export async function preview(o: RunOptions) {
 /** The rolling upgrade (or, with `mode: "rollback"`, the vendor rollback in reverse order). */
 export async function up(o: RunOptions) {
     return run(o, o.mode === "rollback" ? "rollback" : "up", async (stack, _c, onEvent, { nothingToDo }) => {
-        if (nothingToDo) return { summary: { result: "succeeded", resourceChanges: {} } as Partial<UpdateSummary>, outputs: {} as OutputMap };
+        // `engineRan: false` says the hosts were read and found done, so no update was recorded.
+        if (nothingToDo) return { engineRan: false, summary: { result: "succeeded", resourceChanges: {} } as Partial<UpdateSummary>, outputs: {} as OutputMap };
         const r = await stack.up({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
-        return { summary: r.summary, outputs: r.outputs };
+        return { engineRan: true, summary: r.summary, outputs: r.outputs };
     });
 }
 
