@@ -1,4 +1,4 @@
 // The Pulumi program of scm-upgrade (`pulumi up -s <stack>`); `scm-upgrade` runs the same one inline.
-import { upgradeProgram } from "./lib/program";
+import { upgradeProgram } from "./program/program";
 
 export = upgradeProgram();

@@ -8,7 +8,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { parseArgs } from "util";
 import { validateConfig } from "../lib/config/schema";
-import { commandProviderPresent, projectRoot } from "../lib/engine/env";
+import { commandProviderPresent, projectRoot } from "../engine/env";
 import { planWaves, renderPlanTable, Wave } from "../lib/plan";
 import { readAudit } from "../sandbox/audit";
 import { down, reset, status, up } from "../sandbox/cluster";

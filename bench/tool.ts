@@ -7,7 +7,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { projectRoot, stacksDir } from "../lib/engine/env";
+import { projectRoot, stacksDir } from "../engine/env";
 import { running } from "../sandbox/ssh";
 
 /** Stack files written by this process, removed by `removeStackFiles` (and at exit by the caller). */

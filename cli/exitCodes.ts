@@ -1,4 +1,4 @@
-import { FailureKind } from "../lib/engine/errors";
+import { FailureKind } from "../engine/errors";
 
 /** The exit codes of `scm-upgrade`, a contract for scripts and pipelines (README, `--help`). */
 export const EXIT = {

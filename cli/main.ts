@@ -3,13 +3,13 @@ import * as path from "path";
 import * as readline from "readline";
 import { parseArgs } from "util";
 import { formatProblems } from "../lib/config/schema";
-import type * as Driver from "../lib/engine/driver";
-import { DriverError } from "../lib/engine/errors";
-import { planOfStackFile } from "../lib/engine/planOfStack";
-import { ProgressEvent } from "../lib/engine/events";
+import type * as Driver from "../engine/driver";
+import { DriverError } from "../engine/errors";
+import { planOfStackFile } from "../engine/planOfStack";
+import { ProgressEvent } from "../engine/events";
 import { planToDot, planToJson, planToMermaid, renderPlanTable, SoakSettings, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { NodeResult } from "../components/RollingUpgrade";
-import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../lib/report";
+import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { formatPlanWarnings, planForDrawing, requireStackFile, stackFileName } from "./stacks";
 import { checkWindow, clockOf, watchWindow, windowNow, windowSpec } from "./window";
@@ -380,7 +380,7 @@ async function main(argv: string[]): Promise<number> {
     let onProgress: () => void = () => undefined;
     // The engine (and @pulumi/pulumi) loads only for commands that need it: `plan` stays quick.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const driver = (): typeof Driver => require("../lib/engine/driver");
+    const driver = (): typeof Driver => require("../engine/driver");
     const plan = async () => planOfStackFile(f.stack) ?? (await driver().plan(opts));
     const opts: Driver.RunOptions = {
         stack: f.stack,
@@ -529,7 +529,7 @@ async function main(argv: string[]): Promise<number> {
                     return EXIT.ok;
                 }
                 // eslint-disable-next-line @typescript-eslint/no-require-imports
-                const { describeLock } = require("../lib/engine/locks") as typeof import("../lib/engine/locks");
+                const { describeLock } = require("../engine/locks") as typeof import("../engine/locks");
                 p.info(`stack ${f.stack} in ${backend} is locked by:\n${indent(locks.map(describeLock).join("\n"))}`);
                 if (!f.yes && !process.stdin.isTTY) refuseUnattended("remove the lock");
                 if (!f.yes && !(await confirm(`Remove the lock of stack ${f.stack}? Only if that run is dead. [y/N] `))) {

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from "../lib/engine/events";
+import type { ProgressEvent } from "../engine/events";
 import type { Wave } from "../lib/plan";
 
 /**

@@ -2,8 +2,8 @@ import * as fs from "fs";
 import { decodeConfigMap, loadFromConfigMap } from "../lib/config/load";
 import { readStackConfigFile } from "../lib/config/stackFile";
 import { ConfigProblem, UpgradeConfig, validateConfig } from "../lib/config/schema";
-import { DriverError } from "../lib/engine/errors";
-import { stacksDir } from "../lib/engine/paths";
+import { DriverError } from "../engine/errors";
+import { stacksDir } from "../engine/paths";
 import { planWaves, Wave } from "../lib/plan";
 
 /** `stacks/Pulumi.<stack>.yaml`, as people see it (relative to the project folder). */

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { DriverError } from "../lib/engine/errors";
+import { DriverError } from "../engine/errors";
 
 /** Parse `HH:MM-HH:MM` into minutes of the day; a window may cross midnight. */
 export function parseWindow(text: string): { start: number; end: number } {

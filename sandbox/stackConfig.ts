@@ -73,7 +73,7 @@ export async function writeSandboxStackConfig(
     const plain = sandboxStackConfig(state);
     const fallback = path.join(state.dir, "stack-config.json");
     fs.writeFileSync(fallback, JSON.stringify(plain, null, 2) + "\n");
-    const env = await import("../lib/engine/env");
+    const env = await import("../engine/env");
     if (!env.toolchainPresent()) {
         const warning =
             `No Pulumi CLI yet (run \`npm run bootstrap\`): the config of stack ${stackName} was not written; ` +

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { stacksDir } from "../../lib/engine/env";
+import { stacksDir } from "../../engine/env";
 import { sandboxStackConfig } from "../../sandbox/stackConfig";
 import { useSandbox } from "../sandbox/fixture";
 import { runCli } from "../helpers/cli";

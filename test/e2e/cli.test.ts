@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { pulumiHome, stacksDir } from "../../lib/engine/env";
+import { pulumiHome, stacksDir } from "../../engine/env";
 import { runCli } from "../helpers/cli";
 import { seedHosts } from "../helpers/seed";
 

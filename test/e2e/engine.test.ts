@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { engineEnv, pulumiCommand } from "../../lib/engine/env";
+import { engineEnv, pulumiCommand } from "../../engine/env";
 
 // The real Pulumi CLI (built by the bootstrap) runs an inline program offline: file backend,
 // passphrase secrets, no plugin download. No provider is involved: this proves the engine itself.

@@ -4,7 +4,7 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { engineEnv, pulumiCommand } from "../../lib/engine/env";
+import { engineEnv, pulumiCommand } from "../../engine/env";
 import { SshdHandle, startSshd } from "../../sandbox/sshd";
 import { describeWithProvider } from "../helpers/engine";
 

@@ -3,10 +3,10 @@ import * as os from "os";
 import * as path from "path";
 import * as zlib from "zlib";
 import { nodeKey, planWaves, PlanInput, Wave } from "../../lib/plan";
-import { renderPlanHtml, renderRunReport } from "../../lib/report";
-import { chromiumPresent, dumpDom, probe, requireChromium, screenshot } from "../../lib/report/chromium";
-import { exampleWaves, makeDocsImages } from "../../lib/report/docs-images";
-import { sampleRunEvents } from "../../lib/report/sample";
+import { renderPlanHtml, renderRunReport } from "../../report";
+import { chromiumPresent, dumpDom, probe, requireChromium, screenshot } from "../../tools/chromium";
+import { exampleWaves, makeDocsImages } from "../../tools/docs-images";
+import { sampleRunEvents } from "../../report/sample";
 
 // The pictures in a real browser: Debian's headless Chromium lays out the plan graph and a run report,
 // and every node must come out drawn (a laid-out box of non-zero size, inside the page, not on top of

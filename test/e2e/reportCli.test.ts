@@ -2,9 +2,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { stacksDir } from "../../lib/engine/env";
+import { stacksDir } from "../../engine/env";
 import { planWaves, nodeKey, Wave } from "../../lib/plan";
-import { sampleRunEvents } from "../../lib/report/sample";
+import { sampleRunEvents } from "../../report/sample";
 import { runCli } from "../helpers/cli";
 import { seedHosts } from "../helpers/seed";
 

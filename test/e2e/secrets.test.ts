@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { pulumiHome, stacksDir } from "../../lib/engine/env";
+import { pulumiHome, stacksDir } from "../../engine/env";
 import { writeSandboxStackConfig } from "../../sandbox/stackConfig";
 import { useSandbox } from "../sandbox/fixture";
 import { runCli } from "../helpers/cli";

@@ -1,8 +1,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stacksDir } from "../../lib/engine/env";
-import { readLocks } from "../../lib/engine/locks";
+import { stacksDir } from "../../engine/env";
+import { readLocks } from "../../engine/locks";
 import { describeWithProvider } from "../helpers/engine";
 import { beginsSince, killGroup, stopAllRuns, lockTaken, makeOperator, pendingOps, planOrder, thisOperator, waitFor, writeTeamStack } from "../helpers/team";
 import { useSandbox } from "../sandbox/fixture";

@@ -1,9 +1,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as driver from "../../lib/engine/driver";
-import { ProgressEvent } from "../../lib/engine/events";
-import { stacksDir } from "../../lib/engine/env";
+import * as driver from "../../engine/driver";
+import { ProgressEvent } from "../../engine/events";
+import { stacksDir } from "../../engine/env";
 import { readAudit } from "../../sandbox/audit";
 import { status } from "../../sandbox/cluster";
 import { writeSandboxStackConfig } from "../../sandbox/stackConfig";

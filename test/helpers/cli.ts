@@ -1,6 +1,6 @@
 import { spawnSync } from "child_process";
 import * as path from "path";
-import { projectRoot } from "../../lib/engine/paths";
+import { projectRoot } from "../../engine/paths";
 
 /** `scm-upgrade` as a subprocess, as a user or a pipeline runs it: no TTY, empty stdin. */
 export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120000) {

@@ -1,4 +1,4 @@
-import { commandProviderKind } from "../../lib/engine/env";
+import { commandProviderKind } from "../../engine/env";
 
 /**
  * `describe` for tests that run remote commands through the engine. They never skip: without a

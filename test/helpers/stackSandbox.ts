@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stacksDir, workspaceOptions } from "../../lib/engine/env";
+import { stacksDir, workspaceOptions } from "../../engine/env";
 import { loadFromConfigMap } from "../../lib/config/load";
 import { UpgradeConfig } from "../../lib/config/schema";
 import { sandboxStackConfig, toConfigJson, writeSandboxStackConfig } from "../../sandbox/stackConfig";

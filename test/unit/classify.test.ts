@@ -1,5 +1,5 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { classify, observe, RunObservations } from "../../lib/engine/driver";
+import { classify, observe, RunObservations } from "../../engine/driver";
 import { buildNameIndex, childName, componentName, ROOT_NAME } from "../../lib/names";
 
 // The driver's verdict on a failed run comes from the engine's structured events: which resource

@@ -1,5 +1,5 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { buildNameIndex, explainFailure, explainPreflight, makeTranslator, ProgressEvent, withoutCommandText } from "../../lib/engine/events";
+import { buildNameIndex, explainFailure, explainPreflight, makeTranslator, ProgressEvent, withoutCommandText } from "../../engine/events";
 import { renderServiceUpgrade, serviceFilesOf } from "../../lib/shell";
 
 // The engine's events, shaped as the Automation API delivers them, turned into progress events.

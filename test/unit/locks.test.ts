@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks } from "../../lib/engine/locks";
+import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks } from "../../engine/locks";
 
 describe("stack locks", () => {
     test("the engine's lock error names each holder", () => {

@@ -22,9 +22,9 @@ pulumi.runtime.setMocks(
     "unit",
 );
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { upgradeProgram } = require("../../lib/program") as typeof import("../../lib/program");
+const { upgradeProgram } = require("../../program/program") as typeof import("../../program/program");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
-const { connectionFor } = require("../../lib/connection") as typeof import("../../lib/connection");
+const { connectionFor } = require("../../program/connection") as typeof import("../../program/connection");
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 const { validateConfig } = require("../../lib/config/schema") as typeof import("../../lib/config/schema");
 

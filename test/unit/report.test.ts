@@ -1,11 +1,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { ProgressEvent } from "../../lib/engine/events";
+import type { ProgressEvent } from "../../engine/events";
 import { nodeKey, planWaves, PlanInput, Wave } from "../../lib/plan";
-import { buildRunModel, esc, fileStamp, planSvgLayout, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, writeRunReportFile } from "../../lib/report";
-import { commonDomain, duration } from "../../lib/report/html";
-import { sampleRunEvents } from "../../lib/report/sample";
+import { buildRunModel, esc, fileStamp, planSvgLayout, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, writeRunReportFile } from "../../report";
+import { commonDomain, duration } from "../../report/html";
+import { sampleRunEvents } from "../../report/sample";
 
 const seedHosts: PlanInput["hosts"] = [
     { name: "A", address: "192.0.2.11", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },

@@ -4,7 +4,7 @@ import * as path from "path";
 import { RunTracker } from "../../cli/runTracker";
 import { insideWindow, parseWindow, watchWindow, windowNow } from "../../cli/window";
 import { planWaves } from "../../lib/plan";
-import type { ProgressEvent } from "../../lib/engine/events";
+import type { ProgressEvent } from "../../engine/events";
 
 // The seed: A, B primary; C, D standby.
 const waves = planWaves({

@@ -3,12 +3,12 @@ import { EngineEvent } from "@pulumi/pulumi/automation";
 import { validateConfig, UpgradeConfig } from "../../lib/config/schema";
 import { planToJson, planWaves, renderPlanTable, soakSettings, soakSteps } from "../../lib/plan";
 import { buildNameIndex, childName, componentName, ROOT_NAME } from "../../lib/names";
-import { classify, observe, RunObservations } from "../../lib/engine/driver";
-import { makeTranslator, ProgressEvent } from "../../lib/engine/events";
+import { classify, observe, RunObservations } from "../../engine/driver";
+import { makeTranslator, ProgressEvent } from "../../engine/events";
 import { renderSoakWatch, serviceFilesOf } from "../../lib/shell";
 import { soakArgsFor } from "../../lib/nodeScripts";
-import { buildRunModel, renderRunReport } from "../../lib/report/run";
-import { renderPlanHtml, renderPlanSvg } from "../../lib/report/plan";
+import { buildRunModel, renderRunReport } from "../../report/run";
+import { renderPlanHtml, renderPlanSvg } from "../../report/plan";
 import { seedHosts } from "../helpers/seed";
 
 const base = { package: { localPath: "/releases/sequoiacm-3.2.0-release.tar.gz" }, ssh: { user: "scmadmin", privateKeyFile: "/keys/id" }, hosts: seedHosts };

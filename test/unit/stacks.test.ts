@@ -3,7 +3,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { knownStacks, planForDrawing, requireStackFile } from "../../cli/stacks";
-import { DriverError } from "../../lib/engine/errors";
+import { DriverError } from "../../engine/errors";
 import { seedHosts } from "../helpers/seed";
 
 // Which stacks exist (a config file in stacks/), and the plan that `plan` and `report` draw.

@@ -1,19 +1,19 @@
 /**
  * Regenerates the documentation's pictures, docs/img/plan.png and docs/img/report.png, with Debian's
- * headless Chromium: `npx tsx lib/report/docs-images.ts [outDir]`. The plan is that of
- * stacks/Pulumi.production-example.yaml; the run is a synthetic one (lib/report/sample.ts).
+ * headless Chromium: `npx tsx tools/docs-images.ts [outDir]`. The plan is that of
+ * stacks/Pulumi.production-example.yaml; the run is a synthetic one (report/sample.ts).
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { validateConfig } from "../config/schema";
+import { validateConfig } from "../lib/config/schema";
 import { projectRoot } from "../engine/env";
-import { planWaves, Wave } from "../plan";
+import { planWaves, Wave } from "../lib/plan";
 import { probe, screenshot } from "./chromium";
-import { planSvgLayout, renderPlanSvg } from "./plan";
-import { renderRunReport } from "./run";
-import { sampleRunEvents } from "./sample";
+import { planSvgLayout, renderPlanSvg } from "../report/plan";
+import { renderRunReport } from "../report/run";
+import { sampleRunEvents } from "../report/sample";
 
 export function exampleWaves(): Wave[] {
     const file = path.join(projectRoot, "stacks", "Pulumi.production-example.yaml");

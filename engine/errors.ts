@@ -1,4 +1,4 @@
-import { ConfigProblem } from "../config/schema";
+import { ConfigProblem } from "../lib/config/schema";
 
 /** Why a run did not succeed; the CLI maps each kind to its exit code. */
 export type FailureKind = "invalid-config" | "preflight-failed" | "upgrade-failed" | "stack-locked" | "interrupted" | "refused" | "toolchain";

@@ -8,7 +8,7 @@
  * `data-bar="<host>/<service>"`; summary rows carry `data-summary-node`.
  */
 import type { ProgressEvent } from "../engine/events";
-import { nodeKey, Wave } from "../plan";
+import { nodeKey, Wave } from "../lib/plan";
 import { commonDomain, duration, esc, fit, FONT, num, page } from "./html";
 
 /** What a node came to in the run. `running`: started, no end seen (interrupted); `not-run`: never started. */

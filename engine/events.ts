@@ -1,9 +1,9 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { parseMarkers } from "../shell";
-import { NameIndex, nameOfUrn as nameOf } from "../names";
+import { parseMarkers } from "../lib/shell";
+import { NameIndex, nameOfUrn as nameOf } from "../lib/names";
 
-export { buildNameIndex } from "../names";
-export type { NameIndex } from "../names";
+export { buildNameIndex } from "../lib/names";
+export type { NameIndex } from "../lib/names";
 
 /** Typed progress of a run, for people (the CLI's live lines) and pipelines (`--json`). */
 export type ProgressEvent =

@@ -9,8 +9,8 @@
  *
  * Every wave box carries `data-wave="<index>"`, every host chip `data-node="<host>/<service>"`.
  */
-import type { Center } from "../config/schema";
-import { nodeKey, SoakStep, soakLabel, Wave } from "../plan";
+import type { Center } from "../lib/config/schema";
+import { nodeKey, SoakStep, soakLabel, Wave } from "../lib/plan";
 import { commonDomain, esc, fit, FONT, num, page, textWidth } from "./html";
 
 const LANES: readonly Center[] = ["standby", "primary"];

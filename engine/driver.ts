@@ -9,16 +9,16 @@ import {
     LocalWorkspace,
     Stack,
 } from "@pulumi/pulumi/automation";
-import { UpgradeConfig } from "../config/schema";
+import { UpgradeConfig } from "../lib/config/schema";
 import { DriverError } from "./errors";
-import { loadFromFlatConfig } from "../config/load";
-import { planWaves, soakSettings, soakSteps, Wave } from "../plan";
-import { configNamespace, upgradeProgram, ProgramOptions } from "../program";
-import { LiveState, liveKey } from "../probe";
-import { LiveStateError, readLiveState, SshCredentials } from "./live";
+import { loadFromFlatConfig } from "../lib/config/load";
+import { planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
+import { configNamespace, upgradeProgram, ProgramOptions } from "../program/program";
+import { LiveState, liveKey } from "../lib/probe";
+import { LiveStateError, readLiveState, SshCredentials } from "../program/live";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
-import { NameIndex, nameOfUrn, ResourceRole } from "../names";
-import { parseMarkers } from "../shell";
+import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
+import { parseMarkers } from "../lib/shell";
 import { commandProviderPresent, projectName, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
 import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, StackLock } from "./locks";
 

@@ -5,8 +5,8 @@
  */
 import * as fs from "fs";
 import { Client, ConnectConfig } from "ssh2";
-import { effectiveHost, HostConfig, UpgradeConfig } from "../config/schema";
-import { LiveState, liveKey, parseLiveProbe, renderLiveProbe } from "../probe";
+import { effectiveHost, HostConfig, UpgradeConfig } from "../lib/config/schema";
+import { LiveState, liveKey, parseLiveProbe, renderLiveProbe } from "../lib/probe";
 
 /** The SSH secrets, as plain values: held in memory only, never logged. */
 export interface SshCredentials {

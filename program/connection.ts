@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
-import { effectiveHost, HostConfig, UpgradeConfig } from "./config/schema";
+import { effectiveHost, HostConfig, UpgradeConfig } from "../lib/config/schema";
 
 /** SSH secrets from the stack's secret config; each is a Pulumi secret, never a plain string. */
 export interface SshSecrets {

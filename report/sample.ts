@@ -4,7 +4,7 @@
  * wave, run-finished), with made-up but plausible durations. Not a measurement of anything.
  */
 import type { ProgressEvent } from "../engine/events";
-import { batches, nodeKey, Wave } from "../plan";
+import { batches, nodeKey, Wave } from "../lib/plan";
 
 export interface SampleRunOptions {
     stack?: string;

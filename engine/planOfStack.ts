@@ -1,7 +1,7 @@
-import { readStackConfigFile } from "../config/stackFile";
-import { loadFromConfigMap } from "../config/load";
-import { UpgradeConfig } from "../config/schema";
-import { planWaves, Wave } from "../plan";
+import { readStackConfigFile } from "../lib/config/stackFile";
+import { loadFromConfigMap } from "../lib/config/load";
+import { UpgradeConfig } from "../lib/config/schema";
+import { planWaves, Wave } from "../lib/plan";
 import { DriverError } from "./errors";
 import { stacksDir } from "./paths";
 

@@ -4,13 +4,13 @@ import * as pulumi from "@pulumi/pulumi";
 import { RollingRollback } from "../components/RollingRollback";
 import { RollingUpgrade } from "../components/RollingUpgrade";
 import { Preflight } from "../components/Preflight";
-import { Center, formatProblems } from "./config/schema";
-import { preflightArgsFor } from "./nodeScripts";
-import { loadFromPulumiConfig } from "./config/load";
+import { Center, formatProblems } from "../lib/config/schema";
+import { preflightArgsFor } from "../lib/nodeScripts";
+import { loadFromPulumiConfig } from "../lib/config/load";
 import { connectionFor, SshSecrets } from "./connection";
-import { ROOT_NAME } from "./names";
-import { LiveState } from "./probe";
-import { readLiveState } from "./engine/live";
+import { ROOT_NAME } from "../lib/names";
+import { LiveState } from "../lib/probe";
+import { readLiveState } from "./live";
 
 /** Namespace of every config key of this project. */
 export const configNamespace = "scm-upgrade";
