@@ -8,7 +8,7 @@ export type { ProgressEvent } from "./engine/events";
 export { engineEnv, workspaceOptions, pulumiHome, toolchainPresent, commandProviderPresent } from "./engine/env";
 export { validateConfig, formatProblems, effectiveHost } from "./lib/config/schema";
 export type { UpgradeConfig, HostConfig, ConfigProblem } from "./lib/config/schema";
-export { loadFromConfigMap, loadFromPulumiConfig } from "./lib/config/load";
+export { loadFromConfigMap, CONFIG_NAMESPACE } from "./lib/config/load";
 export { planWaves, batches, predecessorsOf, renderPlanTable, planToJson, planToMermaid, planToDot } from "./lib/plan";
 export type { Wave, PlanNode } from "./lib/plan";
 export { upgradeProgram } from "./program/program";

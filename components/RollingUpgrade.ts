@@ -13,6 +13,8 @@ import { LiveState, liveKey } from "../lib/probe";
 export interface RollingUpgradeArgs {
     /** A validated configuration (lib/config). */
     config: UpgradeConfig;
+    /** The plan of `config` when the caller computed it already (`planWaves(config)`). */
+    plan?: Wave[];
     /** sha256 of `config.package.localPath`, when the package is uploaded from this machine. */
     packageSha256?: string;
     /** sha256 of `config.upgradeScript`, when set. */
@@ -81,7 +83,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             throw new pulumi.ResourceError("`packageSha256` is required when the package is uploaded from this machine.", this);
         }
         const centers = args.centers ?? ["standby", "primary"];
-        const fullPlan = planWaves(c);
+        const fullPlan = args.plan ?? planWaves(c);
         this.plan = fullPlan.filter((w) => centers.includes(w.center));
         // Soaks come from the whole plan (a soak watches every standby node before its primary wave), kept
         // when their primary wave is in this run.

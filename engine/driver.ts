@@ -11,9 +11,9 @@ import {
 } from "@pulumi/pulumi/automation";
 import { UpgradeConfig } from "../lib/config/schema";
 import { DriverError } from "./errors";
-import { loadFromFlatConfig } from "../lib/config/load";
+import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
 import { planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
-import { configNamespace, upgradeProgram, ProgramOptions } from "../program/program";
+import { upgradeProgram, ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
 import { LiveStateError, readLiveState, SshCredentials } from "../program/live";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
@@ -39,13 +39,17 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
 }
 
 /** The stack, created on first use; inline program = this project's program, in this process. */
-export async function openStack(o: RunOptions, live?: () => LiveState | undefined): Promise<Stack> {
+export async function openStack(o: RunOptions, inputs?: () => { validated?: Validated; live?: LiveState }): Promise<Stack> {
     if (!toolchainPresent(o)) {
         throw new DriverError("toolchain", "No Pulumi CLI in the project's Pulumi home: run `npm run bootstrap` (see README).");
     }
-    // The live state is read by the driver before the engine starts, and handed to the program here.
+    // The config is validated and the live state read by the driver before the engine starts; both reach
+    // the program through this closure, so the program neither validates again nor reads the hosts.
     const runId = new Date().toISOString();
-    const program = () => upgradeProgram({ centers: o.centers, mode: o.mode, live: live?.() ?? "none", runId, soakSeconds: o.soakSeconds });
+    const program = () => {
+        const given = inputs?.() ?? {};
+        return upgradeProgram({ centers: o.centers, mode: o.mode, live: given.live ?? "none", validated: given.validated, runId, soakSeconds: o.soakSeconds });
+    };
     return LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program }, await workspaceOptions(o));
 }
 
@@ -63,9 +67,9 @@ export function requireProvider(o: EngineEnvOptions = {}): void {
 /** The SSH secrets of a stack's config, plain, for the live-state read. */
 function credentialsOf(flat: Record<string, string>): SshCredentials {
     return {
-        privateKey: flat[`${configNamespace}:sshPrivateKey`],
-        password: flat[`${configNamespace}:sshPassword`],
-        privateKeyPassphrase: flat[`${configNamespace}:sshPrivateKeyPassphrase`],
+        privateKey: flat[`${CONFIG_NAMESPACE}:sshPrivateKey`],
+        password: flat[`${CONFIG_NAMESPACE}:sshPassword`],
+        privateKeyPassphrase: flat[`${CONFIG_NAMESPACE}:sshPrivateKeyPassphrase`],
     };
 }
 
@@ -78,7 +82,7 @@ export async function loadStackConfig(stack: Stack): Promise<{ config: UpgradeCo
         flat[k] = v.value;
         if (v.secret) secretKeys.push(k);
     }
-    const r = loadFromFlatConfig(flat);
+    const r = loadFromConfigMap(flat);
     if (!r.ok) {
         throw new DriverError("invalid-config", `The configuration of stack ${stack.name} is invalid.`, r.problems);
     }
@@ -239,16 +243,20 @@ async function run<T>(
     const t0 = Date.now();
     let stack: Stack;
     let live: LiveState | undefined;
+    let validated: Validated | undefined;
     try {
-        stack = await openStack(o, () => live);
+        stack = await openStack(o, () => ({ validated, live }));
     } catch (e) {
         throw classify(e, String(e), false, o.stack);
     }
     // A stack another run holds is refused here, before its state is read or anything else runs.
     if (LOCKING.has(operation)) await refuseIfLocked(o);
     const { config, credentials } = await loadStackConfig(stack);
+    // Validated and planned once per run; the program gets both through its closure.
+    const waves = planWaves(config);
+    validated = { config, waves };
     if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
-    const soaks = o.mode === "rollback" ? [] : soakSteps(planWaves(config), soakSettings(config.soak, o.soakSeconds));
+    const soaks = o.mode === "rollback" ? [] : soakSteps(waves, soakSettings(config.soak, o.soakSeconds));
     const idx = buildNameIndex(config.hosts, o.mode === "rollback", undefined, soaks);
     const translate = makeTranslator(idx, emit, operation === "preview");
     const seen: RunObservations = { failed: [], upgraded: [] };
@@ -261,7 +269,7 @@ async function run<T>(
     try {
         let nothingToDo = false;
         if ((operation === "up" || operation === "preview") && o.mode !== "rollback") {
-            const read = await readLive(config, credentials, o, emit);
+            const read = await readLive(validated, credentials, o, emit);
             live = read.live;
             nothingToDo = read.allDone;
         }
@@ -299,7 +307,7 @@ async function run<T>(
  * Every planned node's version and health, read over SSH before the engine decides anything; a host
  * that cannot be read stops the run before anything changes (exit 4).
  */
-async function readLive(config: UpgradeConfig, creds: SshCredentials, o: RunOptions, emit: (e: ProgressEvent) => void): Promise<{ live: LiveState; allDone: boolean }> {
+async function readLive({ config, waves }: Validated, creds: SshCredentials, o: RunOptions, emit: (e: ProgressEvent) => void): Promise<{ live: LiveState; allDone: boolean }> {
     const t0 = Date.now();
     let live: LiveState;
     try {
@@ -309,7 +317,7 @@ async function readLive(config: UpgradeConfig, creds: SshCredentials, o: RunOpti
         throw e;
     }
     const centers = o.centers ?? ["standby", "primary"];
-    const planned = planWaves(config)
+    const planned = waves
         .filter((w) => centers.includes(w.center))
         .flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service)));
     emit({
@@ -381,7 +389,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-preflight-"));
     const ws = await workspaceOptions({ ...o, workDir: tmp });
     const stack = await LocalWorkspace.createOrSelectStack(
-        { stackName: `${o.stack}-preflight`, projectName, program: () => upgradeProgram({ mode: "preflight" }) },
+        { stackName: `${o.stack}-preflight`, projectName, program: () => upgradeProgram({ mode: "preflight", validated: { config, waves: planWaves(config) } }) },
         { ...ws, projectSettings: { name: projectName, runtime: "nodejs" } },
     );
     const failures = new Map<string, string>();

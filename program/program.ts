@@ -4,25 +4,23 @@ import * as pulumi from "@pulumi/pulumi";
 import { RollingRollback } from "../components/RollingRollback";
 import { RollingUpgrade } from "../components/RollingUpgrade";
 import { Preflight } from "../components/Preflight";
-import { Center, formatProblems } from "../lib/config/schema";
+import { Center, formatProblems, UpgradeConfig } from "../lib/config/schema";
 import { preflightArgsFor } from "../lib/nodeScripts";
-import { loadFromPulumiConfig } from "../lib/config/load";
+import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
+import { planWaves, Wave } from "../lib/plan";
 import { connectionFor, SshSecrets } from "./connection";
 import { ROOT_NAME } from "../lib/names";
 import { LiveState } from "../lib/probe";
 import { readLiveState } from "./live";
-
-/** Namespace of every config key of this project. */
-export const configNamespace = "scm-upgrade";
 
 export function sha256File(path: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");
 }
 
 export interface ProgramOptions {
-    /** Upgrade only these centers' nodes (stop point). Default: config `onlyCenters`, else both. */
+    /** Upgrade only these centers' nodes (stop point). Default: both. */
     centers?: Center[];
-    /** `rollback` builds the vendor rollback in reverse order instead of the upgrade. Default: config `mode`, else `upgrade`. */
+    /** `rollback` builds the vendor rollback in reverse order instead of the upgrade. Default: `upgrade`. */
     mode?: "upgrade" | "rollback" | "preflight";
     /**
      * The nodes' live state: given by the driver (read before the engine starts), `"read"` to read it
@@ -41,27 +39,39 @@ function plainOf(o: pulumi.Output<string> | undefined): Promise<string | undefin
     return o ? new Promise((resolve) => o.apply((v) => (resolve(v), v))) : Promise.resolve(undefined);
 }
 
+/** The config and plan the driver validated and computed once for the run; the program does not redo them. */
+export interface Validated {
+    config: UpgradeConfig;
+    waves: Wave[];
+}
+
+/**
+ * The stack's config validated inside the program (`pulumi up` without the driver), with the same
+ * function the driver uses. Secret values are not read here: only which secret keys are set.
+ */
+function validatedFromStack(): Validated {
+    const loaded = loadFromConfigMap(pulumi.runtime.allConfig());
+    if (!loaded.ok) {
+        throw new pulumi.RunError(formatProblems(loaded.problems, { stackFile: `stacks/Pulumi.${pulumi.getStack()}.yaml` }));
+    }
+    return { config: loaded.config, waves: planWaves(loaded.config) };
+}
+
 /**
  * The Pulumi program: the `pulumi up` CLI (index.ts) and the driver's inline program both run it.
- * Reads and validates the stack config, builds the RollingUpgrade, exports per-node results.
+ * Builds the RollingUpgrade from the validated config (handed over by the driver, else validated
+ * here) and exports per-node results.
  */
-export async function upgradeProgram(opts: ProgramOptions = {}): Promise<Record<string, unknown>> {
-    const cfg = new pulumi.Config(configNamespace);
-    const mode = opts.mode ?? (cfg.get("mode") as ProgramOptions["mode"]) ?? "upgrade";
-    const centers = opts.centers ?? cfg.getObject<Center[]>("onlyCenters");
+export async function upgradeProgram(opts: ProgramOptions & { validated?: Validated } = {}): Promise<Record<string, unknown>> {
+    const cfg = new pulumi.Config(CONFIG_NAMESPACE);
+    const mode = opts.mode ?? "upgrade";
+    const centers = opts.centers;
     const secrets: SshSecrets = {
         privateKey: cfg.getSecret("sshPrivateKey"),
         password: cfg.getSecret("sshPassword"),
         privateKeyPassphrase: cfg.getSecret("sshPrivateKeyPassphrase"),
     };
-    const loaded = loadFromPulumiConfig(cfg, {
-        sshPrivateKey: secrets.privateKey !== undefined,
-        sshPassword: secrets.password !== undefined,
-    });
-    if (!loaded.ok) {
-        throw new pulumi.RunError(formatProblems(loaded.problems, { stackFile: `stacks/Pulumi.${pulumi.getStack()}.yaml` }));
-    }
-    const config = loaded.config;
+    const { config, waves } = opts.validated ?? validatedFromStack();
     const connections = Object.fromEntries(config.hosts.map((h) => [h.name, connectionFor(config, h, secrets)]));
     if (mode === "preflight") {
         // Checks only, run afresh each time (a throwaway stack of the driver holds them).
@@ -97,6 +107,7 @@ export async function upgradeProgram(opts: ProgramOptions = {}): Promise<Record<
     }
     const upgrade = new RollingUpgrade(ROOT_NAME, {
         config,
+        plan: waves,
         packageSha256: "localPath" in config.package ? sha256File(config.package.localPath) : undefined,
         upgradeScriptSha256: config.upgradeScript ? sha256File(config.upgradeScript) : undefined,
         connections,

@@ -2,14 +2,14 @@
  * From Pulumi config to a validated `UpgradeConfig`.
  *
  * Pulumi hands config over as strings (`pulumi config --json`, the Automation API's `getAllConfig()`, or
- * `pulumi.Config` in a program): objects and lists are JSON text. This module turns those strings into the raw
+ * `pulumi.runtime.allConfig()` in a program): objects and lists are JSON text. The driver and the program
+ * both validate with `loadFromConfigMap`. This module turns those strings into the raw
  * config object of `schema.ts` and validates it. Secret keys (`sshPrivateKey`, `sshPassword`,
  * `sshPrivateKeyPassphrase`) are never read here: only whether they are set matters, for the credential check.
  */
-import type * as PulumiSdk from "@pulumi/pulumi";
 import { ConfigProblem, SECRET_KEYS, SecretKey, validateConfig, ValidateOptions, ValidationResult } from "./schema";
 
-/** Namespace of every config key of this project. */
+/** Namespace of every config key of this project (Pulumi's default: the project's name). */
 export const CONFIG_NAMESPACE = "scm-upgrade";
 
 /** Plain keys whose value is JSON text of an object or a list. */
@@ -142,75 +142,4 @@ export function loadFromConfigMap(map: PulumiConfigMap, opts: ValidateOptions = 
     const decoded = decodeConfigMap(map);
     const result = validateConfig(decoded.raw, { ...opts, secretsPresent: opts.secretsPresent ?? decoded.secretsPresent });
     return merge(decoded, result);
-}
-
-/** The part of `pulumi.Config` this module uses (a `pulumi.Config` instance satisfies it). */
-export interface PulumiConfigLike {
-    get(key: string): string | undefined;
-    getObject<T>(key: string): T | undefined;
-}
-
-/** Which secret keys are set: a list, or flags such as `{ sshPrivateKey: true, sshPassword: false }`. */
-export type SecretsPresent = readonly SecretKey[] | Partial<Record<SecretKey, boolean>>;
-
-export interface LoadFromPulumiOptions extends Omit<ValidateOptions, "secretsPresent"> {
-    /**
-     * Every config key of the stack (`scm-upgrade:<key>` or bare), so that a misspelt key is refused by name.
-     * Default: the keys of `pulumi.runtime.allConfig()` (only the names are used).
-     */
-    keys?: readonly string[];
-}
-
-function secretList(s: SecretsPresent | undefined): SecretKey[] | undefined {
-    if (s === undefined) return undefined;
-    if (Array.isArray(s)) return SECRET_KEYS.filter((k) => (s as readonly SecretKey[]).includes(k));
-    const flags = s as Partial<Record<SecretKey, boolean>>;
-    return SECRET_KEYS.filter((k) => flags[k] === true);
-}
-
-/**
- * Validates the config inside a Pulumi program, from `new pulumi.Config("scm-upgrade")`.
- * `secrets` tells which secret keys are set (the program reads them itself with `getSecret`); when given,
- * every host must have a key file, the `sshPrivateKey` secret or the `sshPassword` secret.
- */
-export function loadFromPulumiConfig(
-    config: PulumiConfigLike,
-    secrets?: SecretsPresent,
-    opts: LoadFromPulumiOptions = {},
-): ValidationResult {
-    const raw: Record<string, unknown> = {};
-    const problems: ConfigProblem[] = [];
-    for (const key of STRING_KEYS) {
-        const v = config.get(key);
-        if (v !== undefined) raw[key] = v;
-    }
-    for (const key of [...STRUCTURED_KEYS, ...SCALAR_JSON_KEYS]) {
-        let v: unknown;
-        try {
-            v = config.getObject<unknown>(key);
-        } catch {
-            // getObject throws on text that is not JSON; decode it ourselves for a precise problem.
-            const text = config.get(key);
-            const d = text === undefined ? undefined : decodeText(key, text, problems);
-            v = d?.value;
-        }
-        if (v !== undefined) raw[key] = v;
-    }
-    // Loaded here, not at the top: the SDK takes a second to load and `plan` does not need it.
-    const allKeys = opts.keys ?? Object.keys((require("@pulumi/pulumi") as typeof PulumiSdk).runtime.allConfig());
-    for (const fullKey of allKeys) {
-        const key = ownKey(fullKey);
-        if (key === undefined || isSecretKey(key) || PLAIN_KEYS.includes(key)) continue;
-        // Unknown key: the schema refuses it by name; its value is not needed (and may be a secret).
-        raw[key] = "[set]";
-    }
-    const { keys: _keys, ...validateOpts } = opts;
-    const decoded: DecodedConfig = { raw, secretsPresent: [], problems };
-    const result = validateConfig(raw, { ...validateOpts, secretsPresent: secretList(secrets) });
-    return merge(decoded, result);
-}
-
-/** Alias of `loadFromConfigMap` for a map of plain strings (the Automation API's `getAllConfig()` values). */
-export function loadFromFlatConfig(flat: Readonly<Record<string, string>>, opts: ValidateOptions = {}): ValidationResult {
-    return loadFromConfigMap(flat, opts);
 }

@@ -6,7 +6,7 @@ import {
     validateConfig,
     ValidateOptions,
 } from "../../lib/config/schema";
-import { loadFromConfigMap, loadFromFlatConfig, loadFromPulumiConfig, PulumiConfigLike } from "../../lib/config/load";
+import { loadFromConfigMap } from "../../lib/config/load";
 
 const PKG = "/pkg/sequoiacm-3.2.0-release.tar.gz";
 const KEY = "/keys/id_ed25519";
@@ -552,7 +552,7 @@ function seedMap(): Record<string, string> {
 
 describe("loading from Pulumi config values", () => {
     test("a flat map of strings decodes JSON values and validates", () => {
-        const r = loadFromFlatConfig(seedMap(), files);
+        const r = loadFromConfigMap(seedMap(), files);
         if (!r.ok) throw new Error(formatProblems(r.problems));
         expect(r.config.hosts.map((h) => h.name)).toEqual(["A", "B", "C", "D"]);
         expect(r.config.parallelism).toBe(2);
@@ -589,44 +589,5 @@ describe("loading from Pulumi config values", () => {
     test("a scalar that is not JSON stays text, and the schema names its type", () => {
         const r = loadFromConfigMap({ ...seedMap(), "scm-upgrade:parallelism": "two" }, files);
         expect(r.ok ? [] : r.problems.map((p) => `${p.path}: ${p.message}`)).toEqual(['parallelism: must be a number, not the text "two"']);
-    });
-
-    test("inside a program: pulumi.Config values, secrets told by the caller, unknown keys by name", () => {
-        const values: Record<string, string> = {};
-        for (const [k, v] of Object.entries(seedMap())) if (k.startsWith("scm-upgrade:")) values[k.slice("scm-upgrade:".length)] = v;
-        delete values.sshPrivateKey;
-        const read: string[] = [];
-        const cfg: PulumiConfigLike = {
-            get: (k) => (read.push(k), values[k]),
-            getObject: <T>(k: string) => {
-                read.push(k);
-                return values[k] === undefined ? undefined : (JSON.parse(values[k]) as T);
-            },
-        };
-        const ok = loadFromPulumiConfig(cfg, { sshPrivateKey: true, sshPassword: false }, { ...files, keys: Object.keys(seedMap()) });
-        expect(ok.ok).toBe(true);
-        expect(read.filter((k) => k.startsWith("ssh") && k !== "ssh")).toEqual([]);
-
-        const noCredential = loadFromPulumiConfig(cfg, [], { ...files, keys: ["scm-upgrade:hosts", "scm-upgrade:paralelism"] });
-        expect(noCredential.ok ? [] : noCredential.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([
-            "ssh: no SSH credential for hosts A, B, C, D",
-            'paralelism: unknown key "paralelism"',
-        ]);
-
-        const unchecked = loadFromPulumiConfig(cfg, undefined, { ...files, keys: [] });
-        expect(unchecked.ok).toBe(true);
-    });
-
-    test("inside a program: text that is not JSON is reported at its key", () => {
-        const cfg: PulumiConfigLike = {
-            get: (k) => ({ package: JSON.stringify({ localPath: PKG }), hosts: "not json" })[k],
-            getObject: <T>(k: string): T | undefined => {
-                const v = ({ package: JSON.stringify({ localPath: PKG }), hosts: "not json" } as Record<string, string>)[k];
-                if (v === undefined) return undefined;
-                return JSON.parse(v) as T;
-            },
-        };
-        const r = loadFromPulumiConfig(cfg, ["sshPassword"], { ...files, keys: [] });
-        expect(r.ok ? [] : r.problems.map((p) => p.path)).toEqual(["hosts"]);
     });
 });

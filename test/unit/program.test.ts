@@ -81,6 +81,18 @@ describe("the program", () => {
         expect(created).toEqual([]);
     });
 
+    test("a misspelt key or a missing credential is refused by name, with the driver's own validation", async () => {
+        created.length = 0;
+        setConfig({ package: { localPath: pkg }, ssh: { user: "scmadmin" }, hosts, paralelism: 2 });
+        const err = await upgradeProgram({ live: "none" }).then(
+            () => new Error("no error"),
+            (e: Error) => e,
+        );
+        expect(err.message).toContain('- paralelism: unknown key "paralelism"');
+        expect(err.message).toContain("- ssh: no SSH credential for hosts A, C");
+        expect(created).toEqual([]);
+    });
+
     test("connections carry the key and password only as Pulumi secrets; a key file is read and wrapped at once", async () => {
         const r = validateConfig({ package: { localPath: pkg }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts });
         if (!r.ok) throw new Error(JSON.stringify(r.problems));
