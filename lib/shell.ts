@@ -63,8 +63,10 @@ export interface ServiceFiles {
 
 /** Shell function `installed_version <installFolder>`: the single version of the service's jars, `none`, or `mixed`. */
 export function installedVersionFn(s: ServiceFiles): string {
+    // Only a version-shaped body counts, so a look-alike (`sequoiacm-content-server-common-3.1.2.jar`) is ignored.
+    const version = "[0-9][0-9]*\\.[0-9][0-9]*\\.[0-9][0-9]*\\(-[0-9A-Za-z][0-9A-Za-z.]*\\)\\{0,1\\}";
     const seds = s.jarPrefixes
-        .map((p) => `-e ${shQuote(`s/^${p.replace(/[.]/g, "\\.")}\\(.*\\)\\.jar$/\\1/p`)}`)
+        .map((p) => `-e ${shQuote(`s/^${p.replace(/[.]/g, "\\.")}\\(${version}\\)\\.jar$/\\1/p`)}`)
         .join(" ");
     return [
         "installed_version() {",

@@ -1,3 +1,7 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import {
     allServiceSpecs,
     closestServiceName,
@@ -8,16 +12,10 @@ import {
     serviceOfNodeType,
     serviceSpec,
     SERVICE_NAMES,
+    ServiceName,
 } from "../../lib/services";
-import {
-    compareVersions,
-    describeInstalled,
-    installedVersionFromJars,
-    isStrictVersion,
-    jarPatternRegex,
-    parseToolVersion,
-    parseVersion,
-} from "../../lib/versions";
+import { compareVersions, isStrictVersion, parseVersion } from "../../lib/versions";
+import { installedVersionFn, serviceFilesOf } from "../../lib/shell";
 
 const CLOUD_JARS = (v: string) => [
     `sequoiacm-cloud-servicecenter-${v}.jar`,
@@ -76,122 +74,62 @@ describe("version strings", () => {
     });
 });
 
-describe("installed version from jar names", () => {
+// The hosts read a service's version with the shell function `installed_version` (lib/shell.ts); these
+// cases run that very function with bash over folders holding the jar names.
+describe("installed version from jar names (the shell function the hosts run)", () => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-jars-"));
+    afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+    let n = 0;
+    function installed(service: ServiceName, jars: string[]): string {
+        const install = path.join(tmp, String(n++));
+        const dir = path.join(install, serviceSpec(service).jarFolder);
+        fs.mkdirSync(dir, { recursive: true });
+        for (const j of jars) fs.writeFileSync(path.join(dir, j), "");
+        const script = `${installedVersionFn(serviceFilesOf(service))}\ninstalled_version "$1"`;
+        return execFileSync("bash", ["-c", script, "bash", install], { encoding: "utf8" }).trim();
+    }
+
     test("config-server at 3.1.2, other jars ignored", () => {
-        expect(installedVersionFromJars("config-server", ["sequoiacm-config-server-3.1.2.jar", "spring-core-4.3.9.jar", "README"])).toEqual({
-            kind: "version",
-            version: "3.1.2",
-            jars: ["sequoiacm-config-server-3.1.2.jar"],
-            missing: [],
-        });
+        expect(installed("config-server", ["sequoiacm-config-server-3.1.2.jar", "spring-core-4.3.9.jar", "README"])).toBe("3.1.2");
     });
 
     test("cloud: all five component jars agree", () => {
-        expect(installedVersionFromJars("cloud", [...CLOUD_JARS("3.2.0"), "sequoiacm-cloud-tools-3.2.0.jar"])).toEqual({
-            kind: "version",
-            version: "3.2.0",
-            jars: [...CLOUD_JARS("3.2.0")].sort(),
-            missing: [],
-        });
+        expect(installed("cloud", [...CLOUD_JARS("3.2.0"), "sequoiacm-cloud-tools-3.2.0.jar"])).toBe("3.2.0");
     });
 
-    test("cloud: one jar left at the old version is reported as mixed, oldest first", () => {
-        const jars = [...CLOUD_JARS("3.2.0").slice(0, 4), "sequoiacm-cloud-servicetrace-3.1.2.jar"];
-        expect(installedVersionFromJars("cloud", jars)).toEqual({
-            kind: "mixed",
-            versions: [
-                { version: "3.1.2", jars: ["sequoiacm-cloud-servicetrace-3.1.2.jar"] },
-                {
-                    version: "3.2.0",
-                    jars: [
-                        "sequoiacm-cloud-adminserver-3.2.0.jar",
-                        "sequoiacm-cloud-authserver-3.2.0.jar",
-                        "sequoiacm-cloud-gateway-3.2.0.jar",
-                        "sequoiacm-cloud-servicecenter-3.2.0.jar",
-                    ],
-                },
-            ],
-        });
+    test("cloud: one jar left at the old version is mixed", () => {
+        expect(installed("cloud", [...CLOUD_JARS("3.2.0").slice(0, 4), "sequoiacm-cloud-servicetrace-3.1.2.jar"])).toBe("mixed");
     });
 
     test("two jars of the same component at two versions are mixed too", () => {
-        const r = installedVersionFromJars("schedule-server", ["sequoiacm-schedule-server-3.2.0.jar", "sequoiacm-schedule-server-3.1.2.jar"]);
-        expect(r).toEqual({
-            kind: "mixed",
-            versions: [
-                { version: "3.1.2", jars: ["sequoiacm-schedule-server-3.1.2.jar"] },
-                { version: "3.2.0", jars: ["sequoiacm-schedule-server-3.2.0.jar"] },
-            ],
-        });
+        expect(installed("schedule-server", ["sequoiacm-schedule-server-3.2.0.jar", "sequoiacm-schedule-server-3.1.2.jar"])).toBe("mixed");
     });
 
-    test("cloud: a partial set names the missing patterns", () => {
-        expect(installedVersionFromJars("cloud", ["sequoiacm-cloud-gateway-3.1.2.jar"])).toEqual({
-            kind: "version",
-            version: "3.1.2",
-            jars: ["sequoiacm-cloud-gateway-3.1.2.jar"],
-            missing: [
-                "sequoiacm-cloud-servicecenter-<ver>.jar",
-                "sequoiacm-cloud-authserver-<ver>.jar",
-                "sequoiacm-cloud-adminserver-<ver>.jar",
-                "sequoiacm-cloud-servicetrace-<ver>.jar",
-            ],
-        });
+    test("cloud: a partial set still tells its version", () => {
+        expect(installed("cloud", ["sequoiacm-cloud-gateway-3.1.2.jar"])).toBe("3.1.2");
     });
 
-    test("content-server: raw `ls` output with paths, a look-alike dependency ignored", () => {
-        const ls = [
-            "/opt/sequoiacm/sequoiacm-content/lib/sequoiacm-content-server-3.2.0.jar",
-            "/opt/sequoiacm/sequoiacm-content/lib/sequoiacm-content-server-common-3.1.2.jar",
-            "",
-            "/opt/sequoiacm/sequoiacm-content/lib/hbase_transwarp",
-        ].join("\n");
-        expect(installedVersionFromJars("content-server", ls)).toEqual({
-            kind: "version",
-            version: "3.2.0",
-            jars: ["sequoiacm-content-server-3.2.0.jar"],
-            missing: [],
-        });
+    test("content-server: a look-alike dependency is ignored", () => {
+        expect(installed("content-server", ["sequoiacm-content-server-3.2.0.jar", "sequoiacm-content-server-common-3.1.2.jar", "hbase_transwarp"])).toBe("3.2.0");
     });
 
     test("no jar of the service: none, and another service's jars do not count", () => {
-        expect(installedVersionFromJars("schedule-server", ["sequoiacm-config-server-3.1.2.jar"])).toEqual({ kind: "none" });
-        expect(installedVersionFromJars("schedule-server", [])).toEqual({ kind: "none" });
+        expect(installed("schedule-server", ["sequoiacm-config-server-3.1.2.jar"])).toBe("none");
+        expect(installed("schedule-server", [])).toBe("none");
     });
 
     test("a development build keeps its suffix, which is not the release", () => {
-        const r = installedVersionFromJars("config-server", ["sequoiacm-config-server-3.2.0-SNAPSHOT.jar"]);
-        expect(r).toEqual({ kind: "version", version: "3.2.0-SNAPSHOT", jars: ["sequoiacm-config-server-3.2.0-SNAPSHOT.jar"], missing: [] });
+        expect(installed("config-server", ["sequoiacm-config-server-3.2.0-SNAPSHOT.jar"])).toBe("3.2.0-SNAPSHOT");
     });
 
     test("om-server and daemon use the jar names SequoiaCM's own tools look for", () => {
-        expect(installedVersionFromJars("om-server", ["sequoiacm-om-omserver-3.1.2.jar"])).toMatchObject({ kind: "version", version: "3.1.2" });
-        expect(installedVersionFromJars("daemon", ["sequoiacm-daemon-tools-3.1.3.jar"])).toMatchObject({ kind: "version", version: "3.1.3" });
+        expect(installed("om-server", ["sequoiacm-om-omserver-3.1.2.jar"])).toBe("3.1.2");
+        expect(installed("daemon", ["sequoiacm-daemon-tools-3.1.3.jar"])).toBe("3.1.3");
     });
 
-    test("describeInstalled", () => {
-        expect(describeInstalled("config-server", installedVersionFromJars("config-server", ["sequoiacm-config-server-3.1.2.jar"]))).toBe("3.1.2");
-        expect(
-            describeInstalled(
-                "schedule-server",
-                installedVersionFromJars("schedule-server", ["sequoiacm-schedule-server-3.2.0.jar", "sequoiacm-schedule-server-3.1.2.jar"]),
-            ),
-        ).toBe("mixed versions: 3.1.2 (sequoiacm-schedule-server-3.1.2.jar), 3.2.0 (sequoiacm-schedule-server-3.2.0.jar)");
-        expect(describeInstalled("content-server", { kind: "none" })).toBe("not installed (no sequoiacm-content-server-<ver>.jar)");
-    });
-
-    test("jarPatternRegex is anchored and captures the version", () => {
-        const re = jarPatternRegex("sequoiacm-config-server-<ver>.jar");
-        expect(re.exec("sequoiacm-config-server-3.2.0.jar")?.[1]).toBe("3.2.0");
-        expect(re.test("xsequoiacm-config-server-3.2.0.jar")).toBe(false);
-        expect(re.test("sequoiacm-config-server-3.2.0.jar.bak")).toBe(false);
-        expect(re.test("sequoiacm-config-server-3.2.0xjar")).toBe(false);
-        expect(() => jarPatternRegex("sequoiacm.jar")).toThrow('jar pattern "sequoiacm.jar" has no <ver> placeholder.');
-    });
-
-    test("parseToolVersion reads the control script's --version", () => {
-        expect(parseToolVersion("SequoiaCM tools version:3.2.0\nRelease:12345\nBuild time:2023-01-01")).toBe("3.2.0");
-        expect(parseToolVersion("command not found")).toBeUndefined();
+    test("a jar name with shell syntax is only a name", () => {
+        expect(installed("config-server", ["sequoiacm-config-server-$(touch x).jar", "sequoiacm-config-server-3.1.2.jar"])).toBe("3.1.2");
+        expect(fs.existsSync("x")).toBe(false);
     });
 });
 
