@@ -7,7 +7,7 @@
 import { effectiveHost, UpgradeConfig } from "../lib/config/schema";
 import { mapLimit } from "../sandbox/cluster";
 import { batches, nodeKey, Wave } from "../lib/plan";
-import { preflightArgsFor, upgradeArgsFor } from "../lib/nodeScripts";
+import { preflightArgsFor, upgradeArgsFor } from "../lib/nodeArgs";
 import { parseMarkers, renderPrepareStaging, renderPreflight, renderServiceUpgrade, renderUnpack } from "../lib/shell";
 import { sshRun, SshTarget } from "../sandbox/ssh";
 

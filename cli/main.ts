@@ -8,13 +8,13 @@ import { DriverError } from "../engine/errors";
 import { planOfStackFile } from "../engine/planOfStack";
 import { ProgressEvent } from "../engine/events";
 import { planToDot, planToJson, planToMermaid, renderPlanTable, SoakSettings, soakSettings, soakSteps, Wave } from "../lib/plan";
-import type { NodeResult } from "../components/RollingUpgrade";
-import { NodeResultLike, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../report";
+import type { RecordedNodes } from "../lib/results";
+import { readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { formatPlanWarnings, planForDrawing, requireStackFile, stackFileName } from "./stacks";
 import { checkWindow, clockOf, watchWindow, windowNow, windowSpec } from "./window";
 import { RunTracker } from "./runTracker";
-import { renderTable } from "./table";
+import { renderTable } from "../lib/table";
 
 const commonHelp = `Common flags:
   -s, --stack NAME   stack to work on (default: sandbox)
@@ -258,10 +258,8 @@ async function ensureConfirmed(f: Flags, p: Printer, what: string): Promise<void
     p.info("confirmed");
 }
 
-type NodeSummary = Partial<NodeResult> & { versionBefore: string; versionAfter: string; skipped: boolean };
-
 /** One row per node, in wave order; `host/service` keys give the names when the outputs lack them. */
-function summaryTable(nodes: Record<string, NodeSummary>): string {
+function summaryTable(nodes: RecordedNodes): string {
     const rows = Object.entries(nodes)
         .map(([key, n]) => ({ ...n, host: n.host ?? key.split("/")[0], service: n.service ?? key.split("/")[1] }))
         .sort((a, b) => (a.wave ?? 0) - (b.wave ?? 0));
@@ -272,8 +270,8 @@ function summaryTable(nodes: Record<string, NodeSummary>): string {
             n.host,
             n.service,
             n.center ?? "",
-            n.versionBefore,
-            n.versionAfter,
+            n.versionBefore ?? "",
+            n.versionAfter ?? "",
             n.skipped ? "skipped" : "upgraded",
             n.seconds === undefined ? "" : String(n.seconds),
             n.finishedAt ?? "",
@@ -284,7 +282,7 @@ function summaryTable(nodes: Record<string, NodeSummary>): string {
 /** Every planned node: what the state recorded beside what the host says now. */
 function statusTable(
     planned: { wave: number; host: string; service: string; center: string }[],
-    recorded: Record<string, NodeSummary>,
+    recorded: RecordedNodes,
     live: Record<string, { version: string; done: boolean; detail: string }> | undefined,
 ): string {
     return renderTable(
@@ -307,7 +305,7 @@ function statusTable(
 }
 
 /** Writes the run's HTML report (`--out`, else `.reports/run-<stack>-<start>.html`) and says where. */
-function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[], nodes?: Record<string, NodeResultLike>): void {
+function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[], nodes?: RecordedNodes): void {
     const started = events.find((e) => e.type === "run-started");
     const stack = started?.type === "run-started" ? started.stack : f.stack;
     const plan = f.onlyCenter ? waves.filter((w) => w.center === f.onlyCenter) : waves;
@@ -320,7 +318,7 @@ function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[
 }
 
 /** After `up` / `rollback`, whatever the outcome: the report of the run, when the run started; failing to write only warns. */
-function saveRunReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[], nodes?: Record<string, NodeResultLike>): void {
+function saveRunReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[], nodes?: RecordedNodes): void {
     if (!events.some((e) => e.type === "run-started")) return;
     try {
         writeReport(p, f, waves, events, nodes);
@@ -440,7 +438,7 @@ async function main(argv: string[]): Promise<number> {
                     p.info(`${cmd === "rollback" ? "Rollback, reverse order of" : "Plan"}:\n${renderPlanTable(shown, soaks)}`);
                 }
                 await ensureConfirmed(f, p, cmd === "up" ? "upgrade" : "roll back");
-                let nodes: Record<string, NodeSummary> | undefined;
+                let nodes: RecordedNodes | undefined;
                 // The maintenance window closing mid-run: the wave under way finishes, no new wave starts
                 // (the engine is stopped once every node of the current wave has started: it finishes
                 // the steps in progress and starts none).
@@ -460,7 +458,7 @@ async function main(argv: string[]): Promise<number> {
                     const ran = new Set(
                         events.filter((e) => e.type === "node" && ["healthy", "skipped", "rolled-back"].includes(e.status)).map((e) => (e.type === "node" ? `${e.host}/${e.service}` : "")),
                     );
-                    const all = (r.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
+                    const all = (r.outputs.nodes?.value ?? {}) as RecordedNodes;
                     nodes = Object.fromEntries(Object.entries(all).filter(([k]) => ran.has(k)));
                     if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
                     else if (ran.size) p.result(summaryTable(nodes));
@@ -501,7 +499,7 @@ async function main(argv: string[]): Promise<number> {
             }
             case "status": {
                 const s = await driver().status(opts);
-                const nodes = (s.outputs.nodes?.value ?? {}) as Record<string, NodeSummary>;
+                const nodes = (s.outputs.nodes?.value ?? {}) as RecordedNodes;
                 if (f.json) p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null, live: s.live ?? null, liveError: s.liveError ?? null });
                 else {
                     if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${s.lastRun.startTime} -> ${s.lastRun.endTime}`);

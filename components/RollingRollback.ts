@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
 import { UpgradeConfig } from "../lib/config/schema";
 import { planWaves } from "../lib/plan";
-import { rollbackArgsFor } from "../lib/nodeScripts";
+import { rollbackArgsFor } from "../lib/nodeArgs";
 import { ServiceRollback } from "./ServiceRollback";
 import { componentName } from "../lib/names";
 

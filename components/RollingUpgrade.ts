@@ -2,13 +2,16 @@ import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
 import { Center, UpgradeConfig, effectiveHost } from "../lib/config/schema";
 import { batches, planWaves, SoakStep, soakSettings, soakSteps, Wave } from "../lib/plan";
-import { preflightArgsFor, soakArgsFor, upgradeArgsFor } from "../lib/nodeScripts";
+import { preflightArgsFor, soakArgsFor, upgradeArgsFor } from "../lib/nodeArgs";
 import { Preflight } from "./Preflight";
 import { ServiceUpgrade } from "./ServiceUpgrade";
 import { Soak } from "./Soak";
 import { StagedPackage } from "./StagedPackage";
 import { componentName } from "../lib/names";
 import { LiveState, liveKey } from "../lib/probe";
+import { NodeResult } from "../lib/results";
+
+export type { NodeResult } from "../lib/results";
 
 export interface RollingUpgradeArgs {
     /** A validated configuration (lib/config). */
@@ -39,21 +42,6 @@ export interface RollingUpgradeArgs {
     runId?: string;
     /** The soak's length in seconds instead of the config's (`--soak`); 0: no soak. */
     soakSeconds?: number;
-}
-
-/** What the run did to one node (one service on one host). */
-export interface NodeResult {
-    host: string;
-    service: string;
-    center: string;
-    site?: string;
-    wave: number;
-    versionBefore: string;
-    versionAfter: string;
-    skipped: boolean;
-    seconds: number;
-    /** When the upgrade finished on the host; empty when skipped. */
-    finishedAt: string;
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { BecomeMode } from "../lib/config/schema";
 import { remote, types } from "@pulumi/command";
-import { Become, renderPrepareStaging, renderUnpack, uploadDir } from "../lib/shell";
+import { renderPrepareStaging, renderUnpack, uploadDir } from "../lib/shell";
 import { childName } from "../lib/names";
 import { settledOptions } from "./settled";
 
@@ -11,7 +12,7 @@ export interface StagedPackageArgs {
     connection: pulumi.Input<types.input.remote.ConnectionArgs>;
     /** Staging folder on the host. Default in config: `/opt/scm_upgrade`. */
     stagingDir: string;
-    become: Become;
+    become: BecomeMode;
     /** SSH login user (owner of the upload folder in `sudo` mode). */
     loginUser: string;
     installUser: string;

@@ -10,6 +10,7 @@
  */
 import type { Center, SitePolicy } from "./config/schema";
 import type { ServiceName } from "./services";
+import { renderTable } from "./table";
 
 /** One service on one host. */
 export interface PlanNode {
@@ -220,9 +221,7 @@ export function renderPlanTable(plan: readonly Wave[], soaks: readonly SoakStep[
         const soak = soaks.find((s) => s.beforeWave === w.index);
         return soak ? [["soak", w.service, "standby", soak.site ?? "-", soakLabel(soak)], row] : [row];
     });
-    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
-    const line = (cells: string[]) => cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c]))).join("  ");
-    return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
+    return renderTable(header, rows);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { allServiceSpecs, ServiceName, serviceSpec } from "./services";
 import { compareVersions, isStrictVersion } from "./versions";
+import type { BecomeMode } from "./config/vocabulary";
 
 /**
  * Every shell text the tool sends to a host is made here, and nowhere else. Each value is quoted
@@ -17,11 +18,8 @@ export function shQuote(value: string | number): string {
     return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** How commands reach the install user: log in as it, or switch from the login user. */
-export type Become = "login" | "sudo" | "su";
-
 /** Wrap a bash script so that it runs as the install user. */
-export function asInstallUser(script: string, become: Become, installUser: string): string {
+export function asInstallUser(script: string, become: BecomeMode, installUser: string): string {
     const body = `bash -c ${shQuote(script)}`;
     switch (become) {
         case "login":
@@ -35,7 +33,7 @@ export function asInstallUser(script: string, become: Become, installUser: strin
 }
 
 /** Wrap a bash script that needs root when the login user is not the install user (chown). */
-export function asPrivileged(script: string, become: Become): string {
+export function asPrivileged(script: string, become: BecomeMode): string {
     const body = `bash -c ${shQuote(script)}`;
     return become === "sudo" ? `sudo -n -- ${body}` : body;
 }
@@ -80,7 +78,7 @@ export function installedVersionFn(s: ServiceFiles): string {
 
 export interface StagingArgs {
     stagingDir: string;
-    become: Become;
+    become: BecomeMode;
     /** The SSH login user: in sudo mode it must be able to write the upload folder. */
     loginUser: string;
 }
@@ -107,7 +105,7 @@ export interface UnpackArgs {
     sha256?: string;
     installUser: string;
     installGroup: string;
-    become: Become;
+    become: BecomeMode;
     /** A separately uploaded `scmupgrade.py` that replaces the package's own. */
     scriptOverridePath?: string;
     /** The host's name in the config, for messages (default: the host's own `hostname`). */
@@ -220,7 +218,7 @@ export interface PreflightArgs {
     stagingDir: string;
     installUser: string;
     installGroup: string;
-    become: Become;
+    become: BecomeMode;
     sourceVersion: string;
     targetVersion: string;
     /** Services this host runs, in upgrade order. */
@@ -315,7 +313,7 @@ export interface NodeUpgradeArgs {
     installRoot: string;
     stagingDir: string;
     installUser: string;
-    become: Become;
+    become: BecomeMode;
     targetVersion: string;
     service: ServiceFiles;
     healthTimeoutSeconds: number;
@@ -535,7 +533,7 @@ export interface NodeRollbackArgs {
     installRoot: string;
     stagingDir: string;
     installUser: string;
-    become: Become;
+    become: BecomeMode;
     sourceVersion: string;
     service: ServiceFiles;
 }

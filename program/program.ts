@@ -5,7 +5,7 @@ import { RollingRollback } from "../components/RollingRollback";
 import { RollingUpgrade } from "../components/RollingUpgrade";
 import { Preflight } from "../components/Preflight";
 import { Center, formatProblems, UpgradeConfig } from "../lib/config/schema";
-import { preflightArgsFor } from "../lib/nodeScripts";
+import { preflightArgsFor } from "../lib/nodeArgs";
 import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
 import { planWaves, Wave } from "../lib/plan";
 import { connectionFor, SshSecrets } from "./connection";

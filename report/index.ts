@@ -2,12 +2,12 @@
 import * as fs from "fs";
 import * as path from "path";
 import type { ProgressEvent } from "../engine/events";
-import type { NodeResultLike } from "./run";
+import type { RecordedNodes } from "../lib/results";
 
 export { esc } from "./html";
 export { planSvgLayout, renderPlanHtml, renderPlanSvg } from "./plan";
 export { buildRunModel, renderRunReport } from "./run";
-export type { NodeResultLike, NodeRow, Outcome, RunModel, RunReportInput } from "./run";
+export type { NodeRow, Outcome, RunModel, RunReportInput } from "./run";
 
 /** `20250101T020000Z`: a file-name-safe UTC timestamp. */
 export function fileStamp(d: Date): string {
@@ -33,9 +33,9 @@ export function reportsDir(): string {
  * The events of a run from the JSON lines `up --json` / `rollback --json` print: every object with a
  * `type` (lines that are not JSON are skipped), and the node outputs of the last `summary` line.
  */
-export function readEventsJsonl(text: string): { events: ProgressEvent[]; results?: Record<string, NodeResultLike> } {
+export function readEventsJsonl(text: string): { events: ProgressEvent[]; results?: RecordedNodes } {
     const events: ProgressEvent[] = [];
-    let results: Record<string, NodeResultLike> | undefined;
+    let results: RecordedNodes | undefined;
     for (const line of text.split("\n")) {
         const t = line.trim();
         if (!t.startsWith("{")) continue;
@@ -47,7 +47,7 @@ export function readEventsJsonl(text: string): { events: ProgressEvent[]; result
         }
         if (typeof o !== "object" || o === null || typeof (o as { type?: unknown }).type !== "string") continue;
         const e = o as { type: string; nodes?: unknown };
-        if (e.type === "summary" && typeof e.nodes === "object" && e.nodes !== null) results = e.nodes as Record<string, NodeResultLike>;
+        if (e.type === "summary" && typeof e.nodes === "object" && e.nodes !== null) results = e.nodes as RecordedNodes;
         else events.push(o as ProgressEvent);
     }
     return { events, results };

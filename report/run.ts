@@ -10,21 +10,10 @@
 import type { ProgressEvent } from "../engine/events";
 import { nodeKey, Wave } from "../lib/plan";
 import { commonDomain, duration, esc, fit, FONT, num, page } from "./html";
+import type { RecordedNodes } from "../lib/results";
 
 /** What a node came to in the run. `running`: started, no end seen (interrupted); `not-run`: never started. */
 export type Outcome = "healthy" | "skipped" | "failed" | "rolled-back" | "running" | "not-run";
-
-/** The per-node outputs of the stack (`RollingUpgrade.nodes`, the `summary` event of `up --json`), when known. */
-export interface NodeResultLike {
-    host?: string;
-    service?: string;
-    center?: string;
-    wave?: number;
-    versionBefore?: string;
-    versionAfter?: string;
-    skipped?: boolean;
-    seconds?: number;
-}
 
 export interface RunReportInput {
     /** The plan of the stack (`planWaves(config)`), in upgrade order. */
@@ -32,7 +21,7 @@ export interface RunReportInput {
     /** Every event of the run, in the order they came. Other objects (`message`, `summary`) are ignored. */
     events: readonly (ProgressEvent | { type: string; [k: string]: unknown })[];
     /** Stack outputs after the run, used to fill in versions and seconds the events lack. */
-    results?: Record<string, NodeResultLike>;
+    results?: RecordedNodes;
     /** Defaults to the `run-started` event's stack. */
     stack?: string;
     /** Shown in the footer; defaults to the last event's time (keeps the page deterministic). */

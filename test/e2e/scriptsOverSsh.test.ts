@@ -1,6 +1,6 @@
 import { validateConfig, UpgradeConfig, effectiveHost } from "../../lib/config/schema";
 import { planWaves } from "../../lib/plan";
-import { preflightArgsFor, rollbackArgsFor, unpackArgsFor, upgradeArgsFor } from "../../lib/nodeScripts";
+import { preflightArgsFor, rollbackArgsFor, unpackArgsFor, upgradeArgsFor } from "../../lib/nodeArgs";
 import { ServiceName } from "../../lib/services";
 import { parseMarkers, renderPreflight, renderServiceRollback, renderServiceUpgrade, renderUnpack } from "../../lib/shell";
 import { readAudit } from "../../sandbox/audit";

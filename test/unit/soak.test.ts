@@ -6,7 +6,7 @@ import { buildNameIndex, childName, componentName, ROOT_NAME } from "../../lib/n
 import { classify, observe, RunObservations } from "../../engine/driver";
 import { makeTranslator, ProgressEvent } from "../../engine/events";
 import { renderSoakWatch, serviceFilesOf } from "../../lib/shell";
-import { soakArgsFor } from "../../lib/nodeScripts";
+import { soakArgsFor } from "../../lib/nodeArgs";
 import { buildRunModel, renderRunReport } from "../../report/run";
 import { renderPlanHtml, renderPlanSvg } from "../../report/plan";
 import { seedHosts } from "../helpers/seed";
