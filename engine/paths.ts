@@ -1,7 +1,7 @@
 import * as path from "path";
 
 /** The repository root: every project-owned folder hangs off it. */
-export const projectRoot = path.resolve(__dirname, "..", "..");
+export const projectRoot = path.resolve(__dirname, "..");
 
 /** The Pulumi project name, as in Pulumi.yaml. */
 export const projectName = "scm-upgrade";

@@ -26,7 +26,7 @@ export function writeRunReportFile(dir: string, stack: string, html: string, whe
 
 /** `SCM_UPGRADE_REPORTS_DIR`, or `.reports/` in the project folder (git-ignored). */
 export function reportsDir(): string {
-    return process.env.SCM_UPGRADE_REPORTS_DIR ?? path.resolve(__dirname, "..", "..", ".reports");
+    return process.env.SCM_UPGRADE_REPORTS_DIR ?? path.resolve(__dirname, "..", ".reports");
 }
 
 /**
