@@ -6,7 +6,7 @@ export type Figure = { value: number } | { na: string };
 
 export const na = (why: string): Figure => ({ na: why });
 export const fig = (value: number): Figure => ({ value });
-export const valueOf = (f: Figure | undefined): number | undefined => (f && "value" in f ? f.value : undefined);
+export const figureValue = (f: Figure | undefined): number | undefined => (f && "value" in f ? f.value : undefined);
 
 export interface HostRun {
     hosts: number;
@@ -54,14 +54,14 @@ export function cell(f: Figure | undefined, format: (x: number) => string = f1):
 
 /** `ours / critical path` etc.; n/a when a side is missing, carrying the first reason. */
 export function ratioFigure(a: Figure, b: Figure): Figure {
-    const r = ratio(valueOf(a), valueOf(b));
+    const r = ratio(figureValue(a), figureValue(b));
     if (r !== undefined) return fig(r);
     const why = "na" in a ? a.na : "na" in b ? b.na : "no figure";
     return na(why);
 }
 
 function verdict(f: Figure, max: number): string {
-    const v = valueOf(f);
+    const v = figureValue(f);
     if (v === undefined) return "not measured";
     return v <= max ? "met" : "NOT met";
 }

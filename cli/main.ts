@@ -311,7 +311,10 @@ function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[
     const plan = f.onlyCenter ? waves.filter((w) => w.center === f.onlyCenter) : waves;
     const html = renderRunReport({ plan, events, results: nodes, stack });
     let file: string;
-    if (f.out) fs.writeFileSync((file = path.resolve(f.out)), html);
+    if (f.out) {
+        file = path.resolve(f.out);
+        fs.writeFileSync(file, html);
+    }
     else file = writeRunReportFile(reportsDir(), stack, html, new Date(started?.time ?? Date.now()));
     if (f.json) p.event({ type: "report", path: file, time: new Date().toISOString() });
     else p.info(`report: ${file}`);
@@ -377,7 +380,6 @@ async function main(argv: string[]): Promise<number> {
     let tracker: RunTracker | undefined;
     let onProgress: () => void = () => undefined;
     // The engine (and @pulumi/pulumi) loads only for commands that need it: `plan` stays quick.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const driver = (): typeof Driver => require("../engine/driver");
     const plan = async () => planOfStackFile(f.stack) ?? (await driver().plan(opts));
     const opts: Driver.RunOptions = {
@@ -526,7 +528,6 @@ async function main(argv: string[]): Promise<number> {
                     p.result(`no lock to remove: stack ${f.stack} is not locked in ${backend}`);
                     return EXIT.ok;
                 }
-                // eslint-disable-next-line @typescript-eslint/no-require-imports
                 const { describeLock } = require("../engine/locks") as typeof import("../engine/locks");
                 p.info(`stack ${f.stack} in ${backend} is locked by:\n${indent(locks.map(describeLock).join("\n"))}`);
                 if (!f.yes && !process.stdin.isTTY) refuseUnattended("remove the lock");

@@ -15,7 +15,7 @@ export class RunTracker {
     private current?: Wave;
 
     /** `waves` in run order (reversed for a rollback). */
-    constructor(private readonly waves: Wave[]) {
+    constructor(waves: Wave[]) {
         for (const w of waves) for (const n of w.nodes) this.waveOf.set(`${n.host}/${n.service}`, w);
         this.todo = [...this.waveOf.keys()];
     }

@@ -80,7 +80,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         const triggers = [c.targetVersion, identity, args.upgradeScriptSha256 ?? ""];
         const live = args.live;
         const runToken = live ? [`run:${args.runId ?? "unset"}`] : [];
-        const pending = (host: string, service: string) => !live || !live[liveKey(host, service)]?.done;
+        const pending = (host: string, service: string) => !live?.[liveKey(host, service)]?.done;
         const hostPending = (host: string) => this.plan.some((w) => w.nodes.some((n) => n.host === host && pending(n.host, n.service)));
         const anyPending = this.plan.some((w) => w.nodes.some((n) => pending(n.host, n.service)));
 

@@ -1,26 +1,26 @@
+import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import {
-    ConcurrentUpdateError,
-    OutputMap,
-    UpdateSummary,
-    EngineEvent,
-    LocalWorkspace,
-    Stack,
-} from "@pulumi/pulumi/automation";
+import type { EngineEvent, OutputMap, Stack, UpdateSummary } from "@pulumi/pulumi/automation";
 import { UpgradeConfig } from "../lib/config/schema";
 import { DriverError } from "./errors";
 import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
 import { planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
-import { upgradeProgram, ProgramOptions, Validated } from "../program/program";
+import type { ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
 import { LiveStateError, readLiveState, SshCredentials } from "../program/live";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
-import { commandProviderPresent, projectName, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
+import { commandProviderPresent, projectName, projectRoot, pulumiBinary, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
 import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, StackLock } from "./locks";
+
+// The Automation API and the program (with the Pulumi SDK and the components) take seconds to load on
+// a busy machine; they are loaded when an engine call needs them, so an `up` with nothing to do, or a
+// refusal, answers without them.
+const automation = () => require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
+const program = () => require("../program/program") as typeof import("../program/program");
 
 export { DriverError } from "./errors";
 export type { FailureKind } from "./errors";
@@ -46,11 +46,11 @@ export async function openStack(o: RunOptions, inputs?: () => { validated?: Vali
     // The config is validated and the live state read by the driver before the engine starts; both reach
     // the program through this closure, so the program neither validates again nor reads the hosts.
     const runId = new Date().toISOString();
-    const program = () => {
+    const inline = () => {
         const given = inputs?.() ?? {};
-        return upgradeProgram({ centers: o.centers, mode: o.mode, live: given.live ?? "none", validated: given.validated, runId, soakSeconds: o.soakSeconds });
+        return program().upgradeProgram({ centers: o.centers, mode: o.mode, live: given.live ?? "none", validated: given.validated, runId, soakSeconds: o.soakSeconds });
     };
-    return LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program }, await workspaceOptions(o));
+    return automation().LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program: inline }, await workspaceOptions(o));
 }
 
 /** Commands on hosts need the command provider plugin; say so before the engine fails less clearly. */
@@ -73,20 +73,44 @@ function credentialsOf(flat: Record<string, string>): SshCredentials {
     };
 }
 
-/** Read and validate the stack's config before the engine touches anything. */
-export async function loadStackConfig(stack: Stack): Promise<{ config: UpgradeConfig; secretKeys: string[]; credentials: SshCredentials }> {
-    const all = await stack.getAllConfig();
+type StackConfig = { config: UpgradeConfig; secretKeys: string[]; credentials: SshCredentials };
+
+/** Validates a stack's config as Pulumi gives it (`pulumi config --json --show-secrets`). */
+function validateStackConfig(stackName: string, all: Record<string, { value?: string; secret?: boolean }>): StackConfig {
     const flat: Record<string, string> = {};
     const secretKeys: string[] = [];
     for (const [k, v] of Object.entries(all)) {
-        flat[k] = v.value;
+        flat[k] = v.value ?? "";
         if (v.secret) secretKeys.push(k);
     }
     const r = loadFromConfigMap(flat);
     if (!r.ok) {
-        throw new DriverError("invalid-config", `The configuration of stack ${stack.name} is invalid.`, r.problems);
+        throw new DriverError("invalid-config", `The configuration of stack ${stackName} is invalid.`, r.problems);
     }
     return { config: r.config, secretKeys, credentials: credentialsOf(flat) };
+}
+
+/** Read and validate the stack's config before the engine touches anything. */
+export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
+    return validateStackConfig(stack.name, await stack.getAllConfig());
+}
+
+/**
+ * The stack's config read with one call of the CLI, without the Automation API (what `getAllConfig`
+ * runs, minus selecting the stack): the quick look of an `up`. Undefined when the CLI cannot say,
+ * e.g. the stack does not exist yet (the full path creates it and reports any error).
+ */
+async function stackConfigFromCli(o: RunOptions): Promise<StackConfig | undefined> {
+    const out = await new Promise<string | undefined>((resolve) =>
+        execFile(
+            pulumiBinary(o),
+            ["config", "--json", "--show-secrets", "--stack", o.stack],
+            { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 },
+            (err, stdout) => resolve(err ? undefined : stdout),
+        ),
+    );
+    if (out === undefined) return undefined;
+    return validateStackConfig(o.stack, JSON.parse(out) as Record<string, { value?: string; secret?: boolean }>);
 }
 
 /** The plan of a stack's config: pure, no SSH, no engine run. */
@@ -111,12 +135,12 @@ export function observe(idx: NameIndex, seen: RunObservations, ev: EngineEvent):
     if (failedUrn) {
         const role = idx.get(nameOfUrn(failedUrn));
         if (role && !seen.failed.some((r) => JSON.stringify(r) === JSON.stringify(role))) seen.failed.push(role);
-        if (role && ev.diagnosticEvent?.message) (seen.messages ??= {})[JSON.stringify(role)] = ev.diagnosticEvent.message;
+        if (role && ev.diagnosticEvent?.message) seen.messages = { ...seen.messages, [JSON.stringify(role)]: ev.diagnosticEvent.message };
     }
     const pre = ev.resourcePreEvent?.metadata;
     if (pre && (pre.op === "create-replacement" || pre.op === "update")) {
         const role = idx.get(nameOfUrn(pre.urn));
-        if (role?.role === "node") (seen.recorded ??= []).push(`${role.host}/${role.service}`);
+        if (role?.role === "node") seen.recorded = [...(seen.recorded ?? []), `${role.host}/${role.service}`];
     }
     const out = ev.resOutputsEvent?.metadata;
     if (out && out.op !== "same" && out.op !== "delete") {
@@ -138,7 +162,7 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     if (aborted || /\b(update|preview|destroy|refresh) cancel+ed\b|\bcancel+ed by user\b/i.test(text)) {
         return new DriverError("interrupted", `Interrupted: the engine stopped after the steps in progress. Run \`scm-upgrade up --stack ${stack}\` again to resume.`);
     }
-    if (e instanceof ConcurrentUpdateError || /currently locked|another update is currently in progress/i.test(text)) {
+    if (e instanceof automation().ConcurrentUpdateError || /currently locked|another update is currently in progress/i.test(text)) {
         return lockedError(stack, locksInEngineText(text));
     }
     const failed = seen?.failed ?? [];
@@ -237,21 +261,30 @@ async function clearPendingOperations(stack: Stack, o: RunOptions, say: (l: stri
 async function run<T>(
     o: RunOptions,
     operation: string,
-    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void, run: { nothingToDo: boolean }) => Promise<T>,
+    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void) => Promise<T>,
+    /** For an `up`: the result when every planned node is already done; the engine is then not started. */
+    nothingToDo?: () => T,
 ): Promise<T> {
     const emit = o.onEvent ?? (() => undefined);
     const t0 = Date.now();
-    let stack: Stack;
+    let stack: Stack | undefined;
     let live: LiveState | undefined;
     let validated: Validated | undefined;
-    try {
-        stack = await openStack(o, () => ({ validated, live }));
-    } catch (e) {
-        throw classify(e, String(e), false, o.stack);
-    }
+    const openOnce = async (): Promise<Stack> => {
+        try {
+            stack = stack ?? (await openStack(o, () => ({ validated, live })));
+            return stack;
+        } catch (e) {
+            throw classify(e, String(e), false, o.stack);
+        }
+    };
+    // An up first looks without the engine (the CLI's config, then the hosts): when every node is
+    // done it ends there, in about the time of the live read.
+    const quick = nothingToDo !== undefined && toolchainPresent(o);
+    if (!quick) await openOnce();
     // A stack another run holds is refused here, before its state is read or anything else runs.
     if (LOCKING.has(operation)) await refuseIfLocked(o);
-    const { config, credentials } = await loadStackConfig(stack);
+    const { config, credentials } = (quick ? await stackConfigFromCli(o) : undefined) ?? (await loadStackConfig(await openOnce()));
     // Validated and planned once per run; the program gets both through its closure.
     const waves = planWaves(config);
     validated = { config, waves };
@@ -265,20 +298,25 @@ async function run<T>(
         observe(idx, seen, ev);
         translate(ev);
     };
+    const finished = (result: "succeeded" | "failed" | "interrupted") =>
+        emit({ type: "run-finished", operation, result, elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
     emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
     try {
-        let nothingToDo = false;
         if ((operation === "up" || operation === "preview") && o.mode !== "rollback") {
             const read = await readLive(validated, credentials, o, emit);
             live = read.live;
-            nothingToDo = read.allDone;
+            // Every planned node at the target and healthy: nothing to run, so the engine is not started
+            // at all (the state is left as it is; the next run with work brings it up to date).
+            if (read.allDone && nothingToDo) {
+                finished("succeeded");
+                return nothingToDo();
+            }
         }
-        // Every planned node at the target and healthy: an up has nothing to run, so the engine is not
-        // started at all (the state is left as it is; the next run with work brings it up to date).
-        if ((operation === "up" && !nothingToDo) || operation === "rollback") {
-            await clearPendingOperations(stack, o, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
+        const opened = await openOnce();
+        if (operation === "up" || operation === "rollback") {
+            await clearPendingOperations(opened, o, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
         }
-        const r = await body(stack, config, onEvent, { nothingToDo });
+        const r = await body(opened, config, onEvent);
         const stale = (seen.recorded ?? []).filter((k) => live && !live[k]?.done);
         if (stale.length) {
             emit({
@@ -288,17 +326,11 @@ async function run<T>(
                 time: new Date().toISOString(),
             });
         }
-        emit({ type: "run-finished", operation, result: "succeeded", elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
+        finished("succeeded");
         return r;
     } catch (e) {
         const err = classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
-        emit({
-            type: "run-finished",
-            operation,
-            result: err.kind === "interrupted" ? "interrupted" : "failed",
-            elapsedSeconds: (Date.now() - t0) / 1000,
-            time: new Date().toISOString(),
-        });
+        finished(err.kind === "interrupted" ? "interrupted" : "failed");
         throw err;
     }
 }
@@ -341,12 +373,16 @@ export async function preview(o: RunOptions) {
 
 /** The rolling upgrade (or, with `mode: "rollback"`, the vendor rollback in reverse order). */
 export async function up(o: RunOptions) {
-    return run(o, o.mode === "rollback" ? "rollback" : "up", async (stack, _c, onEvent, { nothingToDo }) => {
-        // `engineRan: false` says the hosts were read and found done, so no update was recorded.
-        if (nothingToDo) return { engineRan: false, summary: { result: "succeeded", resourceChanges: {} } as Partial<UpdateSummary>, outputs: {} as OutputMap };
-        const r = await stack.up({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
-        return { engineRan: true, summary: r.summary, outputs: r.outputs };
-    });
+    return run(
+        o,
+        o.mode === "rollback" ? "rollback" : "up",
+        async (stack, _c, onEvent) => {
+            const r = await stack.up({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
+            return { engineRan: true, summary: r.summary, outputs: r.outputs };
+        },
+        // `engineRan: false`: the hosts were read and every node found done, so no update was recorded.
+        o.mode === "rollback" ? undefined : () => ({ engineRan: false, summary: { result: "succeeded", resourceChanges: {} } as Partial<UpdateSummary>, outputs: {} as OutputMap }),
+    );
 }
 
 /** Forget every resource (runs nothing on hosts: commands here have no delete step). */
@@ -388,8 +424,8 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     const all = await main.getAllConfig();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-preflight-"));
     const ws = await workspaceOptions({ ...o, workDir: tmp });
-    const stack = await LocalWorkspace.createOrSelectStack(
-        { stackName: `${o.stack}-preflight`, projectName, program: () => upgradeProgram({ mode: "preflight", validated: { config, waves: planWaves(config) } }) },
+    const stack = await automation().LocalWorkspace.createOrSelectStack(
+        { stackName: `${o.stack}-preflight`, projectName, program: () => program().upgradeProgram({ mode: "preflight", validated: { config, waves: planWaves(config) } }) },
         { ...ws, projectSettings: { name: projectName, runtime: "nodejs" } },
     );
     const failures = new Map<string, string>();

@@ -1,7 +1,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
+import type { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
 
 import { projectRoot } from "./paths";
 
@@ -98,7 +98,9 @@ export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCom
             `No Pulumi CLI at ${pulumiBinary(o)}. Run \`npm run bootstrap\` once: it builds or links the pinned toolchain.`,
         );
     }
-    return PulumiCommand.get({ root: pulumiHome(o), skipVersionCheck: true });
+    // Loaded here, not at the top: the Automation API takes seconds to load and most callers of this module never need it.
+    const { PulumiCommand: Command } = require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
+    return Command.get({ root: pulumiHome(o), skipVersionCheck: true });
 }
 
 /** Workspace options shared by every stack operation: project settings, stack config folder, engine env. */

@@ -1,4 +1,4 @@
-import { EngineEvent } from "@pulumi/pulumi/automation";
+import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { parseMarkers } from "../lib/shell";
 import { NameIndex, nameOfUrn as nameOf } from "../lib/names";
 

@@ -70,7 +70,6 @@ type Query = (sql: string, args: unknown[]) => Promise<{ rows: Record<string, un
 
 async function withPg<T>(url: string, f: (q: Query, table: string, keyPrefix: string) => Promise<T>): Promise<T> {
     // Loaded only for a postgres backend.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { Client } = require("pg") as typeof import("pg");
     const { connectionString, table, keyPrefix } = pgTarget(url);
     const client = new Client({ connectionString, connectionTimeoutMillis: 15000 });

@@ -14,7 +14,7 @@ import type { BecomeMode } from "./config/vocabulary";
 /** Quote one word for a POSIX shell: single quotes, embedded single quotes closed and escaped. */
 export function shQuote(value: string | number): string {
     const s = String(value);
-    if (s !== "" && /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(s)) return s;
+    if (s !== "" && /^[A-Za-z0-9_/.,:=@%+-]+$/.test(s)) return s;
     return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 

@@ -13,7 +13,7 @@ export interface Version {
 
 /** What a config may say: exactly `X.Y.Z`, digits only, no leading zeros. */
 const STRICT_VERSION = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
-const LOOSE_VERSION = new RegExp(`^(\\d+)\\.(\\d+)\\.(\\d+)(?:-([0-9A-Za-z][0-9A-Za-z.]*))?$`);
+const LOOSE_VERSION = /^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z][0-9A-Za-z.]*))?$/;
 
 /** True for `3.2.0`; false for `3.2`, `v3.2.0`, `3.2.0-SNAPSHOT`, `03.2.0`. */
 export function isStrictVersion(s: unknown): s is string {

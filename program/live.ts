@@ -62,7 +62,13 @@ async function dialHost(config: UpgradeConfig, h: HostConfig, creds: SshCredenti
     });
     try {
         const client = await connect({ sock: sock as never, username: e.user, ...a });
-        return { client, close: () => (client.end(), jump.end()) };
+        return {
+            client,
+            close: () => {
+                client.end();
+                jump.end();
+            },
+        };
     } catch (err) {
         jump.end();
         throw err;

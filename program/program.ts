@@ -36,7 +36,13 @@ export interface ProgramOptions {
 
 /** The plain value of a secret, for the live-state read only (kept in memory, never logged or exported). */
 function plainOf(o: pulumi.Output<string> | undefined): Promise<string | undefined> {
-    return o ? new Promise((resolve) => o.apply((v) => (resolve(v), v))) : Promise.resolve(undefined);
+    if (!o) return Promise.resolve(undefined);
+    return new Promise((resolve) =>
+        o.apply((v) => {
+            resolve(v);
+            return v;
+        }),
+    );
 }
 
 /** The config and plan the driver validated and computed once for the run; the program does not redo them. */

@@ -18,7 +18,7 @@ export function num(n: number): string {
 export function textWidth(text: string, fontSize: number, bold = false): number {
     let w = 0;
     for (const ch of text) {
-        if (/[ilj.,:;'|!()[\]\/]/.test(ch)) w += 0.34;
+        if (/[ilj.,:;'|!()[\]/]/.test(ch)) w += 0.34;
         else if (/[mwMW@]/.test(ch)) w += 0.95;
         else if (/[A-Z0-9]/.test(ch)) w += 0.7;
         else if (ch.charCodeAt(0) > 0x2e80) w += 1.0;
@@ -86,7 +86,7 @@ export function commonDomain(names: readonly string[]): string {
 }
 
 /** Shortens a label to fit a width (an ellipsis at the end); keep the full text in a tooltip. */
-export function fit(text: string, width: number, fs: number, bold = false): string {
+export function fitText(text: string, width: number, fs: number, bold = false): string {
     if (textWidth(text, fs, bold) <= width) return text;
     let t = text;
     while (t.length > 1 && textWidth(t + "…", fs, bold) > width) t = t.slice(0, -1);

@@ -11,7 +11,7 @@
  */
 import type { Center } from "../lib/config/schema";
 import { nodeKey, SoakStep, soakLabel, Wave } from "../lib/plan";
-import { commonDomain, esc, fit, FONT, num, page, textWidth } from "./html";
+import { commonDomain, esc, fitText, FONT, num, page, textWidth } from "./html";
 
 const LANES: readonly Center[] = ["standby", "primary"];
 const LANE_STYLE: Record<Center, { fill: string; stroke: string; text: string; title: string }> = {
@@ -81,7 +81,7 @@ function layout(waves: readonly Wave[], soaks: readonly SoakStep[] = []): { plac
         let siteLine: Placed["siteLine"];
         if (wave.site !== undefined) {
             const role = wave.siteRole ?? "branch";
-            const text = fit(`site ${wave.site} · ${role}`, inner - 16, 11);
+            const text = fitText(`site ${wave.site} · ${role}`, inner - 16, 11);
             siteLine = { text, role, w: textWidth(text, 11) + 16 };
             cy += 24;
         }
@@ -89,7 +89,7 @@ function layout(waves: readonly Wave[], soaks: readonly SoakStep[] = []): { plac
         let cx = x + BOX_PAD;
         cy += 6;
         for (const node of wave.nodes) {
-            const label = fit(domain ? node.host.slice(0, -domain.length) : node.host, inner - 18, FS);
+            const label = fitText(domain ? node.host.slice(0, -domain.length) : node.host, inner - 18, FS);
             const cw = Math.min(inner, textWidth(label, FS) + 18);
             if (cx + cw > x + BOX_PAD + inner + 0.5) {
                 cx = x + BOX_PAD;
@@ -153,7 +153,7 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
         out.push(`<g data-service="${esc(placed[i].wave.service)}">`);
         out.push(`<rect x="${M}" y="${num(top)}" width="${GUTTER - 12}" height="${num(bottom - top)}" rx="6" fill="${shade}"/>`);
         out.push(`<rect x="${M}" y="${num(top)}" width="4" height="${num(bottom - top)}" rx="2" fill="#7b8794"/>`);
-        const label = fit(placed[i].wave.service, GUTTER - 28, 13, true);
+        const label = fitText(placed[i].wave.service, GUTTER - 28, 13, true);
         out.push(`<text x="${M + 12}" y="${num((top + bottom) / 2 + 4)}" font-size="13" font-weight="bold" fill="#323f4b">${esc(label)}<title>${esc(placed[i].wave.service)}</title></text>`);
         out.push(`</g>`);
         i = j + 1;
@@ -174,7 +174,7 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
     }
     // Soak bands, over the arrows they cut.
     for (const s of placedSoaks) {
-        const label = fit(`${soakLabel(s.soak)}, before the primary`, s.w - 24, 12);
+        const label = fitText(`${soakLabel(s.soak)}, before the primary`, s.w - 24, 12);
         out.push(`<g data-soak="${esc(s.soak.id)}" data-before-wave="${s.soak.beforeWave}">`);
         out.push(`<title>${esc(`${s.soak.id}: ${s.soak.watch.map(nodeKey).join(", ")} watched ${s.soak.seconds} s, every ${s.soak.intervalSeconds} s; any not UP stops the run`)}</title>`);
         out.push(`<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${SOAK_H - 6}" rx="12" fill="#fff8db" stroke="#c9a227" stroke-dasharray="5 3"/>`);
@@ -192,7 +192,7 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
         const by = p.y + BOX_PAD;
         out.push(`<circle cx="${num(bx + 10)}" cy="${num(by + 6)}" r="10" fill="${s.stroke}"/>`);
         out.push(`<text x="${num(bx + 10)}" y="${num(by + 10)}" text-anchor="middle" font-size="11" font-weight="bold" fill="#ffffff">${w.index}</text>`);
-        const title = fit(w.service, p.w - 2 * BOX_PAD - 28 - 60, 13, true);
+        const title = fitText(w.service, p.w - 2 * BOX_PAD - 28 - 60, 13, true);
         out.push(`<text x="${num(bx + 28)}" y="${num(by + 11)}" font-size="13" font-weight="bold" fill="#1f2933">${esc(title)}</text>`);
         out.push(`<text x="${num(p.x + p.w - BOX_PAD)}" y="${num(by + 11)}" text-anchor="end" font-size="11" fill="${s.text}">${esc(w.center)}</text>`);
         if (p.siteLine) {

@@ -9,7 +9,7 @@
  */
 import type { ProgressEvent } from "../engine/events";
 import { nodeKey, Wave } from "../lib/plan";
-import { commonDomain, duration, esc, fit, FONT, num, page } from "./html";
+import { commonDomain, duration, esc, fitText, FONT, num, page } from "./html";
 import type { RecordedNodes } from "../lib/results";
 
 /** What a node came to in the run. `running`: started, no end seen (interrupted); `not-run`: never started. */
@@ -175,7 +175,10 @@ export function buildRunModel(input: RunReportInput): RunModel {
             case "soak": {
                 if (e.status === "planned") break;
                 let row = soaks.get(e.soak);
-                if (!row) soaks.set(e.soak, (row = { id: e.soak, wave: e.wave, status: "running", hosts: [], nodes: [], seconds: e.seconds, open: new Set() }));
+                if (!row) {
+                    row = { id: e.soak, wave: e.wave, status: "running", hosts: [], nodes: [], seconds: e.seconds, open: new Set() };
+                    soaks.set(e.soak, row);
+                }
                 if (!row.hosts.includes(e.host)) row.hosts.push(e.host);
                 for (const n of e.nodes) if (!row.nodes.includes(n)) row.nodes.push(n);
                 if (e.status === "watching") {
@@ -287,7 +290,7 @@ function timelineSvg(m: RunModel): string {
         y += GROUP_H;
         for (const h of phaseRows) {
             body.push(`<g data-host-phase="${esc(h.key)}">`);
-            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(fit(h.label, LABEL_W - 24, 12))}<title>${esc(h.key)}</title></text>`);
+            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(fitText(h.label, LABEL_W - 24, 12))}<title>${esc(h.key)}</title></text>`);
             for (const [phase, p] of h.phases) {
                 if (!p || p.start === undefined) continue;
                 const end = p.end ?? m.t1;
@@ -310,7 +313,7 @@ function timelineSvg(m: RunModel): string {
             const tip = `${soak.id}: ${soak.status}, ${soak.nodes.join(", ")} watched ${soak.seconds} s${soak.message ? `\n${soak.message}` : ""}`;
             body.push(`<g data-soak="${esc(soak.id)}" data-status="${soak.status}">`);
             body.push(`<title>${esc(tip)}</title>`);
-            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" font-style="italic" fill="#7a5c00">${esc(fit(`soak: ${soak.nodes.length} standby nodes`, LABEL_W - 24, 12))}</text>`);
+            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" font-style="italic" fill="#7a5c00">${esc(fitText(`soak: ${soak.nodes.length} standby nodes`, LABEL_W - 24, 12))}</text>`);
             if (soak.start !== undefined) {
                 const x1 = x(soak.start);
                 const w = Math.max(x(soak.end ?? m.t1) - x1, 3);
@@ -327,9 +330,9 @@ function timelineSvg(m: RunModel): string {
             const tip = `${r.key} (${r.center}): ${style.label}${r.seconds !== undefined && r.outcome !== "not-run" ? `, ${r.seconds} s` : ""}${r.versionBefore || r.versionAfter ? `, ${r.versionBefore ?? "?"} -> ${r.versionAfter ?? "?"}` : ""}${r.message ? `\n${r.message}` : ""}`;
             body.push(`<g data-node="${esc(r.key)}" data-outcome="${r.outcome}">`);
             body.push(`<title>${esc(tip)}</title>`);
-            const label = fit(`${short(r.host)} / ${r.service}`, LABEL_W - 66, 12);
+            const label = fitText(`${short(r.host)} / ${r.service}`, LABEL_W - 66, 12);
             body.push(`<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(label)}</text>`);
-            body.push(`<text x="${LABEL_W - 8}" y="${num(y + 15)}" font-size="10" text-anchor="end" fill="#7b8794">${esc(fit(r.center, 52, 10))}</text>`);
+            body.push(`<text x="${LABEL_W - 8}" y="${num(y + 15)}" font-size="10" text-anchor="end" fill="#7b8794">${esc(fitText(r.center, 52, 10))}</text>`);
             if (r.start !== undefined) {
                 const end = r.end ?? m.t1;
                 const x1 = x(r.start);

@@ -41,14 +41,14 @@ export function sampleRunEvents(plan: readonly Wave[], o: SampleRunOptions = {})
     const hosts = [...new Set(plan.flatMap((w) => w.nodes.map((n) => n.host)))];
     let t = 1.5;
     let prepEnd = t;
-    hosts.forEach((h, i) => ev.push({ type: "preflight", host: h, status: "running", time: at(t + i * 0.1) }));
+    for (const [i, h] of hosts.entries()) ev.push({ type: "preflight", host: h, status: "running", time: at(t + i * 0.1) });
     hosts.forEach((h, i) => {
         const end = t + 2 + (hash(h) % 30) / 10 + i * 0.1;
         ev.push({ type: "preflight", host: h, status: "ok", warnings: [], time: at(end) });
         prepEnd = Math.max(prepEnd, end);
     });
     t = prepEnd + 0.3;
-    hosts.forEach((h, i) => ev.push({ type: "staging", host: h, status: "running", time: at(t + i * 0.1) }));
+    for (const [i, h] of hosts.entries()) ev.push({ type: "staging", host: h, status: "running", time: at(t + i * 0.1) });
     hosts.forEach((h, i) => {
         const end = t + 9 + (hash(`${h}/stage`) % 60) / 10 + i * 0.1;
         ev.push({ type: "staging", host: h, status: "staged", time: at(end) });

@@ -56,7 +56,7 @@ export function readAudit(dir?: string): AuditEntry[] {
           ? fs.readdirSync(path.join(d, "hosts")).map((n) => path.join(d, "hosts", n))
           : [];
     const all: { e: AuditEntry; host: number; line: number }[] = [];
-    hostDirs.forEach((hd, host) => readAuditFile(path.join(hd, "audit.log")).forEach((e, line) => all.push({ e, host, line })));
+    for (const [host, hd] of hostDirs.entries()) for (const [line, e] of readAuditFile(path.join(hd, "audit.log")).entries()) all.push({ e, host, line });
     all.sort((a, b) => (a.e.time < b.e.time ? -1 : a.e.time > b.e.time ? 1 : a.host - b.host || a.line - b.line));
     return all.map((x) => x.e);
 }

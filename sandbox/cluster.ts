@@ -469,6 +469,7 @@ export function installedVersion(install: string, service: SandboxService, type?
 }
 
 /** GET a small JSON document; resolves { code, body } or { code: 0 } when nothing answers. */
+// biome-ignore lint/suspicious/noExplicitAny: a JSON document of any shape; the callers check what they read.
 export function httpJson(address: string, port: number, urlPath: string, timeoutMs = 2000): Promise<{ code: number; body?: any }> {
     return new Promise((resolve) => {
         const req = http.get({ host: address, port, path: urlPath, timeout: timeoutMs, agent: false }, (res) => {

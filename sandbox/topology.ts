@@ -149,7 +149,7 @@ export function scaledTopology(n: number, net: number): SandboxHostSpec[] {
     const contentHosts = (k: number) => (k < 4 ? k : Math.floor(k / 4) * 2 + Math.max(0, (k % 4) - 2));
     const sitesCount = Math.max(1, Math.min(5, contentHosts(perCenter.primary), contentHosts(perCenter.standby)));
     const sites = [ROOT_SITE, ...Array.from({ length: sitesCount - 1 }, (_, i) => `branchSite${i + 1}`)];
-    const width = String(n).length < 3 ? 3 : String(n).length;
+    const width = Math.max(3, String(n).length);
     const out: SandboxHostSpec[] = [];
     let index = 0;
     for (const center of ["primary", "standby"] as Center[]) {

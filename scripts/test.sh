@@ -15,6 +15,8 @@ provider="$(node -e 'try { const t = require("./.pulumi-home/toolchain.json"); c
 echo "[test] engine tests run on the command provider: $provider" >&2
 mkdir -p .reports
 npx tsc --noEmit -p . || { echo "[test] type check failed" >&2; echo "0 passed, 1 failed"; exit 1; }
+# Lint and format (Biome, biome.json): `npm run format` rewrites the tree to the format checked here.
+npx biome ci --reporter=summary . >&2 || { echo "[test] lint or format check failed: run \`npm run lint\` to see where, \`npm run format\` to fix the format" >&2; echo "0 passed, 1 failed"; exit 1; }
 # The stand-in's contract tests against real sshd (its source is tested even where the official provider runs).
 (cd provider && go test -count=1 -v ./... >"$root/.reports/provider-go-test.txt" 2>&1); g=$?
 grep -E '^(--- FAIL|FAIL|ok|panic)' .reports/provider-go-test.txt >&2

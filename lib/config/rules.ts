@@ -79,7 +79,7 @@ interface RuleInput {
 type Report = (f: Finding, at?: (string | number)[]) => void;
 
 /** The target version is above the source version, and hosts are listed. */
-function versionsGoForward({ v, hosts }: RuleInput, report: Report): void {
+function versionsGoForward({ v }: RuleInput, report: Report): void {
     const target = str(v.targetVersion);
     const source = str(v.sourceVersion);
     if (isStrictVersion(target) && isStrictVersion(source) && compareVersions(target, source) <= 0)

@@ -48,7 +48,7 @@ function oneOf<T extends string>(values: readonly T[], meaning?: string) {
 const version = (example: string) =>
     checkedString((s) => (isStrictVersion(s) ? undefined : { message: `bad version "${s}"`, fix: `use X.Y.Z such as ${example}` }));
 
-// eslint-disable-next-line no-control-regex
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is this pattern's job.
 const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 
 /**
@@ -56,7 +56,7 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
  * scmupgrade.py pastes its paths unquoted into shell commands (`os.system("tar -xf " + package + ...)`), so a
  * space, a quote, `$`, a backquote or `;` in the install or staging folder would break it or run as a command.
  */
-export const SAFE_PATH = /^\/[A-Za-z0-9._+@,=\/-]*$/;
+export const SAFE_PATH = /^\/[A-Za-z0-9._+@,=/-]*$/;
 
 /** An absolute path on the hosts, in the safe character set. */
 const remoteAbsPath = (example: string) =>
@@ -65,7 +65,7 @@ const remoteAbsPath = (example: string) =>
         if (CONTROL_CHARS.test(s)) return { message: `${JSON.stringify(s)} contains a control character`, fix: `use an absolute path such as ${example}` };
         if (!s.startsWith("/")) return { message: `"${s}" is not an absolute path`, fix: `use an absolute path such as ${example}` };
         if (s.split("/").includes("..")) return { message: `"${s}" contains ".."`, fix: `write the path without "..", such as ${example}` };
-        const bad = [...new Set([...s].filter((ch) => !/[A-Za-z0-9._+@,=\/-]/.test(ch)))];
+        const bad = [...new Set([...s].filter((ch) => !/[A-Za-z0-9._+@,=/-]/.test(ch)))];
         if (bad.length)
             return {
                 message: `${JSON.stringify(s)} contains ${bad.map((ch) => (ch === " " ? "a space" : JSON.stringify(ch))).join(", ")}, which the shell commands of scmupgrade.py cannot take`,

@@ -46,9 +46,21 @@ const cases: [string, (c: Raw) => void, string][] = [
     ["duplicate host name", (c) => (c.hosts[1].name = c.hosts[0].name), "hosts[1].name"],
     ["duplicate address", (c) => (c.hosts[1].address = c.hosts[0].address), "hosts[1]"],
     ["two root sites", (c) => (c.hosts[1].rootSite = true), "rootSite"],
-    ["no root site", (c) => c.hosts.forEach((h) => (h.rootSite = false)), "rootSite"],
+    [
+        "no root site",
+        (c) => {
+            for (const h of c.hosts) h.rootSite = false;
+        },
+        "rootSite",
+    ],
     ["content-server host without a site", (c) => delete c.hosts[0].site, "hosts[0].site"],
-    ["a service with no standby node", (c) => c.hosts.filter((h) => h.center === "standby").forEach((h) => (h.services = (h.services as string[]).filter((s) => s !== "schedule-server"))), "schedule-server"],
+    [
+        "a service with no standby node",
+        (c) => {
+            for (const h of c.hosts.filter((x) => x.center === "standby")) h.services = (h.services as string[]).filter((s) => s !== "schedule-server");
+        },
+        "schedule-server",
+    ],
     ["unknown service in serviceOrder", (c) => (c.serviceOrder = ["cloud", "config-server", "content-server", "schedule", "schedule-server"]), "serviceOrder[3]"],
     ["host without address", (c) => delete c.hosts[2].address, "hosts[2].address"],
     ["empty host list", (c) => (c.hosts = []), "hosts"],

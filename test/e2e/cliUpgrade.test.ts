@@ -66,7 +66,7 @@ describeWithProvider("scm-upgrade up: a failing node", () => {
 });
 
 describeWithProvider("scm-upgrade up twice", () => {
-    const { sb, cli, config } = useCliSandbox("cli-twice", 48);
+    const { sb, cli } = useCliSandbox("cli-twice", 48);
     test("the second up runs no scmupgrade.py; --json events are JSON lines", () => {
         expect(cli(["up", "--yes"]).code).toBe(0);
         const before = readAudit(sb.dir).filter((e) => e.action === "upgrade").length;

@@ -52,7 +52,6 @@ describeWithProvider("live state before every preview and up", () => {
         const t0 = Date.now();
         const r = cli(["up", "--yes"]);
         const seconds = (Date.now() - t0) / 1000;
-        // eslint-disable-next-line no-console
         console.log(`up with nothing to do (12 nodes, live state read): ${seconds.toFixed(1)} s`);
         expect(r.code).toBe(0);
         expect(r.stderr).toContain("Nothing to do: all 12 nodes are at 3.2.0 and healthy (read live from the hosts).");

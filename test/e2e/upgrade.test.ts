@@ -32,7 +32,6 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
         const { waves } = await driver.plan({ stack });
         const t0 = Date.now();
         const r = await driver.up({ stack, onEvent: (e) => events.push(e) });
-        // eslint-disable-next-line no-console
         console.log(`end-to-end upgrade of ${sb.state().hosts.length} hosts: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         expect(r.engineRan).toBe(true);
         expect(r.summary.result).toBe("succeeded");

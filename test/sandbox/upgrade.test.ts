@@ -96,9 +96,10 @@ describe("a manual upgrade of one content-server node", () => {
         expect(first.body.conf["SCM-Version"]).toBe("3.2.0");
         expect(["starting", "running"]).toContain(first.body.conf["Node-Status"]);
         const deadline = Date.now() + 10000;
-        let health = "";
-        while (Date.now() < deadline && (health = await nodeHealth(addr, "content-server", 15000, "3.2.0")) !== "UP") {
+        let health = await nodeHealth(addr, "content-server", 15000, "3.2.0");
+        while (Date.now() < deadline && health !== "UP") {
             await new Promise((r) => setTimeout(r, 200));
+            health = await nodeHealth(addr, "content-server", 15000, "3.2.0");
         }
         expect(health).toBe("UP");
         const later = await httpJson(addr, 15000, "/api/v1/conf-properties?keys=SCM-Version,Node-Status");

@@ -118,7 +118,13 @@ describe("the seed topology", () => {
         const seen: string[] = [];
         const config = accepted(
             withSeed((c) => (c.package = { localPath: "pkg/sequoiacm-3.2.0-release.tar.gz" })),
-            { ...files, fileExists: (p) => (seen.push(p), true) },
+            {
+                ...files,
+                fileExists: (p) => {
+                    seen.push(p);
+                    return true;
+                },
+            },
         );
         expect(config.package).toEqual({ localPath: "/stack/pkg/sequoiacm-3.2.0-release.tar.gz" });
         expect(seen).toEqual(["/stack/pkg/sequoiacm-3.2.0-release.tar.gz"]);
@@ -345,7 +351,12 @@ describe("paths on the hosts are limited to a safe character set", () => {
     });
 
     test("ordinary paths pass", () => {
-        const c = accepted(withSeed((x) => ((x.stagingDir = "/data/scm_upgrade-3.2.0+x@y,z=1"), (x.installRoot = "/opt/sequoiacm"))));
+        const c = accepted(
+            withSeed((x) => {
+                x.stagingDir = "/data/scm_upgrade-3.2.0+x@y,z=1";
+                x.installRoot = "/opt/sequoiacm";
+            }),
+        );
         expect(c.stagingDir).toBe("/data/scm_upgrade-3.2.0+x@y,z=1");
     });
 });

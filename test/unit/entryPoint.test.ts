@@ -58,7 +58,6 @@ describe("the program `pulumi up` loads", () => {
         setConfig("127.0.0.1", 1); // nothing listens on port 1
         registered.length = 0;
         jest.isolateModules(() => {
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
             (global as { entry?: Promise<unknown> }).entry = require(path.join(root, main!)) as Promise<unknown>;
         });
         await expect((global as { entry?: Promise<unknown> }).entry).rejects.toThrow(/Cannot reach host [AC] \(scmadmin@127\.0\.0\.[12]:1\) to read its live state/);
@@ -72,7 +71,6 @@ describe("the program `pulumi up` loads", () => {
         try {
             let out: Promise<Record<string, unknown>> | undefined;
             jest.isolateModules(() => {
-                // eslint-disable-next-line @typescript-eslint/no-require-imports
                 out = require(path.join(root, main!)) as Promise<Record<string, unknown>>;
             });
             const r = await out!;

@@ -18,7 +18,6 @@ pulumi.runtime.setMocks(
 );
 
 // Import after setMocks, as Pulumi's docs require.
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { RollingUpgrade } = require("../../components/RollingUpgrade") as typeof import("../../components/RollingUpgrade");
 
 interface Recorded {

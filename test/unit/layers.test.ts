@@ -62,12 +62,10 @@ describe("layers", () => {
 });
 
 test("the project root the engine uses is this repository (paths hang off it after the move to engine/)", () => {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { projectRoot, stacksDir } = require("../../engine/paths") as typeof import("../../engine/paths");
     expect(projectRoot).toBe(root);
     expect(fs.existsSync(path.join(projectRoot, "Pulumi.yaml"))).toBe(true);
     expect(stacksDir).toBe(path.join(root, "stacks"));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { reportsDir } = require("../../report") as typeof import("../../report");
     const saved = process.env.SCM_UPGRADE_REPORTS_DIR;
     delete process.env.SCM_UPGRADE_REPORTS_DIR;

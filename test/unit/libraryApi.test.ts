@@ -2,8 +2,10 @@
 // components for other Pulumi programs, and loading it has no side effect (no output, no exit).
 test("the library API exports the driver, the plan and the components", () => {
     const writes: string[] = [];
-    const spy = jest.spyOn(process.stdout, "write").mockImplementation((c) => (writes.push(String(c)), true));
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const spy = jest.spyOn(process.stdout, "write").mockImplementation((c) => {
+        writes.push(String(c));
+        return true;
+    });
     const lib = require("../../" + require("../../package.json").main);
     spy.mockRestore();
     for (const name of ["preview", "up", "destroy", "refresh", "status", "preflight", "plan", "planWaves", "validateConfig"]) {

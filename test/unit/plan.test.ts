@@ -247,7 +247,7 @@ describe("predecessorsOf", () => {
     test("parallelism 1: every node waits for every node before it, in plan order", () => {
         const pre = predecessorsOf(planWaves(seed()), 1);
         expect([...pre.keys()]).toEqual(ORDER);
-        ORDER.forEach((key, i) => expect([...pre.get(key)!]).toEqual(ORDER.slice(0, i)));
+        for (const [i, key] of ORDER.entries()) expect([...pre.get(key)!]).toEqual(ORDER.slice(0, i));
     });
 
     test("parallelism 2: the nodes of one batch do not wait for each other", () => {

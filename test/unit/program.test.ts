@@ -21,11 +21,8 @@ pulumi.runtime.setMocks(
     "scm-upgrade",
     "unit",
 );
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { upgradeProgram } = require("../../program/program") as typeof import("../../program/program");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { connectionFor } = require("../../program/connection") as typeof import("../../program/connection");
-// eslint-disable-next-line @typescript-eslint/no-var-requires
 const { validateConfig } = require("../../lib/config/schema") as typeof import("../../lib/config/schema");
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-program-"));

@@ -19,7 +19,7 @@ const allKeys = (waves: readonly Wave[]) => waves.flatMap((w) => w.nodes.map(nod
 
 /** Values of one attribute, in document order. */
 const attrs = (text: string, name: string) => [...text.matchAll(new RegExp(`\\s${name}="([^"]*)"`, "g"))].map((m) => m[1]);
-const unescape = (s: string) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+const unescapeHtml = (s: string) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
 
 /** Every element closed, properly nested (the SVG must parse as XML when saved as a file). */
 function expectBalanced(xml: string) {
@@ -120,7 +120,7 @@ describe("renderPlanSvg", () => {
         expect(out).not.toContain("<b>");
         expect(out).toContain("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
         expect(out).toContain("r&amp;d&#39;s &lt;site&gt;");
-        expect(attrs(out, "data-node").map(unescape)).toEqual(allKeys(evil));
+        expect(attrs(out, "data-node").map(unescapeHtml)).toEqual(allKeys(evil));
         expectBalanced(out);
         const html = renderPlanHtml(evil, { stack: `<stack>` });
         expect(html).not.toContain("<script");
