@@ -31,7 +31,8 @@ export interface LiveNode {
  * The probe for one host: one SSH command, as the install user, printing one line per service:
  * `SCMUP live service=<s> version=<v> done=yes|no detail=<why>`. A node counts as done only when it
  * is at the target with its nodes running and healthy, the same test the node script uses before it
- * skips a node, so the probe and the run agree.
+ * skips a node, so the probe and the run agree. The services are read at once (one subshell each):
+ * the host's answer takes as long as its slowest service, not their sum.
  */
 export function renderLiveProbe(config: UpgradeConfig, hostName: string): string {
     const host = config.hosts.find((h) => h.name === hostName);
@@ -66,9 +67,10 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
             '  if [ -n "$sick" ]; then detail="at $target, not running or not healthy:$sick"; else done=yes; detail="at $target, healthy"; fi',
             "fi",
             'echo "SCMUP live service=$svc version=$v done=$done detail=$detail"',
-            ")",
+            ") &",
         );
     }
+    lines.push("wait");
     return asInstallUser(lines.join("\n"), config.become, config.installUser);
 }
 
