@@ -1,13 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
 import { UpgradeConfig } from "../lib/config/schema";
-import { planWaves } from "../lib/plan";
+import { planWaves, Wave } from "../lib/plan";
 import { rollbackArgsFor } from "../lib/nodeArgs";
 import { ServiceRollback } from "./ServiceRollback";
 import { componentName } from "../lib/names";
 
 export interface RollingRollbackArgs {
     config: UpgradeConfig;
+    /** The plan of `config` when the caller computed it already (`planWaves(config)`). */
+    plan?: Wave[];
     connections: Record<string, pulumi.Input<types.input.remote.ConnectionArgs>>;
     /** Values whose change runs the rollback again (e.g. a request id). */
     triggers: string[];
@@ -23,7 +25,7 @@ export class RollingRollback extends pulumi.ComponentResource {
     constructor(name: string, args: RollingRollbackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:RollingRollback", name, {}, opts);
         const c = args.config;
-        const order = planWaves(c).flatMap((w) => w.nodes).reverse();
+        const order = (args.plan ?? planWaves(c)).flatMap((w) => w.nodes).reverse();
         const results: pulumi.Output<[string, { versionBefore: string; versionAfter: string; skipped: boolean }]>[] = [];
         let previous: pulumi.Resource[] = [];
         for (const node of order) {

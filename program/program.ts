@@ -94,6 +94,7 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
     if (mode === "rollback") {
         const rollback = new RollingRollback(ROOT_NAME, {
             config,
+            plan: waves,
             connections,
             triggers: [config.sourceVersion, config.targetVersion],
         });
