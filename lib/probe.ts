@@ -61,9 +61,9 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
             'done=no; detail="installed $v"',
             'if [ "$v" = "$target" ]; then',
             '  if [ -f "$record" ]; then must=$(tr "\\n" " " < "$record"); else must=$(conf_ports | tr "\\n" " "); fi',
-            // A node that answers its health document with a top-level UP is running and healthy.
-            '  sick=""',
-            '  for p in $must; do healthy "$p" || sick="$sick $p"; done',
+            // A node that answers its health document with a top-level UP is running and healthy; the
+            // nodes are asked at once (the substitution ends when the last one has answered).
+            '  sick=$(for p in $must; do (healthy "$p" || printf " %s" "$p") & done; wait)',
             '  if [ -n "$sick" ]; then detail="at $target, not running or not healthy:$sick"; else done=yes; detail="at $target, healthy"; fi',
             "fi",
             'echo "SCMUP live service=$svc version=$v done=$done detail=$detail"',
