@@ -198,9 +198,16 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     }
     // The staged script's checks (its interpreter, one archive per service) run at the end of staging:
     // a failed check there is a preflight failure too, before any node changed.
-    const checks = failed.filter((r) => r.role === "staging" && /^SCMUP check=\S+ fail/m.test(seen?.messages?.[JSON.stringify(r)] ?? "")).map((r) => r.host);
-    if (checks.length) {
-        return new DriverError("preflight-failed", `Preflight failed on ${[...new Set(checks)].join(", ")}: the staged release cannot run there (see above); no node was upgraded.`);
+    const checked = failed.filter((r) => r.role === "staging" && /^SCMUP check=\S+ fail/m.test(seen?.messages?.[JSON.stringify(r)] ?? ""));
+    if (checked.length) {
+        // The check's own reason names the host and the fix; the progress lines above show only what failed.
+        const reason = parseMarkers(withoutCommandText(seen?.messages?.[JSON.stringify(checked[0])] ?? "")).values.reason;
+        const hosts = [...new Set(checked.map((r) => r.host))];
+        const more = hosts.length > 1 ? ` The check failed on ${hosts.slice(1).join(", ")} too (see above).` : "";
+        return new DriverError(
+            "preflight-failed",
+            `Preflight failed on ${hosts.join(", ")}: the staged release cannot run there; no node was upgraded.${reason ? ` ${reason.replace(/\.?$/, ".")}` : " See above."}${more}`,
+        );
     }
     const staging = [...new Set(failed.filter((r) => r.role === "staging").map((r) => r.host))];
     if (staging.length) {

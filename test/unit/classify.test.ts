@@ -90,11 +90,16 @@ describe("the staged script's checks", () => {
                 urn: urn(unpack),
                 severity: "error",
                 color: "never",
-                message: 'Process exited with status 1: running "...":\nSCMUP check=script-interpreter fail A: /usr/bin/python is missing\n',
+                message:
+                    'Process exited with status 1: running "...":\nSCMUP check=script-interpreter fail A: /usr/bin/python does not exist\nSCMUP result=failed\n' +
+                    "SCMUP reason=host A: the staged scmupgrade.py cannot run: its first line is '#!/usr/bin/python' and /usr/bin/python does not exist. Fix: install Python 2 as /usr/bin/python on A, or set upgradeScript to a newer scmupgrade.py\n",
             },
         } as unknown as EngineEvent;
         const e = classify(new Error("x"), "x", false, "s", run([ev]));
         expect(e.kind).toBe("preflight-failed");
-        expect(e.message).toContain("Preflight failed on A");
+        // The last line names the host and the fix (the progress lines show only the failed check).
+        expect(e.message).toBe(
+            "Preflight failed on A: the staged release cannot run there; no node was upgraded. host A: the staged scmupgrade.py cannot run: its first line is '#!/usr/bin/python' and /usr/bin/python does not exist. Fix: install Python 2 as /usr/bin/python on A, or set upgradeScript to a newer scmupgrade.py.",
+        );
     });
 });
