@@ -18,15 +18,19 @@ export function useStackSandbox(name: string, net: number, o: { hosts?: number; 
     const state = fs.mkdtempSync(path.join(os.tmpdir(), `scm-${name}-state-`));
     const env = { PULUMI_BACKEND_URL: `file://${state}` };
     const saved = process.env.PULUMI_BACKEND_URL;
-    const extra = Object.fromEntries(Object.entries(o.extra ?? {}).map(([k, v]) => [`scm-upgrade:${k}`, v]));
+    const extra: Record<string, unknown> = {};
+    /** Sets more config keys (without their namespace) on the stack, as `pulumi config set` would. */
+    const configure = async (more: Record<string, unknown>) => {
+        const keyed = Object.fromEntries(Object.entries(more).map(([k, v]) => [`scm-upgrade:${k}`, v]));
+        Object.assign(extra, keyed);
+        const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+        const ws = await LocalWorkspace.create(await workspaceOptions());
+        await ws.setAllConfigJson(stack, toConfigJson(keyed, {}));
+    };
     beforeAll(async () => {
         process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
         await writeSandboxStackConfig(sb.state(), { stackName: stack });
-        if (Object.keys(extra).length) {
-            const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-            const ws = await LocalWorkspace.create(await workspaceOptions());
-            await ws.setAllConfigJson(stack, toConfigJson(extra, {}));
-        }
+        if (o.extra && Object.keys(o.extra).length) await configure(o.extra);
     }, 120000);
     afterAll(() => {
         if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;
@@ -42,5 +46,5 @@ export function useStackSandbox(name: string, net: number, o: { hosts?: number; 
         if (!r.ok) throw new Error(JSON.stringify(r.problems));
         return r.config;
     };
-    return { sb, stack, cli, config };
+    return { sb, stack, cli, config, configure };
 }
