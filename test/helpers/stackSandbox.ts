@@ -1,10 +1,10 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { stacksDir, workspaceOptions } from "../../engine/env";
+import { stacksDir } from "../../engine/env";
 import { loadFromConfigMap } from "../../lib/config/load";
 import { UpgradeConfig } from "../../lib/config/schema";
-import { sandboxStackConfig, toConfigJson, writeSandboxStackConfig } from "../../sandbox/stackConfig";
+import { sandboxStackConfig, writeSandboxStackConfig } from "../../sandbox/stackConfig";
 import { SandboxFixture, useSandbox } from "../sandbox/fixture";
 import { runCli } from "./cli";
 
@@ -21,12 +21,7 @@ export function useStackSandbox(name: string, net: number, o: { hosts?: number; 
     const extra = Object.fromEntries(Object.entries(o.extra ?? {}).map(([k, v]) => [`scm-upgrade:${k}`, v]));
     beforeAll(async () => {
         process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
-        await writeSandboxStackConfig(sb.state(), { stackName: stack });
-        if (Object.keys(extra).length) {
-            const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
-            const ws = await LocalWorkspace.create(await workspaceOptions());
-            await ws.setAllConfigJson(stack, toConfigJson(extra, {}));
-        }
+        await writeSandboxStackConfig(sb.state(), { stackName: stack, extra });
     }, 120000);
     afterAll(() => {
         if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;
