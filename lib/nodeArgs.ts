@@ -49,6 +49,7 @@ export function upgradeArgsFor(config: UpgradeConfig, hostName: string, service:
         targetVersion: config.targetVersion,
         service: serviceFilesOf(service),
         healthTimeoutSeconds: config.healthTimeoutSeconds,
+        healthStableSeconds: config.healthStableSeconds,
         rollbackOnHealthFailure: config.rollbackOnHealthFailure,
     };
 }

@@ -317,6 +317,11 @@ export interface NodeUpgradeArgs {
     targetVersion: string;
     service: ServiceFiles;
     healthTimeoutSeconds: number;
+    /**
+     * After the gate passes, every node must stay healthy this many more seconds (polled each 0.5 s), so one that
+     * dies right after `scmupgrade.py` reported success fails here. Default 0: no such wait.
+     */
+    healthStableSeconds?: number;
     /** Roll the node back with the vendor rollback when its health gate fails. */
     rollbackOnHealthFailure: boolean;
 }
@@ -430,6 +435,43 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
     const s = a.service;
     const install = `${a.installRoot.replace(/\/+$/, "")}/${s.folder}`;
     const timeout = wholeNumber(a.healthTimeoutSeconds, "healthTimeoutSeconds");
+    const stable = Number(wholeNumber(a.healthStableSeconds ?? 0, "healthStableSeconds"));
+    const rollbackLine = (why: string) =>
+        `  echo "${why}: rolling back with the vendor rollback"; ` +
+        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 | tail -n 5; echo "SCMUP rolled-back=$(installed_version "$install")"';
+    // Without healthStableSeconds the script text is as it was (no change for stacks already upgrading).
+    const holdFns = stable
+        ? [
+              `stable=${stable}`,
+              // hold <ports...>: each stays healthy for $stable s; else print "<port> <seconds>" of the first that does not.
+              "hold() {",
+              "  local p t0=$(date +%s)",
+              "  while :; do",
+              '    for p in "$@"; do healthy "$p" || { echo "$p $(( $(date +%s) - t0 ))"; return 1; }; done',
+              '    [ $(( $(date +%s) - t0 )) -ge "$stable" ] && return 0',
+              "    sleep 0.5",
+              "  done",
+              "}",
+              // seen <port>: what its health endpoint answers now.
+              "seen() {",
+              "  local b s",
+              // curl's error without its "curl: (7) " prefix
+              '  b=$(curl -gsS -m 3 "$health_base:$1$health_path" 2>&1) || { b=${b##*curl: }; echo "no answer (${b#(*) })"; return; }',
+              "  s=$(printf '%s' \"$b\" | top_status)",
+              '  [ "$s" = UP ] && s="UP but not running at $target"',
+              '  echo "status ${s:-unknown}"',
+              "}",
+          ]
+        : [];
+    const holdCheck = (rollback: boolean) =>
+        stable
+            ? [
+                  "if ! lost=$(hold $must_run); then",
+                  ...(rollback ? [rollbackLine("a node did not stay healthy")] : []),
+                  '  fail "node ${lost% *} of $svc on $host was healthy, then $(seen ${lost% *}) on $health_path ${lost#* }s later: it must stay healthy ${stable}s after its health gate (healthStableSeconds)"',
+                  "fi",
+              ]
+            : [];
     const lines = [
         preamble,
         `host=${shQuote(a.host)}`,
@@ -447,6 +489,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         NODE_PORTS_FNS,
         TOP_STATUS_FN,
         healthyFn(a),
+        ...holdFns,
         // gate <ports...>: wait until each is healthy; on timeout print the ones that are not and return 1.
         "gate() {",
         '  local pending="$*" next p deadline=$(( $(date +%s) + timeout ))',
@@ -487,6 +530,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "  fi",
         '  [ -n "$started" ] && echo "SCMUP started=$(echo $started)"',
         '  if ! sick=$(gate $must_run); then fail "nodes$sick of $svc on $host are at $target but not healthy on $health_path within ${timeout}s"; fi',
+        ...holdCheck(false),
         '  done_ok "$before" started',
         "  exit 0",
         "fi",
@@ -517,11 +561,10 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // Restore the run state: --start started every node of the service.
         'for p in $(running_ports); do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
         "if ! sick=$(gate $must_run); then",
-        a.rollbackOnHealthFailure
-            ? '  echo "health gate timed out: rolling back with the vendor rollback"; ./scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 | tail -n 5; echo "SCMUP rolled-back=$(installed_version "$install")"'
-            : "  :",
+        a.rollbackOnHealthFailure ? rollbackLine("health gate timed out") : "  :",
         `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s"`,
         "fi",
+        ...holdCheck(a.rollbackOnHealthFailure),
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
         'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
         'echo "SCMUP result=upgraded"',

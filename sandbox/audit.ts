@@ -10,6 +10,8 @@ export interface AuditEntry {
     /** ISO 8601, UTC, milliseconds. */
     time: string;
     host: string;
+    /** The user the script ran as (the install user when the tool switches to it with sudo or su). */
+    user: string;
     /** The `--service` name: cloud, config-server, content-server, schedule-server. */
     service: string;
     action: "start" | "stop" | "upgrade" | "rollback";

@@ -49,9 +49,15 @@ export interface ServiceFault {
      * its process started: a node that passes its health gate after an upgrade and falls over later.
      */
     unhealthyAfterSeconds?: number;
+    /**
+     * Each node of the service started while this is set exits (status 1) this many seconds after its process
+     * started: a node that passes the control script's start check, so `scmupgrade.py` reports success, then dies.
+     * Read when a node starts, so nodes already running are not touched.
+     */
+    exitAfterSeconds?: number;
     /** `scmupgrade.py` sleeps this many seconds after stopping the nodes, before replacing the files. */
     slowSeconds?: number;
-    /** Limit `startFails`/`unhealthy`/`unhealthyAfterSeconds` to these node ports. Default: every node of the service. */
+    /** Limit `startFails`/`unhealthy`/`unhealthyAfterSeconds`/`exitAfterSeconds` to these node ports. Default: every node of the service. */
     ports?: number[];
 }
 
@@ -101,6 +107,7 @@ export function faultProblems(fault: ServiceFault): string[] {
         p.push(`at must be first, middle, last or a command number from 1, got ${fault.at}`);
     if (fault.slowSeconds !== undefined && !(fault.slowSeconds >= 0)) p.push(`slow must be a number of seconds >= 0, got ${fault.slowSeconds}`);
     if (fault.unhealthyAfterSeconds !== undefined && !(fault.unhealthyAfterSeconds >= 0)) p.push(`unhealthyAfterSeconds must be a number of seconds >= 0, got ${fault.unhealthyAfterSeconds}`);
+    if (fault.exitAfterSeconds !== undefined && !(fault.exitAfterSeconds >= 0)) p.push(`exitAfterSeconds must be a number of seconds >= 0, got ${fault.exitAfterSeconds}`);
     if (fault.ports !== undefined && !fault.ports.every((x) => Number.isInteger(x) && x > 0)) p.push("ports must be port numbers");
     return p;
 }

@@ -62,15 +62,16 @@ export interface WriteResult {
 
 /**
  * Writes the config of stack `sandbox` through the Automation API (creating the stack when needed),
- * with the client key also as the secret `scm-upgrade:sshPrivateKey`. Without a Pulumi CLI, writes the
+ * with the client key also as the secret `scm-upgrade:sshPrivateKey`; `extra` (full keys) is set too, over the
+ * sandbox's values. Without a Pulumi CLI, writes the
  * plain part to `<sandbox>/stack-config.json` and returns a warning instead.
  */
 export async function writeSandboxStackConfig(
     state: SandboxState,
-    o: { stackName?: string; log?: (l: string) => void } = {},
+    o: { stackName?: string; log?: (l: string) => void; extra?: Record<string, unknown> } = {},
 ): Promise<WriteResult> {
     const stackName = o.stackName ?? SANDBOX_STACK;
-    const plain = sandboxStackConfig(state);
+    const plain = { ...sandboxStackConfig(state), ...o.extra };
     const fallback = path.join(state.dir, "stack-config.json");
     fs.writeFileSync(fallback, JSON.stringify(plain, null, 2) + "\n");
     const env = await import("../engine/env");

@@ -15,7 +15,7 @@ export const CONFIG_NAMESPACE = "scm-upgrade";
 /** Plain keys whose value is JSON text of an object or a list. */
 const STRUCTURED_KEYS = ["package", "ssh", "hosts", "serviceOrder", "soak"] as const;
 /** Plain keys whose value is JSON text of a number or a boolean. */
-const SCALAR_JSON_KEYS = ["parallelism", "healthTimeoutSeconds", "rollbackOnHealthFailure"] as const;
+const SCALAR_JSON_KEYS = ["parallelism", "healthTimeoutSeconds", "healthStableSeconds", "rollbackOnHealthFailure"] as const;
 /** Plain keys whose value is the string itself. */
 const STRING_KEYS = [
     "targetVersion",

@@ -47,6 +47,7 @@ const EXPECTS: Record<string, string> = {
     sitePolicy: "site-first or center-first",
     parallelism: "a whole number, 1 or more",
     healthTimeoutSeconds: `a whole number of seconds between ${HEALTH_TIMEOUT_RANGE.min} and ${HEALTH_TIMEOUT_RANGE.max}`,
+    healthStableSeconds: "a whole number of seconds between 0 and 3600, such as 30",
     upgradeScript: "the path of scmupgrade.py on this machine",
     rollbackOnHealthFailure: "true or false",
     soak: "{ seconds, intervalSeconds } such as { seconds: 600, intervalSeconds: 10 }",

@@ -298,6 +298,13 @@ function shapes(opts: ValidateOptions) {
                     });
             })
             .default(DEFAULTS.healthTimeoutSeconds),
+        /**
+         * After its health gate, a node must stay healthy this long before the next node starts (Kubernetes'
+         * `minReadySeconds`): one that dies right after `scmupgrade.py` reported success stops the run there. Default 0.
+         */
+        healthStableSeconds: wholeNumber(0, 3600, "healthStableSeconds", "how long each upgraded node must stay healthy after its health gate, e.g. 30").default(
+            DEFAULTS.healthStableSeconds,
+        ),
         upgradeScript: localFile(opts, "file", "scmupgrade.py").optional(),
         rollbackOnHealthFailure: z.boolean().default(DEFAULTS.rollbackOnHealthFailure),
         /** Watch the upgraded standby nodes this long before each primary wave (default: no soak). */

@@ -40,6 +40,7 @@ export const DEFAULTS = {
     sitePolicy: "site-first" as SitePolicy,
     parallelism: 1,
     healthTimeoutSeconds: 120,
+    healthStableSeconds: 0,
     rollbackOnHealthFailure: false,
 } as const;
 

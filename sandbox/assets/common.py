@@ -2,6 +2,7 @@
 # What a sandbox host knows about itself, its faults and its audit log. Standard library only.
 import json as _json
 import os as _os
+import pwd as _pwd
 import re as _re
 import time as _time
 
@@ -109,11 +110,19 @@ def iso_now():
     return _time.strftime("%Y-%m-%dT%H:%M:%S", _time.gmtime(t)) + ".%03dZ" % (int(t * 1000) % 1000)
 
 
+def user_name():
+    """Who runs this process: the install user when the tool switches to it with sudo or su."""
+    try:
+        return _pwd.getpwuid(_os.geteuid()).pw_name
+    except KeyError:
+        return str(_os.geteuid())
+
+
 def audit(host_dir, entry):
     """Appends one JSON line to the host's audit.log (one write call, so concurrent writers do not interleave)."""
     if not host_dir or _os.environ.get("SCM_SANDBOX_INTERNAL") == "1":
         return
-    record = {"time": iso_now(), "host": host_info(host_dir).get("name")}
+    record = {"time": iso_now(), "host": host_info(host_dir).get("name"), "user": user_name()}
     record.update(entry)
     line = (_json.dumps(record, sort_keys=False) + "\n").encode()
     try:

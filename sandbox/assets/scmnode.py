@@ -19,7 +19,8 @@ Faults (hosts/<name>/faults.json, service entry): `startFails` exits at once wit
 `unhealthy` answers a top-level DOWN whose nested indicators all say UP (HTTP 200 on
 /internal/v1/health, 503 on the actuator's /health) and Node-Status `starting`, except to the
 control script's own start check, as a node that falls over right after it started;
-`unhealthyAfterSeconds: N` does the same from N seconds after the node's process started.
+`unhealthyAfterSeconds: N` does the same from N seconds after the node's process started;
+`exitAfterSeconds: N` (read at start) makes the process exit with status 1 N seconds after it started.
 """
 import errno
 import os
@@ -161,7 +162,7 @@ def respond(conn, doc, code):
         pass
 
 
-def serve(node):
+def serve(node, exit_at=None):
     address = node.host.get("address", "127.0.0.1")
     sel = selectors.DefaultSelector()
     listeners = [(node.port, False)]
@@ -185,7 +186,11 @@ def serve(node):
                                                ",".join(str(p) for p, _ in listeners), os.getpid()))
     pending = {}
     while True:
-        for key, _ in sel.select(timeout=5):
+        if exit_at is not None and time.time() >= exit_at:
+            log("exiting %.1f s after start (sandbox fault exitAfterSeconds)" % (time.time() - node.started))
+            sys.exit(1)
+        wait = 5 if exit_at is None else max(0.0, min(5, exit_at - time.time()))
+        for key, _ in sel.select(timeout=wait):
             kind, management = key.data
             if kind == "listen":
                 try:
@@ -243,7 +248,8 @@ def main():
     if fault.get("startFails") and fault_applies_to_port(fault, node.port):
         log("APPLICATION FAILED TO START: injected start failure (sandbox fault)")
         sys.exit(1)
-    serve(node)
+    after = fault.get("exitAfterSeconds") if fault_applies_to_port(fault, node.port) else None
+    serve(node, None if after is None else node.started + float(after))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import { ServiceName } from "../../lib/services";
 import { readAudit } from "../../sandbox/audit";
 import { down } from "../../sandbox/cluster";
 import { SshdHandle, startSshd } from "../../sandbox/sshd";
+import { addLocalUsers } from "../helpers/localUsers";
 import { sshRun } from "../helpers/sshd";
 import { useSandbox } from "../sandbox/fixture";
 
@@ -28,25 +29,10 @@ d("become the install user through sudo over SSH", () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-sudo-"));
     let sshd: SshdHandle;
     const sh = (cmd: string, args: string[]) => execFileSync(cmd, args, { encoding: "utf8" });
-    const createdUsers: string[] = [];
+    let removeUsers: () => void = () => undefined;
 
     beforeAll(async () => {
-        if (sh("getent", ["group"]).split("\n").every((l) => !l.startsWith(`${GROUP}:`))) sh("groupadd", [GROUP]);
-        for (const [u, g] of [
-            [INSTALL, GROUP],
-            [LOGIN, "users"],
-        ]) {
-            try {
-                execFileSync("id", ["-u", u], { stdio: "ignore" });
-            } catch {
-                sh("useradd", ["-m", "-g", g, "-s", "/bin/bash", u]);
-                createdUsers.push(u);
-            }
-        }
-        // A new account's password is locked ("!"), and sshd without PAM refuses locked accounts even
-        // for key logins: "*" means no password login, but not locked.
-        sh("usermod", ["-p", "*", LOGIN]);
-        fs.writeFileSync(sudoers, `${LOGIN} ALL=(ALL) NOPASSWD: ALL\n`, { mode: 0o440 });
+        removeUsers = addLocalUsers({ login: LOGIN, install: INSTALL, group: GROUP, sudoers });
         // The sandbox's nodes ran as root: stop them, hand host C to the install user, start its nodes as that user.
         await down({ dir: sb.dir });
         for (let p = sb.dir; p !== path.dirname(p); p = path.dirname(p)) fs.chmodSync(p, fs.statSync(p).mode | 0o055);
@@ -63,9 +49,8 @@ d("become the install user through sudo over SSH", () => {
     });
     afterAll(async () => {
         await sshd?.stop();
-        fs.rmSync(sudoers, { force: true });
         await down({ dir: sb.dir });
-        for (const u of createdUsers) execFileSync("userdel", ["-r", u], { stdio: "ignore" });
+        removeUsers();
         fs.rmSync(tmp, { recursive: true, force: true });
     });
 

@@ -1,4 +1,4 @@
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as path from "path";
 import { projectRoot } from "../../engine/paths";
 
@@ -12,4 +12,31 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
         timeout: timeoutMs,
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * `runCli` without blocking this process: for tests that serve something the run needs from this process
+ * (a bastion's listener). Killed after `timeoutMs`.
+ */
+export function runCliAsync(
+    args: string[],
+    env: Record<string, string> = {},
+    timeoutMs = 600000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
+            cwd: projectRoot,
+            env: { ...process.env, ...env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+        child.on("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code, stdout, stderr });
+        });
+    });
 }

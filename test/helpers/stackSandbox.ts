@@ -18,7 +18,7 @@ export function useStackSandbox(name: string, net: number, o: { hosts?: number; 
     const state = fs.mkdtempSync(path.join(os.tmpdir(), `scm-${name}-state-`));
     const env = { PULUMI_BACKEND_URL: `file://${state}` };
     const saved = process.env.PULUMI_BACKEND_URL;
-    const extra: Record<string, unknown> = {};
+    const extra: Record<string, unknown> = Object.fromEntries(Object.entries(o.extra ?? {}).map(([k, v]) => [`scm-upgrade:${k}`, v]));
     /** Sets more config keys (without their namespace) on the stack, as `pulumi config set` would. */
     const configure = async (more: Record<string, unknown>) => {
         const keyed = Object.fromEntries(Object.entries(more).map(([k, v]) => [`scm-upgrade:${k}`, v]));
@@ -29,8 +29,7 @@ export function useStackSandbox(name: string, net: number, o: { hosts?: number; 
     };
     beforeAll(async () => {
         process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
-        await writeSandboxStackConfig(sb.state(), { stackName: stack });
-        if (o.extra && Object.keys(o.extra).length) await configure(o.extra);
+        await writeSandboxStackConfig(sb.state(), { stackName: stack, extra });
     }, 120000);
     afterAll(() => {
         if (saved === undefined) delete process.env.PULUMI_BACKEND_URL;

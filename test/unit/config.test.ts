@@ -73,6 +73,7 @@ describe("the seed topology", () => {
             sitePolicy: "site-first",
             parallelism: 1,
             healthTimeoutSeconds: 120,
+            healthStableSeconds: 0,
             rollbackOnHealthFailure: false,
         });
     });
@@ -272,6 +273,8 @@ const invalid: Case[] = [
     ["parallelism as text", (c) => (c.parallelism = "2"), [{ path: "parallelism", message: 'must be a number, not the text "2"' }]],
     ["a health timeout too short", (c) => (c.healthTimeoutSeconds = 4), [{ path: "healthTimeoutSeconds", message: "4 is out of range" }]],
     ["a health timeout too long", (c) => (c.healthTimeoutSeconds = 3601), [{ path: "healthTimeoutSeconds", message: "3601 is out of range" }]],
+    ["a negative stable time", (c) => (c.healthStableSeconds = -1), [{ path: "healthStableSeconds", message: "-1 is out of range" }]],
+    ["a stable time of a fraction", (c) => (c.healthStableSeconds = 2.5), [{ path: "healthStableSeconds", message: "2.5 is out of range" }]],
     ["an unknown sitePolicy", (c) => (c.sitePolicy = "site_first"), [{ path: "sitePolicy", message: '"site_first" is not one of site-first, center-first' }]],
     ["an unknown become", (c) => (c.become = "sudoo"), [{ path: "become", message: '"sudoo" is not one of login, sudo, su' }]],
     [

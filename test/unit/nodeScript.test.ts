@@ -69,7 +69,7 @@ case "$1" in
 esac
 `;
 
-function fakeHost(o: { version: string; running: boolean; script?: string }) {
+function fakeHost(o: { version: string; running: boolean; script?: string; healthStableSeconds?: number }) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "scm-node-test-"));
     const install = path.join(root, "opt", "sequoiacm");
     const svc = path.join(install, "sequoiacm-config");
@@ -98,6 +98,7 @@ function fakeHost(o: { version: string; running: boolean; script?: string }) {
         targetVersion: "3.2.0",
         service: serviceFilesOf("config-server"),
         healthTimeoutSeconds: 2,
+        healthStableSeconds: o.healthStableSeconds,
         rollbackOnHealthFailure: false,
     });
     const calls = () => (fs.existsSync(path.join(bin, "calls")) ? fs.readFileSync(path.join(bin, "calls"), "utf8").trim().split("\n") : []);
@@ -197,6 +198,35 @@ describe("the node script's health gate and resume safety", () => {
         expect(r.status).toBe(1);
         expect(parseMarkers(r.stdout).values.reason).toBe(`nodes ${port} of config-server on C are at 3.2.0 but not healthy on /internal/v1/health within 2s`);
         expect(parseMarkers(r.stdout).values.result).toBe("failed");
+    });
+
+    test("healthStableSeconds: a node that answers UP, then DOWN 0.7 s later fails after its gate passed, naming what it answered", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true, healthStableSeconds: 3 });
+        // DOWN from 0.7 s after the first health request the gate made (answered UP).
+        const watch = setInterval(() => {
+            if (!requests.length) return;
+            clearInterval(watch);
+            setTimeout(() => (doc = DOWN_NESTED_UP), 700);
+        }, 20);
+        const r = await bash(h.text);
+        clearInterval(watch);
+        expect(r.status).toBe(1);
+        const m = parseMarkers(r.stdout).values;
+        expect(m["version-after"]).toBe("3.2.0");
+        expect(m.reason).toMatch(
+            new RegExp(`^node ${port} of config-server on C was healthy, then status DOWN on /internal/v1/health [0-2]s later: it must stay healthy 3s after its health gate \\(healthStableSeconds\\)$`),
+        );
+        expect(r.stdout).not.toContain("SCMUP result=upgraded");
+    });
+
+    test("healthStableSeconds: a node that stays UP passes after that long; without it the script text has no such wait", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true, healthStableSeconds: 2 });
+        const t0 = Date.now();
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(parseMarkers(r.stdout).values.result).toBe("upgraded");
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(2000);
+        expect(fakeHost({ version: "3.1.2", running: true }).text).not.toContain("hold");
     });
 
     test("a node stopped before the upgrade stays stopped on a resumed run (the record says which nodes run)", async () => {
