@@ -39,7 +39,10 @@ function bash(script: string, cwd?: string): Promise<{ code: number; out: string
 
 export function shapeOf(state: SandboxState, node: Pick<PlanNode, "host" | "service">): string {
     const h = findHost(state, node.host);
-    return nodeShape(node.service, h.nodes.filter((n) => n.service === node.service).map((n) => n.type));
+    return nodeShape(
+        node.service,
+        h.nodes.filter((n) => n.service === node.service).map((n) => n.type),
+    );
 }
 
 /** Seconds per node, from the calibration, by shape. */
@@ -51,12 +54,7 @@ export function nodeSecondsFrom(state: SandboxState, cal: Calibration): (n: Plan
     };
 }
 
-export async function calibrate(
-    state: SandboxState,
-    c: UpgradeConfig,
-    waves: readonly Wave[],
-    log: (line: string) => void,
-): Promise<Calibration> {
+export async function calibrate(state: SandboxState, c: UpgradeConfig, waves: readonly Wave[], log: (line: string) => void): Promise<Calibration> {
     const pick = new Map<string, PlanNode>();
     for (const w of waves) for (const n of w.nodes) if (!pick.has(shapeOf(state, n))) pick.set(shapeOf(state, n), n);
     const hosts = [...new Set([...pick.values()].map((n) => n.host))];
@@ -66,7 +64,13 @@ export async function calibrate(
         const e = effectiveHost(c, h);
         const prep = await bash(renderPrepareStaging({ stagingDir: e.stagingDir, become: c.become, loginUser: e.user }));
         const unpack = await bash(
-            renderUnpack({ stagingDir: e.stagingDir, tarballPath: state.packagePath, installUser: c.installUser, installGroup: c.installGroup, become: c.become }),
+            renderUnpack({
+                stagingDir: e.stagingDir,
+                tarballPath: state.packagePath,
+                installUser: c.installUser,
+                installGroup: c.installGroup,
+                become: c.become,
+            }),
         );
         if (prep.code !== 0 || unpack.code !== 0) throw new Error(`staging on ${name} failed: ${prep.out}${unpack.out}`);
         stagingMs = Math.min(stagingMs, prep.ms + unpack.ms);

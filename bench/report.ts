@@ -69,7 +69,14 @@ function verdict(f: Figure, max: number): string {
 /** Renders rows of cells as aligned columns (the last column is not padded). */
 export function columns(rows: string[][]): string {
     const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)));
-    return rows.map((r) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]))).join("  ").trimEnd()).join("\n");
+    return rows
+        .map((r) =>
+            r
+                .map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c])))
+                .join("  ")
+                .trimEnd(),
+        )
+        .join("\n");
 }
 
 export function ratios(r: HostRun) {
@@ -91,21 +98,39 @@ export function renderReport(rep: Report): string {
     perRun("scm-upgrade up wall time (s)", (r) => r.ours);
     perRun("Ansible playbook wall time (s)", (r) => r.ansible);
     perRun("[reference, NOT the tool] scripts over SSH (s)", (r) => r.scripts);
-    perRun("ours / critical path", (r) => ratios(r).oursOverCriticalPath, f2, `<= ${TARGETS.oursOverCriticalPath}`, (r) =>
-        verdict(ratios(r).oursOverCriticalPath, TARGETS.oursOverCriticalPath),
+    perRun(
+        "ours / critical path",
+        (r) => ratios(r).oursOverCriticalPath,
+        f2,
+        `<= ${TARGETS.oursOverCriticalPath}`,
+        (r) => verdict(ratios(r).oursOverCriticalPath, TARGETS.oursOverCriticalPath),
     );
-    perRun("ours / Ansible", (r) => ratios(r).oursOverAnsible, f2, `<= ${TARGETS.oursOverAnsible.toFixed(2)}`, (r) =>
-        verdict(ratios(r).oursOverAnsible, TARGETS.oursOverAnsible),
+    perRun(
+        "ours / Ansible",
+        (r) => ratios(r).oursOverAnsible,
+        f2,
+        `<= ${TARGETS.oursOverAnsible.toFixed(2)}`,
+        (r) => verdict(ratios(r).oursOverAnsible, TARGETS.oursOverAnsible),
     );
     perRun("Ansible / critical path", (r) => ratios(r).ansibleOverCriticalPath, f2);
     perRun("[reference] scripts / critical path", (r) => ratios(r).scriptsOverCriticalPath, f2);
-    perRun("peak RSS of scm-upgrade up (MiB)", (r) => r.oursPeakRssMiB, (x) => x.toFixed(0));
+    perRun(
+        "peak RSS of scm-upgrade up (MiB)",
+        (r) => r.oursPeakRssMiB,
+        (x) => x.toFixed(0),
+    );
     const single = (label: string, f: Figure, format: (x: number) => string, target: string, v: string) =>
         rows.push([label, cell(f, format), ...rep.runs.slice(1).map(() => ""), target, v]);
     rows.push(["", ...rep.runs.map(() => ""), "", ""]);
     const ph = rep.planHosts;
     single(`planWaves + renderPlanTable, ${ph} hosts, in process (ms)`, rep.planInProcessMs, f2, "", "");
-    single(`scm-upgrade plan, ${ph} hosts, subprocess, warm (s)`, rep.planCli, f2, `<= ${TARGETS.plan200Seconds} s`, verdict(rep.planCli, TARGETS.plan200Seconds));
+    single(
+        `scm-upgrade plan, ${ph} hosts, subprocess, warm (s)`,
+        rep.planCli,
+        f2,
+        `<= ${TARGETS.plan200Seconds} s`,
+        verdict(rep.planCli, TARGETS.plan200Seconds),
+    );
     single(`scm-upgrade plan, ${ph} hosts, first run, cold (s)`, rep.planCliCold, f2, "", "");
     single(`peak RSS of scm-upgrade plan, ${ph} hosts (MiB)`, rep.planCliPeakRssMiB, (x) => x.toFixed(0), "", "");
     single(`scm-upgrade preview, ${ph} hosts (s)`, rep.preview, f2, `<= ${TARGETS.preview200Seconds} s`, verdict(rep.preview, TARGETS.preview200Seconds));

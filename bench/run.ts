@@ -91,7 +91,12 @@ function options(argv: string[]): Options | undefined {
         if (!Number.isFinite(x) || !ok(x)) throw new UsageError(`--${name}: ${v} is not allowed (see --help).`);
         return x;
     };
-    const skip = new Set(String(values.skip).split(",").map((s) => s.trim()).filter(Boolean));
+    const skip = new Set(
+        String(values.skip)
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean),
+    );
     for (const s of skip) if (!["ansible", "scripts", "tool", "plan"].includes(s)) throw new UsageError(`--skip: unknown part ${s}.`);
     return {
         seconds: num("seconds", values.seconds as string, (x) => x >= 0 && x <= 600),
@@ -234,7 +239,13 @@ async function planPart(o: Options, work: string, notes: string[]) {
     }
     const inProcessMs = fig([...times].sort((a, b) => a - b)[2]);
     log(`plan of ${o.planHosts} hosts in process: ${waves.length} waves, median of 5 runs ${[...times].sort((a, b) => a - b)[2].toFixed(2)} ms`);
-    const result = { inProcessMs, cli: na("not run") as Figure, cold: na("not run") as Figure, rss: na("not run") as Figure, preview: na(PROVIDER_NA) as Figure };
+    const result = {
+        inProcessMs,
+        cli: na("not run") as Figure,
+        cold: na("not run") as Figure,
+        rss: na("not run") as Figure,
+        preview: na(PROVIDER_NA) as Figure,
+    };
     // `plan` reads stacks/Pulumi.<stack>.yaml itself (no Pulumi CLI); preview needs the engine and the provider.
     const stack = `bench-plan-${o.planHosts}`;
     writeStackFile(stack, raw);
@@ -244,7 +255,8 @@ async function planPart(o: Options, work: string, notes: string[]) {
         for (let i = 0; i < 3; i++) {
             const r = await runCli(["plan", "--stack", stack], { backendDir, workDir: work });
             const rows = r.stdout.trim().split("\n").length - 2;
-            if (r.code !== 0 || rows !== waves.length) throw new Error(`scm-upgrade plan exited ${r.code} with ${rows} wave rows (expected ${waves.length}): ${r.stderr.slice(-500)}`);
+            if (r.code !== 0 || rows !== waves.length)
+                throw new Error(`scm-upgrade plan exited ${r.code} with ${rows} wave rows (expected ${waves.length}): ${r.stderr.slice(-500)}`);
             log(`scm-upgrade plan --stack ${stack} (${o.planHosts} hosts): ${r.seconds.toFixed(2)} s${i === 0 ? " (first run: cold)" : ""}`);
             runs.push(r);
         }
@@ -263,7 +275,14 @@ async function planPart(o: Options, work: string, notes: string[]) {
     return result;
 }
 
-async function hostsPart(o: Options, n: number, work: string, ansible: string | undefined, notes: string[], smallest: boolean): Promise<HostRun & { detail: unknown }> {
+async function hostsPart(
+    o: Options,
+    n: number,
+    work: string,
+    ansible: string | undefined,
+    notes: string[],
+    smallest: boolean,
+): Promise<HostRun & { detail: unknown }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `scm-bench-${n}-`));
     tempDirs.add(dir);
     sandboxes.add(fs.realpathSync(dir));
@@ -300,7 +319,9 @@ async function hostsPart(o: Options, n: number, work: string, ansible: string | 
                 const r = await runPlaybook(path.join(dir, "ansible"), files, logFile, log);
                 checkInterrupted();
                 const problems = r.code === 0 ? await verify(state, waves, true) : [`ansible-playbook exited ${r.code}: ${r.failures.slice(0, 2).join(" | ")}`];
-                log(`${n} hosts: Ansible ${r.code === 0 && !problems.length ? "succeeded" : "FAILED"} in ${r.seconds.toFixed(1)} s (log: ${path.relative(projectRoot, logFile)})`);
+                log(
+                    `${n} hosts: Ansible ${r.code === 0 && !problems.length ? "succeeded" : "FAILED"} in ${r.seconds.toFixed(1)} s (log: ${path.relative(projectRoot, logFile)})`,
+                );
                 ansibleFig = problems.length ? na(`failed: ${problems[0]}`) : fig(r.seconds);
                 detail.ansible = { seconds: r.seconds, exit: r.code, problems, log: logFile, inventory: files.inventory, playbook: files.playbook };
                 if (!problems.length && smallest && o.skipPass) {
@@ -308,7 +329,9 @@ async function hostsPart(o: Options, n: number, work: string, ansible: string | 
                     const again = await runPlaybook(path.join(dir, "ansible"), files, logFile.replace(/\.log$/, "-skip-pass.log"), () => undefined);
                     const after = readAudit(state.dir).length;
                     const ok = again.code === 0 && after === before;
-                    log(`${n} hosts: Ansible second pass ${ok ? "skipped every node (no scmupgrade.py run)" : "FAILED to skip"} in ${again.seconds.toFixed(1)} s`);
+                    log(
+                        `${n} hosts: Ansible second pass ${ok ? "skipped every node (no scmupgrade.py run)" : "FAILED to skip"} in ${again.seconds.toFixed(1)} s`,
+                    );
                     detail.ansibleSkipPass = { seconds: again.seconds, exit: again.code, auditLinesAdded: after - before };
                     if (!ok) notes.push(`Ansible's second pass at ${n} hosts did not skip cleanly (exit ${again.code}, ${after - before} audit lines)`);
                 }
@@ -338,7 +361,11 @@ async function hostsPart(o: Options, n: number, work: string, ansible: string | 
             const stack = `bench-up-${n}`;
             writeStackFile(stack, benchRawConfig(state, o.healthTimeout));
             try {
-                const r = await runCli(["up", "--stack", stack, "--yes"], { backendDir: path.join(work, "state"), workDir: work, progress: (l) => log(`tool: ${l}`) });
+                const r = await runCli(["up", "--stack", stack, "--yes"], {
+                    backendDir: path.join(work, "state"),
+                    workDir: work,
+                    progress: (l) => log(`tool: ${l}`),
+                });
                 const problems = r.code === 0 ? await verify(state, waves, true) : [`exit ${r.code}`];
                 ours = problems.length ? na(`failed: ${problems[0]}`) : fig(r.seconds);
                 oursRss = mib(r.maxRssKiB);
@@ -391,7 +418,9 @@ async function main(argv: string[]): Promise<number> {
     tempDirs.add(work);
     const notes: string[] = [];
     const ansible = o.skip.has("ansible") ? undefined : ensureAnsible();
-    log(`T = ${o.seconds} s, hosts ${o.hosts.join(" and ")}, plan of ${o.planHosts} hosts; ${ansible ?? "no ansible"}; command provider ${commandProviderPresent() ? "installed" : "NOT installed"}`);
+    log(
+        `T = ${o.seconds} s, hosts ${o.hosts.join(" and ")}, plan of ${o.planHosts} hosts; ${ansible ?? "no ansible"}; command provider ${commandProviderPresent() ? "installed" : "NOT installed"}`,
+    );
     try {
         const plan = o.skip.has("plan")
             ? { inProcessMs: na("skipped"), cli: na("skipped"), cold: na("skipped"), rss: na("skipped"), preview: na("skipped") }
@@ -403,7 +432,9 @@ async function main(argv: string[]): Promise<number> {
             runs.push(await hostsPart(o, n, work, ansible, notes, n === smallest));
         }
         if (!commandProviderPresent()) {
-            notes.push("scm-upgrade up and preview were not run: the Pulumi command provider plugin is not installed on this machine (README, Status). No figure stands in for them.");
+            notes.push(
+                "scm-upgrade up and preview were not run: the Pulumi command provider plugin is not installed on this machine (README, Status). No figure stands in for them.",
+            );
         }
         const rep: Report = {
             machine: machine(ansible),
@@ -430,7 +461,14 @@ async function main(argv: string[]): Promise<number> {
         const text = renderReport(rep);
         process.stdout.write("\n" + text + "\n");
         fs.mkdirSync(path.dirname(o.out), { recursive: true });
-        fs.writeFileSync(o.out, JSON.stringify(reportJson(rep, { details: runs.map((r) => ({ hosts: r.hosts, ...(r.detail as object) })), totalSeconds: (Date.now() - t0) / 1000 }), null, 2) + "\n");
+        fs.writeFileSync(
+            o.out,
+            JSON.stringify(
+                reportJson(rep, { details: runs.map((r) => ({ hosts: r.hosts, ...(r.detail as object) })), totalSeconds: (Date.now() - t0) / 1000 }),
+                null,
+                2,
+            ) + "\n",
+        );
         fs.writeFileSync(o.out.replace(/\.json$/, "") + ".txt", text + "\n");
         log(`report written to ${path.relative(projectRoot, o.out)}; bench took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
         return 0;

@@ -118,8 +118,10 @@ function parse(cmd: string, argv: string[]): Flags {
         allowPositionals: false,
     });
     if (values.format && cmd !== "plan") throw new UsageError(`--format is a flag of \`plan\` only.`);
-    if (values.format && !PLAN_FORMATS.includes(values.format)) throw new UsageError(`--format must be ${PLAN_FORMATS.slice(0, -1).join(", ")} or ${PLAN_FORMATS.at(-1)}, not ${values.format}.`);
-    if (values.soak !== undefined && !["plan", "preview", "up"].includes(cmd)) throw new UsageError(`--soak is a flag of \`plan\`, \`preview\` and \`up\` only.`);
+    if (values.format && !PLAN_FORMATS.includes(values.format))
+        throw new UsageError(`--format must be ${PLAN_FORMATS.slice(0, -1).join(", ")} or ${PLAN_FORMATS.at(-1)}, not ${values.format}.`);
+    if (values.soak !== undefined && !["plan", "preview", "up"].includes(cmd))
+        throw new UsageError(`--soak is a flag of \`plan\`, \`preview\` and \`up\` only.`);
     if ((values.from || values.out) && cmd !== "report") throw new UsageError(`--from and --out are flags of \`report\` only.`);
     if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
         throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
@@ -173,7 +175,8 @@ function describe(e: ProgressEvent): string | undefined {
             return `${e.operation} on stack ${e.stack}`;
         case "preflight":
             if (e.status === "failed") return `preflight ${e.host}: FAILED\n${indent(e.message ?? "")}`;
-            if (e.status === "ok") return `preflight ${e.host}: ok${e.warnings?.length ? `\n${indent(e.warnings.map((w) => `warning: ${w}`).join("\n"))}` : ""}`;
+            if (e.status === "ok")
+                return `preflight ${e.host}: ok${e.warnings?.length ? `\n${indent(e.warnings.map((w) => `warning: ${w}`).join("\n"))}` : ""}`;
             return `preflight ${e.host}: checking`;
         case "staging":
             if (e.status === "failed") return `staging ${e.host}: FAILED\n${indent(e.message ?? "")}`;
@@ -224,7 +227,8 @@ function describe(e: ProgressEvent): string | undefined {
 function parseSoak(text: string | undefined): number | undefined {
     if (text === undefined) return undefined;
     const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$/.exec(text.trim());
-    if (!m || (m[1] ?? m[2] ?? m[3]) === undefined) throw new UsageError(`--soak must be a duration such as 600, 90s, 10m or 1h (0: no soak), not ${JSON.stringify(text)}.`);
+    if (!m || (m[1] ?? m[2] ?? m[3]) === undefined)
+        throw new UsageError(`--soak must be a duration such as 600, 90s, 10m or 1h (0: no soak), not ${JSON.stringify(text)}.`);
     const seconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
     if (seconds > 86400) throw new UsageError(`--soak ${text} is longer than a day (86400 s).`);
     return seconds;
@@ -314,8 +318,7 @@ function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[
     if (f.out) {
         file = path.resolve(f.out);
         fs.writeFileSync(file, html);
-    }
-    else file = writeRunReportFile(reportsDir(), stack, html, new Date(started?.time ?? Date.now()));
+    } else file = writeRunReportFile(reportsDir(), stack, html, new Date(started?.time ?? Date.now()));
     if (f.json) p.event({ type: "report", path: file, time: new Date().toISOString() });
     else p.info(`report: ${file}`);
 }
@@ -343,7 +346,14 @@ function readEventsFile(file: string | undefined): string {
         return fs.readFileSync(file, "utf8");
     } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
-        const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, not a file" : code === "EACCES" ? "permission denied" : String((e as Error).message);
+        const why =
+            code === "ENOENT"
+                ? "no such file"
+                : code === "EISDIR"
+                  ? "is a folder, not a file"
+                  : code === "EACCES"
+                    ? "permission denied"
+                    : String((e as Error).message);
         throw new UsageError(`--from ${file}: ${why}. Give it the events a run printed: \`scm-upgrade up --json > events.jsonl\`.`);
     }
 }
@@ -420,7 +430,13 @@ async function main(argv: string[]): Promise<number> {
             }
             case "preview": {
                 const changes = await driver().preview(opts);
-                p.result(`preview: ${Object.entries(changes).map(([k, v]) => `${v} to ${k}`).join(", ") || "no changes"}`);
+                p.result(
+                    `preview: ${
+                        Object.entries(changes)
+                            .map(([k, v]) => `${v} to ${k}`)
+                            .join(", ") || "no changes"
+                    }`,
+                );
                 return EXIT.ok;
             }
             case "up":
@@ -445,12 +461,17 @@ async function main(argv: string[]): Promise<number> {
                 // (the engine is stopped once every node of the current wave has started: it finishes
                 // the steps in progress and starts none).
                 let closedAt: Date | undefined;
-                const stopWatching = cmd === "up" ? watchWindow(f.window, f.force, (at) => {
-                    closedAt = at;
-                    const w = tracker?.currentWave();
-                    p.info(`The maintenance window ${windowSpec(f.window)} closed at ${clockOf(at)}: ${w ? `finishing wave ${w.index} (${w.id}), then stopping` : "stopping before the first wave"}; no new wave starts.`);
-                    onProgress();
-                }) : () => undefined;
+                const stopWatching =
+                    cmd === "up"
+                        ? watchWindow(f.window, f.force, (at) => {
+                              closedAt = at;
+                              const w = tracker?.currentWave();
+                              p.info(
+                                  `The maintenance window ${windowSpec(f.window)} closed at ${clockOf(at)}: ${w ? `finishing wave ${w.index} (${w.id}), then stopping` : "stopping before the first wave"}; no new wave starts.`,
+                              );
+                              onProgress();
+                          })
+                        : () => undefined;
                 onProgress = () => {
                     if (closedAt && !controller.signal.aborted && tracker?.waveUnderWay()) controller.abort();
                 };
@@ -458,7 +479,9 @@ async function main(argv: string[]): Promise<number> {
                     const r = await driver().up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
                     // Only what this run did: the outputs also hold the rows of earlier runs' nodes.
                     const ran = new Set(
-                        events.filter((e) => e.type === "node" && ["healthy", "skipped", "rolled-back"].includes(e.status)).map((e) => (e.type === "node" ? `${e.host}/${e.service}` : "")),
+                        events
+                            .filter((e) => e.type === "node" && ["healthy", "skipped", "rolled-back"].includes(e.status))
+                            .map((e) => (e.type === "node" ? `${e.host}/${e.service}` : "")),
                     );
                     const all = (r.outputs.nodes?.value ?? {}) as RecordedNodes;
                     nodes = Object.fromEntries(Object.entries(all).filter(([k]) => ran.has(k)));
@@ -477,7 +500,10 @@ async function main(argv: string[]): Promise<number> {
                         // A host that vanished mid-run: say which, and the SSH error, in the last line too.
                         const lost = events.flatMap((x) => (x.type === "node" && x.status === "failed" && SSH_DIAL_ERROR.test(x.message ?? "") ? [x] : []));
                         if (lost.length) {
-                            const why = (lost[0].message ?? "").split("\n").find((l) => SSH_DIAL_ERROR.test(l))?.trim();
+                            const why = (lost[0].message ?? "")
+                                .split("\n")
+                                .find((l) => SSH_DIAL_ERROR.test(l))
+                                ?.trim();
                             throw new DriverError(e.kind, `Host ${lost[0].host} could not be reached over SSH (${why}). ${e.message}`, e.problems);
                         }
                     }
@@ -502,7 +528,8 @@ async function main(argv: string[]): Promise<number> {
             case "status": {
                 const s = await driver().status(opts);
                 const nodes = (s.outputs.nodes?.value ?? {}) as RecordedNodes;
-                if (f.json) p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null, live: s.live ?? null, liveError: s.liveError ?? null });
+                if (f.json)
+                    p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null, live: s.live ?? null, liveError: s.liveError ?? null });
                 else {
                     if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${s.lastRun.startTime} -> ${s.lastRun.endTime}`);
                     if (!Object.keys(nodes).length) p.result("no run recorded yet");

@@ -50,7 +50,10 @@ export class RunTracker {
     waveUnderWay(): boolean {
         const w = this.current;
         if (!w) return true;
-        return w.nodes.map((n) => `${n.host}/${n.service}`).filter((k) => this.todo.includes(k)).every((k) => this.started.has(k));
+        return w.nodes
+            .map((n) => `${n.host}/${n.service}`)
+            .filter((k) => this.todo.includes(k))
+            .every((k) => this.started.has(k));
     }
 
     /** Nodes finished in this run, in the order they finished. */
@@ -72,7 +75,9 @@ export class RunTracker {
         const head = last
             ? `Stopped after ${last} (wave ${this.waveOf.get(last)?.index ?? "?"}): ${n} node${n === 1 ? "" : "s"} ${verb} in this run`
             : `Stopped before any node was ${verb}`;
-        const tail = next ? `; next: ${next.node} (wave ${next.wave.index}), ${this.started.has(next.node) ? "not finished" : "not started"}` : "; no node left to do";
+        const tail = next
+            ? `; next: ${next.node} (wave ${next.wave.index}), ${this.started.has(next.node) ? "not finished" : "not started"}`
+            : "; no node left to do";
         return head + tail + ".";
     }
 }

@@ -50,9 +50,7 @@ export function planForDrawing(stack: string, dir: string = stacksDir): { config
     const strict = loadFromConfigMap(map);
     if (strict.ok) return { config: strict.config, waves: planWaves(strict.config), warnings: [] };
     const decoded = decodeConfigMap(map);
-    const lenient = decoded.problems.length
-        ? strict
-        : validateConfig(decoded.raw, { fileExists: () => true, readable: () => true });
+    const lenient = decoded.problems.length ? strict : validateConfig(decoded.raw, { fileExists: () => true, readable: () => true });
     if (!lenient.ok) throw new DriverError("invalid-config", `The configuration of stack ${stack} is invalid.`, lenient.problems);
     return { config: lenient.config, waves: planWaves(lenient.config), warnings: strict.problems };
 }

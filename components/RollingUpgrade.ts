@@ -115,10 +115,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                         "localPath" in c.package
                             ? { localPath: c.package.localPath, sha256: args.packageSha256 as string }
                             : { remotePath: c.package.remotePath },
-                    upgradeScript:
-                        c.upgradeScript && args.upgradeScriptSha256
-                            ? { localPath: c.upgradeScript, sha256: args.upgradeScriptSha256 }
-                            : undefined,
+                    upgradeScript: c.upgradeScript && args.upgradeScriptSha256 ? { localPath: c.upgradeScript, sha256: args.upgradeScriptSha256 } : undefined,
                     after: preflights,
                     extraTriggers: hostPending(h.name) ? runToken : [],
                     settled: !!live && !hostPending(h.name),

@@ -48,7 +48,14 @@ export async function openStack(o: RunOptions, inputs?: () => { validated?: Vali
     const runId = new Date().toISOString();
     const inline = () => {
         const given = inputs?.() ?? {};
-        return program().upgradeProgram({ centers: o.centers, mode: o.mode, live: given.live ?? "none", validated: given.validated, runId, soakSeconds: o.soakSeconds });
+        return program().upgradeProgram({
+            centers: o.centers,
+            mode: o.mode,
+            live: given.live ?? "none",
+            validated: given.validated,
+            runId,
+            soakSeconds: o.soakSeconds,
+        });
     };
     return automation().LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program: inline }, await workspaceOptions(o));
 }
@@ -160,7 +167,10 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     if (e instanceof DriverError) return e;
     // A terminal's Ctrl-C reaches the engine directly; it then reports the update as canceled.
     if (aborted || /\b(update|preview|destroy|refresh) cancel+ed\b|\bcancel+ed by user\b/i.test(text)) {
-        return new DriverError("interrupted", `Interrupted: the engine stopped after the steps in progress. Run \`scm-upgrade up --stack ${stack}\` again to resume.`);
+        return new DriverError(
+            "interrupted",
+            `Interrupted: the engine stopped after the steps in progress. Run \`scm-upgrade up --stack ${stack}\` again to resume.`,
+        );
     }
     if (e instanceof automation().ConcurrentUpdateError || /currently locked|another update is currently in progress/i.test(text)) {
         return lockedError(stack, locksInEngineText(text));
@@ -194,7 +204,10 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     }
     const pre = failed.filter((r) => r.role === "preflight").map((r) => r.host);
     if (pre.length) {
-        return new DriverError("preflight-failed", `Preflight failed on ${pre.join(", ")}: no node was upgraded. Fix what the checks above name and run again.`);
+        return new DriverError(
+            "preflight-failed",
+            `Preflight failed on ${pre.join(", ")}: no node was upgraded. Fix what the checks above name and run again.`,
+        );
     }
     // The staged script's checks (its interpreter, one archive per service) run at the end of staging:
     // a failed check there is a preflight failure too, before any node changed.
@@ -211,9 +224,19 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     }
     const staging = [...new Set(failed.filter((r) => r.role === "staging").map((r) => r.host))];
     if (staging.length) {
-        return new DriverError("upgrade-failed", `Staging the release failed on ${staging.join(", ")}: no node was upgraded. Fix the cause shown above and run again.`);
+        return new DriverError(
+            "upgrade-failed",
+            `Staging the release failed on ${staging.join(", ")}: no node was upgraded. Fix the cause shown above and run again.`,
+        );
     }
-    return new DriverError("upgrade-failed", `The run failed before any node was changed: ${withoutCommandText(text).split("\n").find((l) => l.trim()) ?? "see the engine's output"}`);
+    return new DriverError(
+        "upgrade-failed",
+        `The run failed before any node was changed: ${
+            withoutCommandText(text)
+                .split("\n")
+                .find((l) => l.trim()) ?? "see the engine's output"
+        }`,
+    );
 }
 
 /** Exit 5: the stack is locked; names the real stack and each holder (user, host, process, since when). */
@@ -239,7 +262,10 @@ async function refuseIfLocked(o: RunOptions): Promise<void> {
     try {
         locks = await readLocks(url, o.stack);
     } catch (e) {
-        throw new DriverError("upgrade-failed", `Cannot read the locks of stack ${o.stack} in ${redactUrl(url)}: ${String((e as Error)?.message ?? e)}. Nothing was changed.`);
+        throw new DriverError(
+            "upgrade-failed",
+            `Cannot read the locks of stack ${o.stack} in ${redactUrl(url)}: ${String((e as Error)?.message ?? e)}. Nothing was changed.`,
+        );
     }
     if (locks.length) throw lockedError(o.stack, locks);
 }
@@ -346,7 +372,12 @@ async function run<T>(
  * Every planned node's version and health, read over SSH before the engine decides anything; a host
  * that cannot be read stops the run before anything changes (exit 4).
  */
-async function readLive({ config, waves }: Validated, creds: SshCredentials, o: RunOptions, emit: (e: ProgressEvent) => void): Promise<{ live: LiveState; allDone: boolean }> {
+async function readLive(
+    { config, waves }: Validated,
+    creds: SshCredentials,
+    o: RunOptions,
+    emit: (e: ProgressEvent) => void,
+): Promise<{ live: LiveState; allDone: boolean }> {
     const t0 = Date.now();
     let live: LiveState;
     try {
@@ -356,9 +387,7 @@ async function readLive({ config, waves }: Validated, creds: SshCredentials, o: 
         throw e;
     }
     const centers = o.centers ?? ["standby", "primary"];
-    const planned = waves
-        .filter((w) => centers.includes(w.center))
-        .flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service)));
+    const planned = waves.filter((w) => centers.includes(w.center)).flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service)));
     emit({
         type: "live-state",
         target: config.targetVersion,
@@ -388,7 +417,9 @@ export async function up(o: RunOptions) {
             return { engineRan: true, summary: r.summary, outputs: r.outputs };
         },
         // `engineRan: false`: the hosts were read and every node found done, so no update was recorded.
-        o.mode === "rollback" ? undefined : () => ({ engineRan: false, summary: { result: "succeeded", resourceChanges: {} } as Partial<UpdateSummary>, outputs: {} as OutputMap }),
+        o.mode === "rollback"
+            ? undefined
+            : () => ({ engineRan: false, summary: { result: "succeeded", resourceChanges: {} } as Partial<UpdateSummary>, outputs: {} as OutputMap }),
     );
 }
 
@@ -432,15 +463,23 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-preflight-"));
     const ws = await workspaceOptions({ ...o, workDir: tmp });
     const stack = await automation().LocalWorkspace.createOrSelectStack(
-        { stackName: `${o.stack}-preflight`, projectName, program: () => program().upgradeProgram({ mode: "preflight", validated: { config, waves: planWaves(config) } }) },
+        {
+            stackName: `${o.stack}-preflight`,
+            projectName,
+            program: () => program().upgradeProgram({ mode: "preflight", validated: { config, waves: planWaves(config) } }),
+        },
         { ...ws, projectSettings: { name: projectName, runtime: "nodejs" } },
     );
     const failures = new Map<string, string>();
     const idx = buildNameIndex(config.hosts);
-    const translate = makeTranslator(idx, (e) => {
-        if (e.type === "preflight" && e.status === "failed") failures.set(e.host, e.message ?? "failed");
-        o.onEvent?.(e);
-    }, false);
+    const translate = makeTranslator(
+        idx,
+        (e) => {
+            if (e.type === "preflight" && e.status === "failed") failures.set(e.host, e.message ?? "failed");
+            o.onEvent?.(e);
+        },
+        false,
+    );
     try {
         await stack.setAllConfig(all);
         let outputs: Record<string, { value: unknown }> = {};
@@ -493,7 +532,10 @@ export async function unlock(o: RunOptions, locks?: StackLock[]): Promise<StackL
     // Check every lock before removing any: a live run's lock refuses the whole command.
     for (const lock of held) {
         if (lock.pid && lock.hostname === os.hostname() && pidAlive(lock.pid)) {
-            throw new DriverError("stack-locked", `The run holding the lock (pid ${lock.pid}) is still alive: stop it first. Lock of stack ${o.stack}: ${describeLock(lock)}.`);
+            throw new DriverError(
+                "stack-locked",
+                `The run holding the lock (pid ${lock.pid}) is still alive: stop it first. Lock of stack ${o.stack}: ${describeLock(lock)}.`,
+            );
         }
     }
     await removeLocks(url, held);

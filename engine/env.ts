@@ -94,9 +94,7 @@ export function commandProviderKind(o: EngineEnvOptions = {}): "official" | "off
 /** The CLI handle for the Automation API; explains how to get one when it is missing. */
 export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCommand> {
     if (!toolchainPresent(o)) {
-        throw new Error(
-            `No Pulumi CLI at ${pulumiBinary(o)}. Run \`npm run bootstrap\` once: it builds or links the pinned toolchain.`,
-        );
+        throw new Error(`No Pulumi CLI at ${pulumiBinary(o)}. Run \`npm run bootstrap\` once: it builds or links the pinned toolchain.`);
     }
     // Loaded here, not at the top: the Automation API takes seconds to load and most callers of this module never need it.
     const { PulumiCommand: Command } = require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
@@ -104,9 +102,7 @@ export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCom
 }
 
 /** Workspace options shared by every stack operation: project settings, stack config folder, engine env. */
-export async function workspaceOptions(
-    o: EngineEnvOptions & { workDir?: string } = {},
-): Promise<LocalWorkspaceOptions> {
+export async function workspaceOptions(o: EngineEnvOptions & { workDir?: string } = {}): Promise<LocalWorkspaceOptions> {
     return {
         workDir: o.workDir ?? projectRoot,
         pulumiCommand: await pulumiCommand(o),

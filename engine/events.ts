@@ -57,7 +57,14 @@ export function explainFailure(raw: string): string {
         .split("\n")
         .filter((l) => /^\s*\| /.test(l))
         .map((l) => l.trimEnd());
-    const parts = [reason ?? text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "failed"];
+    const parts = [
+        reason ??
+            text
+                .split("\n")
+                .find((l) => l.trim() !== "")
+                ?.trim() ??
+            "failed",
+    ];
     if (tail.length) parts.push("last lines of scmupgrade.py:", ...tail);
     return parts.join("\n");
 }
@@ -85,7 +92,16 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
                 emit({ type: "node", ...node, status: preview ? "planned" : name.endsWith("-rollback") ? "rolling-back" : "upgrading", time: now() });
             } else if (idx.soaks.has(name)) {
                 const w = idx.soaks.get(name)!;
-                emit({ type: "soak", soak: w.soak, wave: w.beforeWave, host: w.host, status: preview ? "planned" : "watching", nodes: w.nodes, seconds: w.seconds, time: now() });
+                emit({
+                    type: "soak",
+                    soak: w.soak,
+                    wave: w.beforeWave,
+                    host: w.host,
+                    status: preview ? "planned" : "watching",
+                    nodes: w.nodes,
+                    seconds: w.seconds,
+                    time: now(),
+                });
             } else if (!preview && idx.preflight.has(name)) {
                 emit({ type: "preflight", host: idx.preflight.get(name)!, status: "running", time: now() });
             } else if (!preview && idx.staging.has(name)) {
@@ -99,8 +115,7 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
             const node = idx.nodes.get(name);
             if (node) {
                 const v = parseMarkers(stdout).values;
-                const status =
-                    v.result === "skipped" ? "skipped" : v.result === "rolled-back" ? "rolled-back" : "healthy";
+                const status = v.result === "skipped" ? "skipped" : v.result === "rolled-back" ? "rolled-back" : "healthy";
                 emit({
                     type: "node",
                     ...node,
@@ -113,7 +128,16 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
             } else if (idx.soaks.has(name)) {
                 const w = idx.soaks.get(name)!;
                 const v = parseMarkers(stdout).values;
-                emit({ type: "soak", soak: w.soak, wave: w.beforeWave, host: w.host, status: "passed", nodes: w.nodes, seconds: Number(v.seconds ?? w.seconds), time: now() });
+                emit({
+                    type: "soak",
+                    soak: w.soak,
+                    wave: w.beforeWave,
+                    host: w.host,
+                    status: "passed",
+                    nodes: w.nodes,
+                    seconds: Number(v.seconds ?? w.seconds),
+                    time: now(),
+                });
             } else if (idx.preflight.has(name)) {
                 const warnings = parseMarkers(stdout)
                     .checks.filter((c) => c.status === "warn")
@@ -155,7 +179,13 @@ export function makeTranslator(idx: NameIndex, emit: (e: ProgressEvent) => void,
                 }
                 if (idx.staging.has(name)) {
                     const checkFailed = /^SCMUP check=\S+ fail/m.test(msg);
-                    emit({ type: "staging", host: idx.staging.get(name)!, status: "failed", message: checkFailed ? explainPreflight(msg) : explainFailure(msg), time: now() });
+                    emit({
+                        type: "staging",
+                        host: idx.staging.get(name)!,
+                        status: "failed",
+                        message: checkFailed ? explainPreflight(msg) : explainFailure(msg),
+                        time: now(),
+                    });
                     return;
                 }
             }

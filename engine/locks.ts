@@ -105,7 +105,9 @@ export async function readLocks(url: string, stack: string): Promise<StackLock[]
             // No table yet: Pulumi has not written anything, so nothing is locked.
             const exists = await q("SELECT to_regclass($1) AS t", [table]);
             if (!exists.rows[0]?.t) return [];
-            const r = await q(`SELECT key, data->>'data' AS data FROM ${table} WHERE starts_with(key, $1) AND key LIKE '%.json' ORDER BY key`, [keyPrefix + lockPrefix(stack)]);
+            const r = await q(`SELECT key, data->>'data' AS data FROM ${table} WHERE starts_with(key, $1) AND key LIKE '%.json' ORDER BY key`, [
+                keyPrefix + lockPrefix(stack),
+            ]);
             return r.rows.map((row) => parseLock(String(row.key), Buffer.from(String(row.data ?? ""), "base64").toString("utf8")));
         });
     }

@@ -73,9 +73,7 @@ export function planWaves(config: PlanInput): Wave[] {
         if (running.length === 0) continue;
         if (service !== "content-server") {
             for (const center of CENTER_ORDER) {
-                const nodes = running
-                    .filter((h) => h.center === center)
-                    .map((h): PlanNode => ({ host: h.name, address: h.address, center, service }));
+                const nodes = running.filter((h) => h.center === center).map((h): PlanNode => ({ host: h.name, address: h.address, center, service }));
                 if (nodes.length) waves.push({ id: `${service}/${center}`, service, center, nodes });
             }
             continue;
@@ -200,7 +198,8 @@ export function soakSteps(plan: readonly Wave[], soak: SoakSettings | undefined)
  */
 export function soakSettings(configured: SoakSettings | undefined, overrideSeconds?: number): SoakSettings | undefined {
     if (overrideSeconds === undefined) return configured;
-    if (!Number.isInteger(overrideSeconds) || overrideSeconds < 0) throw new Error(`the soak must be a whole number of seconds, 0 or more, not ${overrideSeconds}`);
+    if (!Number.isInteger(overrideSeconds) || overrideSeconds < 0)
+        throw new Error(`the soak must be a whole number of seconds, 0 or more, not ${overrideSeconds}`);
     if (overrideSeconds === 0) return undefined;
     return { seconds: overrideSeconds, intervalSeconds: Math.min(configured?.intervalSeconds ?? 10, overrideSeconds) };
 }

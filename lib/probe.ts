@@ -4,16 +4,7 @@
  */
 import { UpgradeConfig, effectiveHost } from "./config/schema";
 import { ServiceName } from "./services";
-import {
-    asInstallUser,
-    healthBase,
-    healthPath,
-    healthyFn,
-    installedVersionFn,
-    serviceFilesOf,
-    shQuote,
-    TOP_STATUS_FN,
-} from "./shell";
+import { asInstallUser, healthBase, healthPath, healthyFn, installedVersionFn, serviceFilesOf, shQuote, TOP_STATUS_FN } from "./shell";
 
 /** One node (a service on a host) as it is now. */
 export interface LiveNode {

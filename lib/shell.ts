@@ -39,11 +39,7 @@ export function asPrivileged(script: string, become: BecomeMode): string {
 }
 
 /** Common preamble: strict mode, a `fail` that prints a marker and the reason, and timing. */
-const preamble = [
-    "set -u",
-    "export LC_ALL=C",
-    "fail() { echo \"SCMUP result=failed\"; echo \"SCMUP reason=$1\"; echo \"ERROR: $1\" >&2; exit 1; }",
-].join("\n");
+const preamble = ["set -u", "export LC_ALL=C", 'fail() { echo "SCMUP result=failed"; echo "SCMUP reason=$1"; echo "ERROR: $1" >&2; exit 1; }'].join("\n");
 
 /** What a script needs to know about one service to find its files (from lib/services). */
 export interface ServiceFiles {
@@ -63,9 +59,7 @@ export interface ServiceFiles {
 export function installedVersionFn(s: ServiceFiles): string {
     // Only a version-shaped body counts, so a look-alike (`sequoiacm-content-server-common-3.1.2.jar`) is ignored.
     const version = "[0-9][0-9]*\\.[0-9][0-9]*\\.[0-9][0-9]*\\(-[0-9A-Za-z][0-9A-Za-z.]*\\)\\{0,1\\}";
-    const seds = s.jarPrefixes
-        .map((p) => `-e ${shQuote(`s/^${p.replace(/[.]/g, "\\.")}\\(${version}\\)\\.jar$/\\1/p`)}`)
-        .join(" ");
+    const seds = s.jarPrefixes.map((p) => `-e ${shQuote(`s/^${p.replace(/[.]/g, "\\.")}\\(${version}\\)\\.jar$/\\1/p`)}`).join(" ");
     return [
         "installed_version() {",
         `  local v; v=$(ls -1 "$1"/${shQuote(s.jarDir)} 2>/dev/null | sed -n ${seds} | sort -u)`,
@@ -334,13 +328,13 @@ const LIST_LINE = `^[A-Z0-9_-]*(\\([0-9]*\\)) `;
  * node configured on the host, running or not); needs `$ctl`.
  */
 export const NODE_PORTS_FNS = [
-        "running_ports() {",
-        `  "$ctl" list -m run 2>/dev/null | sed -n 's/${LIST_LINE}([0-9][0-9]*).*/\\1/p' | sort -n | uniq`,
-        "}",
-        "local_ports() {",
-        // without its control script (a half-replaced install), the conf/<type>/<port>/ folders say which nodes there are
-        `  if [ -x "$ctl" ]; then "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p'; else ls -d -- "$install"/conf/*/[0-9]* 2>/dev/null | sed 's#.*/##'; fi | sort -n | uniq`,
-        "}",
+    "running_ports() {",
+    `  "$ctl" list -m run 2>/dev/null | sed -n 's/${LIST_LINE}([0-9][0-9]*).*/\\1/p' | sort -n | uniq`,
+    "}",
+    "local_ports() {",
+    // without its control script (a half-replaced install), the conf/<type>/<port>/ folders say which nodes there are
+    `  if [ -x "$ctl" ]; then "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p'; else ls -d -- "$install"/conf/*/[0-9]* 2>/dev/null | sed 's#.*/##'; fi | sort -n | uniq`,
+    "}",
 ].join("\n");
 
 /**
@@ -642,7 +636,8 @@ export function serviceFilesOf(name: ServiceName): ServiceFiles {
 
 // ---------------------------------------------------------------- soak
 
-export interface SoakWatchArgs extends Pick<NodeUpgradeArgs, "host" | "healthAddress" | "installRoot" | "stagingDir" | "installUser" | "become" | "targetVersion"> {
+export interface SoakWatchArgs
+    extends Pick<NodeUpgradeArgs, "host" | "healthAddress" | "installRoot" | "stagingDir" | "installUser" | "become" | "targetVersion"> {
     /** The soak's name for messages, e.g. `soak/cloud/primary`. */
     soak: string;
     /** The standby services of this host that the soak watches. */
@@ -696,9 +691,13 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
             `setup_${i}() {`,
             `  svc=${shQuote(s.service)}; install=${shQuote(install)}; ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
             `  record="$pkg/.scm-upgrade/"${shQuote(`${s.folder}.running`)}`,
-            ...installedVersionFn(s).split("\n").map((l) => `  ${l}`),
+            ...installedVersionFn(s)
+                .split("\n")
+                .map((l) => `  ${l}`),
             ...NODE_PORTS_FNS.split("\n").map((l) => `  ${l}`),
-            ...healthyFn({ service: s }).split("\n").map((l) => `  ${l}`),
+            ...healthyFn({ service: s })
+                .split("\n")
+                .map((l) => `  ${l}`),
             "}",
             `setup_${i}`,
             'if [ -f "$record" ]; then ports=$(tr "\\n" " " < "$record"); else ports=$(local_ports | tr "\\n" " "); fi',
@@ -721,7 +720,7 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
         "while :; do",
         `  ${checks.join("; ")}`,
         "  polls=$((polls + 1))",
-        '  now=$(date +%s); left=$(( t0 + seconds - now ))',
+        "  now=$(date +%s); left=$(( t0 + seconds - now ))",
         '  [ "$left" -le 0 ] && break',
         '  [ "$left" -lt "$interval" ] && sleep "$left" || sleep "$interval"',
         "done",

@@ -15,11 +15,7 @@ export interface SshSecrets {
  * file read here and wrapped as a secret at once, the bastion as the provider's `proxy`.
  * Dial limits are kept short so that an unreachable host fails in seconds, not minutes.
  */
-export function connectionFor(
-    config: UpgradeConfig,
-    host: HostConfig,
-    secrets: SshSecrets,
-): pulumi.Input<types.input.remote.ConnectionArgs> {
+export function connectionFor(config: UpgradeConfig, host: HostConfig, secrets: SshSecrets): pulumi.Input<types.input.remote.ConnectionArgs> {
     const e = effectiveHost(config, host);
     let privateKey: pulumi.Input<string> | undefined = secrets.privateKey;
     if (e.privateKeyFile) privateKey = pulumi.secret(fs.readFileSync(e.privateKeyFile, "utf8"));

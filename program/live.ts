@@ -106,7 +106,10 @@ async function probeHost(config: UpgradeConfig, h: HostConfig, creds: SshCredent
     }
     const where = `${e.user}@${h.address}:${e.port}${config.ssh.bastion ? ` through the bastion ${config.ssh.bastion.host}:${config.ssh.bastion.port}` : ""}`;
     if (!conn) {
-        throw new LiveStateError(h.name, `Cannot reach host ${h.name} (${where}) to read its live state: ${(last as Error)?.message ?? last}. Nothing was changed; check that the host and its sshd are up, then run again.`);
+        throw new LiveStateError(
+            h.name,
+            `Cannot reach host ${h.name} (${where}) to read its live state: ${(last as Error)?.message ?? last}. Nothing was changed; check that the host and its sshd are up, then run again.`,
+        );
     }
     try {
         const r = await exec(conn.client, renderLiveProbe(config, h.name));

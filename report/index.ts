@@ -11,7 +11,10 @@ export type { NodeRow, Outcome, RunModel, RunReportInput } from "./run";
 
 /** `20250101T020000Z`: a file-name-safe UTC timestamp. */
 export function fileStamp(d: Date): string {
-    return d.toISOString().replace(/\.\d+Z$/, "Z").replace(/[-:]/g, "");
+    return d
+        .toISOString()
+        .replace(/\.\d+Z$/, "Z")
+        .replace(/[-:]/g, "");
 }
 
 /** Writes `<dir>/run-<stack>-<timestamp>.html` (the folder made if needed) and returns its path. */

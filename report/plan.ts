@@ -62,7 +62,10 @@ interface PlacedSoak {
     w: number;
 }
 
-function layout(waves: readonly Wave[], soaks: readonly SoakStep[] = []): { placed: Placed[]; soaks: PlacedSoak[]; width: number; height: number; domain: string } {
+function layout(
+    waves: readonly Wave[],
+    soaks: readonly SoakStep[] = [],
+): { placed: Placed[]; soaks: PlacedSoak[]; width: number; height: number; domain: string } {
     const placed: Placed[] = [];
     const placedSoaks: PlacedSoak[] = [];
     const domain = commonDomain(waves.flatMap((w) => w.nodes.map((n) => n.host)));
@@ -139,8 +142,12 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
         const s = LANE_STYLE[c];
         const x = laneX(c);
         out.push(`<g data-lane="${c}">`);
-        out.push(`<rect x="${num(x)}" y="${num(laneTop)}" width="${LANE_W}" height="${num(laneBottom - laneTop)}" rx="10" fill="${s.fill}" stroke="${s.stroke}" stroke-opacity="0.35"/>`);
-        out.push(`<text x="${num(x + LANE_W / 2)}" y="${num(laneTop + 18)}" text-anchor="middle" font-size="13" font-weight="bold" fill="${s.text}">${esc(s.title)}</text>`);
+        out.push(
+            `<rect x="${num(x)}" y="${num(laneTop)}" width="${LANE_W}" height="${num(laneBottom - laneTop)}" rx="10" fill="${s.fill}" stroke="${s.stroke}" stroke-opacity="0.35"/>`,
+        );
+        out.push(
+            `<text x="${num(x + LANE_W / 2)}" y="${num(laneTop + 18)}" text-anchor="middle" font-size="13" font-weight="bold" fill="${s.text}">${esc(s.title)}</text>`,
+        );
         out.push(`</g>`);
     }
     // Service bands in the gutter: consecutive waves of one service.
@@ -154,7 +161,9 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
         out.push(`<rect x="${M}" y="${num(top)}" width="${GUTTER - 12}" height="${num(bottom - top)}" rx="6" fill="${shade}"/>`);
         out.push(`<rect x="${M}" y="${num(top)}" width="4" height="${num(bottom - top)}" rx="2" fill="#7b8794"/>`);
         const label = fitText(placed[i].wave.service, GUTTER - 28, 13, true);
-        out.push(`<text x="${M + 12}" y="${num((top + bottom) / 2 + 4)}" font-size="13" font-weight="bold" fill="#323f4b">${esc(label)}<title>${esc(placed[i].wave.service)}</title></text>`);
+        out.push(
+            `<text x="${M + 12}" y="${num((top + bottom) / 2 + 4)}" font-size="13" font-weight="bold" fill="#323f4b">${esc(label)}<title>${esc(placed[i].wave.service)}</title></text>`,
+        );
         out.push(`</g>`);
         i = j + 1;
     }
@@ -176,8 +185,12 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
     for (const s of placedSoaks) {
         const label = fitText(`${soakLabel(s.soak)}, before the primary`, s.w - 24, 12);
         out.push(`<g data-soak="${esc(s.soak.id)}" data-before-wave="${s.soak.beforeWave}">`);
-        out.push(`<title>${esc(`${s.soak.id}: ${s.soak.watch.map(nodeKey).join(", ")} watched ${s.soak.seconds} s, every ${s.soak.intervalSeconds} s; any not UP stops the run`)}</title>`);
-        out.push(`<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${SOAK_H - 6}" rx="12" fill="#fff8db" stroke="#c9a227" stroke-dasharray="5 3"/>`);
+        out.push(
+            `<title>${esc(`${s.soak.id}: ${s.soak.watch.map(nodeKey).join(", ")} watched ${s.soak.seconds} s, every ${s.soak.intervalSeconds} s; any not UP stops the run`)}</title>`,
+        );
+        out.push(
+            `<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${SOAK_H - 6}" rx="12" fill="#fff8db" stroke="#c9a227" stroke-dasharray="5 3"/>`,
+        );
         out.push(`<text x="${num(s.x + s.w / 2)}" y="${num(s.y + 16)}" text-anchor="middle" font-size="12" fill="#7a5c00">${esc(label)}</text>`);
         out.push(`</g>`);
     }
@@ -187,7 +200,9 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
         const w = p.wave;
         out.push(`<g data-wave="${w.index}" data-wave-id="${esc(w.id)}" data-center="${w.center}">`);
         out.push(`<title>${esc(`wave ${w.index}: ${w.id} (${w.nodes.length} node${w.nodes.length === 1 ? "" : "s"})`)}</title>`);
-        out.push(`<rect x="${num(p.x)}" y="${num(p.y)}" width="${num(p.w)}" height="${num(p.h)}" rx="8" fill="#ffffff" stroke="${s.stroke}" stroke-width="1.5"/>`);
+        out.push(
+            `<rect x="${num(p.x)}" y="${num(p.y)}" width="${num(p.w)}" height="${num(p.h)}" rx="8" fill="#ffffff" stroke="${s.stroke}" stroke-width="1.5"/>`,
+        );
         const bx = p.x + BOX_PAD;
         const by = p.y + BOX_PAD;
         out.push(`<circle cx="${num(bx + 10)}" cy="${num(by + 6)}" r="10" fill="${s.stroke}"/>`);
@@ -198,7 +213,9 @@ export function renderPlanSvg(waves: readonly Wave[], soaks: readonly SoakStep[]
         if (p.siteLine) {
             const ss = SITE_STYLE[p.siteLine.role];
             const sy = by + 22;
-            out.push(`<rect data-site="${esc(w.site ?? "")}" data-site-role="${p.siteLine.role}" x="${num(bx)}" y="${num(sy)}" width="${num(p.siteLine.w)}" height="18" rx="9" fill="${ss.fill}" stroke="${ss.stroke}"/>`);
+            out.push(
+                `<rect data-site="${esc(w.site ?? "")}" data-site-role="${p.siteLine.role}" x="${num(bx)}" y="${num(sy)}" width="${num(p.siteLine.w)}" height="18" rx="9" fill="${ss.fill}" stroke="${ss.stroke}"/>`,
+            );
             out.push(`<text x="${num(bx + 8)}" y="${num(sy + 13)}" font-size="11" fill="${ss.text}">${esc(p.siteLine.text)}</text>`);
         }
         for (const c of p.chips) {
@@ -237,7 +254,9 @@ export function renderPlanHtml(waves: readonly Wave[], opts: { stack?: string; t
     const soaks = opts.soaks ?? [];
     const soakRow = (w: Wave) => {
         const s = soaks.find((x) => x.beforeWave === w.index);
-        return s ? `<tr data-soak-row="${esc(s.id)}"><td>soak</td><td>${esc(s.service)}</td><td>standby</td><td>${esc(s.site ?? "-")}</td><td>${esc(soakLabel(s))}</td></tr>\n` : "";
+        return s
+            ? `<tr data-soak-row="${esc(s.id)}"><td>soak</td><td>${esc(s.service)}</td><td>standby</td><td>${esc(s.site ?? "-")}</td><td>${esc(soakLabel(s))}</td></tr>\n`
+            : "";
     };
     const rows = waves
         .map(

@@ -116,7 +116,16 @@ export function buildRunModel(input: RunReportInput): RunModel {
     const planOrder: NodeRow[] = [];
     for (const wave of input.plan) {
         for (const n of wave.nodes) {
-            const row: NodeRow = { key: nodeKey(n), host: n.host, service: n.service, center: n.center, site: n.site, siteRole: wave.siteRole, wave: wave.index, outcome: "not-run" };
+            const row: NodeRow = {
+                key: nodeKey(n),
+                host: n.host,
+                service: n.service,
+                center: n.center,
+                site: n.site,
+                siteRole: wave.siteRole,
+                wave: wave.index,
+                outcome: "not-run",
+            };
             rows.set(row.key, row);
             planOrder.push(row);
         }
@@ -237,7 +246,7 @@ export function buildRunModel(input: RunReportInput): RunModel {
         hosts: [...hosts.values()],
         diagnostics,
         counts,
-        nodeSeconds: Math.round(all.reduce((s, r) => s + (r.outcome === "not-run" ? 0 : r.seconds ?? 0), 0) * 10) / 10,
+        nodeSeconds: Math.round(all.reduce((s, r) => s + (r.outcome === "not-run" ? 0 : (r.seconds ?? 0)), 0) * 10) / 10,
         soaks: [...soaks.values()].map(({ open, ...r }) => ({ ...r, status: r.status === "passed" && open.size ? "running" : r.status })),
     };
 }
@@ -248,7 +257,10 @@ function tickStep(span: number): number {
     return steps.find((s) => span / s <= 12) ?? 28800;
 }
 
-const clock = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(Math.floor(s % 60)).padStart(2, "0")}` : `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`);
+const clock = (s: number) =>
+    s >= 3600
+        ? `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}:${String(Math.floor(s % 60)).padStart(2, "0")}`
+        : `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
 
 /** The timeline as inline SVG. */
 function timelineSvg(m: RunModel): string {
@@ -270,7 +282,14 @@ function timelineSvg(m: RunModel): string {
     type Phase = NonNullable<HostPhase["preflight"]>;
     const phaseRows: { label: string; key: string; phases: [keyof typeof PHASE_STYLE, Phase | undefined][] }[] =
         prepared.length <= 12
-            ? prepared.map((h) => ({ label: short(h.host), key: h.host, phases: [["preflight", h.preflight], ["staging", h.staging]] }))
+            ? prepared.map((h) => ({
+                  label: short(h.host),
+                  key: h.host,
+                  phases: [
+                      ["preflight", h.preflight],
+                      ["staging", h.staging],
+                  ],
+              }))
             : (["preflight", "staging"] as const).map((phase) => {
                   const ps = prepared.map((h) => h[phase]).filter((p): p is Phase => p !== undefined && p.start !== undefined);
                   const failed = ps.filter((p) => p.status === "failed").length;
@@ -290,7 +309,9 @@ function timelineSvg(m: RunModel): string {
         y += GROUP_H;
         for (const h of phaseRows) {
             body.push(`<g data-host-phase="${esc(h.key)}">`);
-            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(fitText(h.label, LABEL_W - 24, 12))}<title>${esc(h.key)}</title></text>`);
+            body.push(
+                `<text x="16" y="${num(y + 15)}" font-size="12" fill="#1f2933">${esc(fitText(h.label, LABEL_W - 24, 12))}<title>${esc(h.key)}</title></text>`,
+            );
             for (const [phase, p] of h.phases) {
                 if (!p || p.start === undefined) continue;
                 const end = p.end ?? m.t1;
@@ -313,12 +334,18 @@ function timelineSvg(m: RunModel): string {
             const tip = `${soak.id}: ${soak.status}, ${soak.nodes.join(", ")} watched ${soak.seconds} s${soak.message ? `\n${soak.message}` : ""}`;
             body.push(`<g data-soak="${esc(soak.id)}" data-status="${soak.status}">`);
             body.push(`<title>${esc(tip)}</title>`);
-            body.push(`<text x="16" y="${num(y + 15)}" font-size="12" font-style="italic" fill="#7a5c00">${esc(fitText(`soak: ${soak.nodes.length} standby nodes`, LABEL_W - 24, 12))}</text>`);
+            body.push(
+                `<text x="16" y="${num(y + 15)}" font-size="12" font-style="italic" fill="#7a5c00">${esc(fitText(`soak: ${soak.nodes.length} standby nodes`, LABEL_W - 24, 12))}</text>`,
+            );
             if (soak.start !== undefined) {
                 const x1 = x(soak.start);
                 const w = Math.max(x(soak.end ?? m.t1) - x1, 3);
-                body.push(`<rect data-soak-bar="${esc(soak.id)}" x="${num(x1)}" y="${num(y + 3)}" width="${num(w)}" height="${ROW_H - 6}" rx="3" fill="${fill}"/>`);
-                body.push(`<text x="${num(x1 + w + 4)}" y="${num(y + 15)}" font-size="10" fill="#52606d">${esc(soak.status === "failed" ? "soak failed" : `soak ${soak.seconds} s`)}</text>`);
+                body.push(
+                    `<rect data-soak-bar="${esc(soak.id)}" x="${num(x1)}" y="${num(y + 3)}" width="${num(w)}" height="${ROW_H - 6}" rx="3" fill="${fill}"/>`,
+                );
+                body.push(
+                    `<text x="${num(x1 + w + 4)}" y="${num(y + 15)}" font-size="10" fill="#52606d">${esc(soak.status === "failed" ? "soak failed" : `soak ${soak.seconds} s`)}</text>`,
+                );
             }
             body.push(`</g>`);
             y += ROW_H;
@@ -337,11 +364,15 @@ function timelineSvg(m: RunModel): string {
                 const end = r.end ?? m.t1;
                 const x1 = x(r.start);
                 const w = Math.max(x(end) - x1, 3);
-                body.push(`<rect data-bar="${esc(r.key)}" x="${num(x1)}" y="${num(y + 3)}" width="${num(w)}" height="${ROW_H - 6}" rx="3" fill="${style.fill}"${r.outcome === "running" ? ` fill-opacity="0.55" stroke="${style.fill}" stroke-dasharray="4 2"` : ""}/>`);
+                body.push(
+                    `<rect data-bar="${esc(r.key)}" x="${num(x1)}" y="${num(y + 3)}" width="${num(w)}" height="${ROW_H - 6}" rx="3" fill="${style.fill}"${r.outcome === "running" ? ` fill-opacity="0.55" stroke="${style.fill}" stroke-dasharray="4 2"` : ""}/>`,
+                );
                 const text = r.outcome === "skipped" ? "skipped" : r.seconds !== undefined ? `${r.seconds} s` : "";
                 if (text) body.push(`<text x="${num(x1 + w + 4)}" y="${num(y + 15)}" font-size="10" fill="#52606d">${esc(text)}</text>`);
             } else {
-                body.push(`<rect x="${LABEL_W}" y="${num(y + 3)}" width="40" height="${ROW_H - 6}" rx="3" fill="#ffffff" stroke="#cbd2d9" stroke-dasharray="3 3"/>`);
+                body.push(
+                    `<rect x="${LABEL_W}" y="${num(y + 3)}" width="40" height="${ROW_H - 6}" rx="3" fill="#ffffff" stroke="#cbd2d9" stroke-dasharray="3 3"/>`,
+                );
                 body.push(`<text x="${LABEL_W + 46}" y="${num(y + 15)}" font-size="10" fill="#9aa5b1">not run</text>`);
             }
             body.push(`</g>`);
@@ -350,7 +381,9 @@ function timelineSvg(m: RunModel): string {
     }
     const height = y + 12;
     const width = LABEL_W + CHART_W + RIGHT;
-    out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${num(height)}" viewBox="0 0 ${width} ${num(height)}" font-family='${FONT}' font-size="12" role="img" aria-label="Timeline of the run" data-timeline="">`);
+    out.push(
+        `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${num(height)}" viewBox="0 0 ${width} ${num(height)}" font-family='${FONT}' font-size="12" role="img" aria-label="Timeline of the run" data-timeline="">`,
+    );
     // Grid and axis.
     const step = tickStep(span);
     for (let s = 0; s <= span + 1e-9; s += step) {
@@ -371,7 +404,13 @@ function legend(): string {
     return `<div class="legend">${OUTCOMES.map((o) => item(OUTCOME_STYLE[o].fill, OUTCOME_STYLE[o].label, o === "not-run")).join("")}${item(PHASE_STYLE.preflight, "preflight")}${item(PHASE_STYLE.staging, "staging")}${item(SOAK_FILL, "soak (standby watched)")}</div>`;
 }
 
-const fmtTime = (t: number) => (t ? new Date(t).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "-");
+const fmtTime = (t: number) =>
+    t
+        ? new Date(t)
+              .toISOString()
+              .replace("T", " ")
+              .replace(/\.\d+Z$/, " UTC")
+        : "-";
 
 /** The report page. */
 export function renderRunReport(input: RunReportInput): string {

@@ -63,13 +63,32 @@ export function sampleRunEvents(plan: readonly Wave[], o: SampleRunOptions = {})
                 const key = nodeKey(n);
                 ev.push({ type: "node", host: n.host, service: n.service, status: "upgrading", time: at(t) });
                 if (skipped.has(key)) {
-                    ev.push({ type: "node", host: n.host, service: n.service, status: "skipped", versionBefore: to, versionAfter: to, seconds: 1, time: at(t + 1) });
+                    ev.push({
+                        type: "node",
+                        host: n.host,
+                        service: n.service,
+                        status: "skipped",
+                        versionBefore: to,
+                        versionAfter: to,
+                        seconds: 1,
+                        time: at(t + 1),
+                    });
                     batchEnd = Math.max(batchEnd, t + 1);
                 } else if (key === o.failed) {
                     const s = secs(key);
                     const message = "health gate: no answer on /health within 120 s\nlast lines of scmupgrade.py:\n  | starting node ... failed";
                     if (o.rollBackFailed) {
-                        ev.push({ type: "node", host: n.host, service: n.service, status: "rolled-back", versionBefore: from, versionAfter: from, seconds: s, message, time: at(t + s) });
+                        ev.push({
+                            type: "node",
+                            host: n.host,
+                            service: n.service,
+                            status: "rolled-back",
+                            versionBefore: from,
+                            versionAfter: from,
+                            seconds: s,
+                            message,
+                            time: at(t + s),
+                        });
                     } else {
                         ev.push({ type: "node", host: n.host, service: n.service, status: "failed", message, time: at(t + s) });
                     }
@@ -77,7 +96,16 @@ export function sampleRunEvents(plan: readonly Wave[], o: SampleRunOptions = {})
                     batchEnd = Math.max(batchEnd, t + s);
                 } else {
                     const s = secs(key);
-                    ev.push({ type: "node", host: n.host, service: n.service, status: "healthy", versionBefore: from, versionAfter: to, seconds: s, time: at(t + s) });
+                    ev.push({
+                        type: "node",
+                        host: n.host,
+                        service: n.service,
+                        status: "healthy",
+                        versionBefore: from,
+                        versionAfter: to,
+                        seconds: s,
+                        time: at(t + s),
+                    });
                     batchEnd = Math.max(batchEnd, t + s);
                 }
             }
@@ -88,5 +116,8 @@ export function sampleRunEvents(plan: readonly Wave[], o: SampleRunOptions = {})
     }
     ev.push({ type: "run-finished", operation: "up", result: failedRun ? "failed" : "succeeded", elapsedSeconds: Math.round(t * 10) / 10, time: at(t) });
     // Events arrive in time order.
-    return ev.map((e, i) => ({ e, i })).sort((a, b) => Date.parse(a.e.time) - Date.parse(b.e.time) || a.i - b.i).map((x) => x.e);
+    return ev
+        .map((e, i) => ({ e, i }))
+        .sort((a, b) => Date.parse(a.e.time) - Date.parse(b.e.time) || a.i - b.i)
+        .map((x) => x.e);
 }

@@ -3,7 +3,18 @@
  */
 import * as path from "path";
 import { down, HostStatus, reset, startHostSshd, status, stopHostSshd, up, UpResult } from "./cluster";
-import { clearFaults, INTERPRETER_FAULTS, InterpreterFault, listFaults, ServiceFault, setFault, setInterpreterFault, STEP_MODE, UPGRADE_STEPS, UpgradeStep } from "./faults";
+import {
+    clearFaults,
+    INTERPRETER_FAULTS,
+    InterpreterFault,
+    listFaults,
+    ServiceFault,
+    setFault,
+    setInterpreterFault,
+    STEP_MODE,
+    UPGRADE_STEPS,
+    UpgradeStep,
+} from "./faults";
 import { readAudit } from "./audit";
 import { readState, sandboxDir, SCRIPT_BEHAVIOURS, ScriptBehaviour } from "./state";
 
@@ -99,10 +110,14 @@ function summary(r: UpResult, verb: string): void {
     const s = r.state;
     const nodes = s.hosts.reduce((a, h) => a + h.nodes.length, 0);
     if (r.alreadyUp) say(`sandbox already up: ${s.hosts.length} hosts, ${nodes} nodes (${s.dir})`);
-    else say(`sandbox ${verb} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s.hosts.length} hosts, ${nodes} nodes (started ${r.started.sshd} sshd, ${r.started.nodes} node(s))`);
+    else
+        say(
+            `sandbox ${verb} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s.hosts.length} hosts, ${nodes} nodes (started ${r.started.sshd} sshd, ${r.started.nodes} node(s))`,
+        );
     say(`  ssh:     ${s.user}@<host address> -p ${s.hosts[0].sshPort} -i ${s.clientKeyPath}`);
     say(`  package: ${s.packagePath}`);
-    if (r.stackConfig?.written === "stack") say(`  stack:   ${path.basename(r.stackConfig.path).replace(/^Pulumi\.|\.yaml$/g, "")} (${path.relative(process.cwd(), r.stackConfig.path)})`);
+    if (r.stackConfig?.written === "stack")
+        say(`  stack:   ${path.basename(r.stackConfig.path).replace(/^Pulumi\.|\.yaml$/g, "")} (${path.relative(process.cwd(), r.stackConfig.path)})`);
 }
 
 function printStatus(hosts: HostStatus[]): void {
@@ -111,7 +126,9 @@ function printStatus(hosts: HostStatus[]): void {
         const site = h.site ? ` site ${h.site}${h.rootSite ? " (root)" : ""}` : "";
         say(`${h.name.padEnd(5)} ${`${h.address}:${h.sshPort}`.padEnd(20)} ${h.center.padEnd(8)} ${sshd}${site}`);
         for (const n of h.nodes) {
-            say(`      ${n.type.padEnd(16)} ${String(n.port).padEnd(6)} ${String(n.version ?? "?").padEnd(6)} ${n.pid ? `pid ${n.pid}`.padEnd(10) : "stopped   "} ${n.health}`);
+            say(
+                `      ${n.type.padEnd(16)} ${String(n.port).padEnd(6)} ${String(n.version ?? "?").padEnd(6)} ${n.pid ? `pid ${n.pid}`.padEnd(10) : "stopped   "} ${n.health}`,
+            );
         }
     }
 }
@@ -129,7 +146,8 @@ async function main(argv: string[]): Promise<number> {
         case "reset": {
             allowOnly(p, ["--hosts", "--net", "--password-auth", "--stack", "--script"]);
             const script = one(p, "--script");
-            if (script !== undefined && !SCRIPT_BEHAVIOURS.includes(script as never)) throw new UsageError(`--script must be ${SCRIPT_BEHAVIOURS.join(" or ")}.`);
+            if (script !== undefined && !SCRIPT_BEHAVIOURS.includes(script as never))
+                throw new UsageError(`--script must be ${SCRIPT_BEHAVIOURS.join(" or ")}.`);
             const o = {
                 dir,
                 hosts: int(p, "--hosts"),
@@ -230,7 +248,11 @@ async function main(argv: string[]): Promise<number> {
             const [, verb, host] = p.positional;
             if ((verb !== "stop" && verb !== "start") || !host) throw new UsageError("usage: sshd stop|start <host>");
             const changed = verb === "stop" ? await stopHostSshd(host, dir) : await startHostSshd(host, dir);
-            say(changed ? `sshd of ${host} ${verb === "stop" ? "stopped" : "started"}` : `sshd of ${host} was already ${verb === "stop" ? "stopped" : "running"}`);
+            say(
+                changed
+                    ? `sshd of ${host} ${verb === "stop" ? "stopped" : "started"}`
+                    : `sshd of ${host} was already ${verb === "stop" ? "stopped" : "running"}`,
+            );
             return 0;
         }
         case "audit": {

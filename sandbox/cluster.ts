@@ -260,7 +260,8 @@ export async function up(o: UpOptions = {}): Promise<UpResult> {
     const log = o.log ?? quiet;
     const dir = sandboxDir(o.dir);
     let state = readState(dir);
-    if (o.script !== undefined && !SCRIPT_BEHAVIOURS.includes(o.script)) throw new Error(`--script must be ${SCRIPT_BEHAVIOURS.join(" or ")}, got ${o.script}.`);
+    if (o.script !== undefined && !SCRIPT_BEHAVIOURS.includes(o.script))
+        throw new Error(`--script must be ${SCRIPT_BEHAVIOURS.join(" or ")}, got ${o.script}.`);
     if (state && o.hosts !== undefined && o.hosts !== state.hosts.length) {
         throw new Error(
             `The sandbox at ${dir} has ${state.hosts.length} hosts, not ${o.hosts}: run \`npm run sandbox -- reset --hosts ${o.hosts}\` to rebuild it.`,
@@ -274,7 +275,9 @@ export async function up(o: UpOptions = {}): Promise<UpResult> {
         state.script = o.script ?? "3.2.0";
         build(state, log);
     } else if (o.passwordAuthentication !== undefined && o.passwordAuthentication !== !!state.passwordAuthentication) {
-        throw new Error(`The sandbox at ${dir} was built ${state.passwordAuthentication ? "with" : "without"} password authentication: run reset to change it.`);
+        throw new Error(
+            `The sandbox at ${dir} was built ${state.passwordAuthentication ? "with" : "without"} password authentication: run reset to change it.`,
+        );
     } else if (!fs.existsSync(state.packagePath) || (o.script !== undefined && o.script !== (state.script ?? "3.2.0"))) {
         state.script = o.script ?? state.script ?? "3.2.0";
         log(`building the release package ${RELEASE_NAME} (scmupgrade.py: ${state.script})`);
@@ -535,4 +538,3 @@ export async function status(o: { dir?: string; concurrency?: number } = {}): Pr
 export function nothingRunning(dir?: string): boolean {
     return sandboxProcesses(sandboxDir(dir)).length === 0;
 }
-

@@ -106,8 +106,10 @@ export function faultProblems(fault: ServiceFault): string[] {
     if (fault.at !== undefined && !["first", "middle", "last"].includes(String(fault.at)) && !(Number.isInteger(fault.at) && (fault.at as number) >= 1))
         p.push(`at must be first, middle, last or a command number from 1, got ${fault.at}`);
     if (fault.slowSeconds !== undefined && !(fault.slowSeconds >= 0)) p.push(`slow must be a number of seconds >= 0, got ${fault.slowSeconds}`);
-    if (fault.unhealthyAfterSeconds !== undefined && !(fault.unhealthyAfterSeconds >= 0)) p.push(`unhealthyAfterSeconds must be a number of seconds >= 0, got ${fault.unhealthyAfterSeconds}`);
-    if (fault.exitAfterSeconds !== undefined && !(fault.exitAfterSeconds >= 0)) p.push(`exitAfterSeconds must be a number of seconds >= 0, got ${fault.exitAfterSeconds}`);
+    if (fault.unhealthyAfterSeconds !== undefined && !(fault.unhealthyAfterSeconds >= 0))
+        p.push(`unhealthyAfterSeconds must be a number of seconds >= 0, got ${fault.unhealthyAfterSeconds}`);
+    if (fault.exitAfterSeconds !== undefined && !(fault.exitAfterSeconds >= 0))
+        p.push(`exitAfterSeconds must be a number of seconds >= 0, got ${fault.exitAfterSeconds}`);
     if (fault.ports !== undefined && !fault.ports.every((x) => Number.isInteger(x) && x > 0)) p.push("ports must be port numbers");
     return p;
 }
@@ -161,7 +163,8 @@ export function clearFaults(o: { host?: string; service?: string; dir?: string }
 
 /** Breaks (or, with undefined, repairs) one host's `/usr/bin/python`, and records it in its faults.json. */
 export function setInterpreterFault(host: string, fault: InterpreterFault | undefined, dir?: string): HostFaults {
-    if (fault !== undefined && !INTERPRETER_FAULTS.includes(fault)) throw new Error(`Invalid interpreter fault ${fault}: use ${INTERPRETER_FAULTS.join(" or ")}.`);
+    if (fault !== undefined && !INTERPRETER_FAULTS.includes(fault))
+        throw new Error(`Invalid interpreter fault ${fault}: use ${INTERPRETER_FAULTS.join(" or ")}.`);
     const state = loadState(dir);
     const file = faultsFile(state, host);
     const current = fs.existsSync(file) ? readFaults(host, dir) : { services: {} };

@@ -17,7 +17,10 @@ export function listProcesses(): ProcInfo[] {
             const close = stat.lastIndexOf(")");
             const fields = stat.slice(close + 2).split(" ");
             if (fields[0] === "Z") continue;
-            const args = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter((a) => a !== "");
+            const args = fs
+                .readFileSync(`/proc/${entry}/cmdline`, "utf8")
+                .split("\0")
+                .filter((a) => a !== "");
             out.push({ pid: Number(entry), ppid: Number(fields[1]), args });
         } catch {
             // gone meanwhile

@@ -17,14 +17,22 @@ export interface SshResult {
 
 export function sshArgs(t: SshTarget): string[] {
     return [
-        "-i", t.keyPath,
-        "-o", "StrictHostKeyChecking=no",
-        "-o", "UserKnownHostsFile=/dev/null",
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", "LogLevel=ERROR",
-        "-o", "ConnectTimeout=10",
-        "-p", String(t.port),
+        "-i",
+        t.keyPath,
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "-o",
+        "ConnectTimeout=10",
+        "-p",
+        String(t.port),
         `${t.user}@${t.address}`,
     ];
 }

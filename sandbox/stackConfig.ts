@@ -23,7 +23,14 @@ export interface SandboxStackHost {
  */
 export function sandboxStackConfig(state: SandboxState): Record<string, unknown> {
     const hosts: SandboxStackHost[] = state.hosts.map((h) => {
-        const e: SandboxStackHost = { name: h.name, address: h.address, center: h.center, services: [...h.services], installRoot: h.installRoot, stagingDir: h.stagingDir };
+        const e: SandboxStackHost = {
+            name: h.name,
+            address: h.address,
+            center: h.center,
+            services: [...h.services],
+            installRoot: h.installRoot,
+            stagingDir: h.stagingDir,
+        };
         if (h.site) {
             e.site = h.site;
             e.rootSite = !!h.rootSite;

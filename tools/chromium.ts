@@ -110,7 +110,10 @@ var s = document.createElement("script"); s.type = "application/json"; s.id = "s
 s.textContent = JSON.stringify(out).replace(/</g, "\\\\u003c"); document.body.appendChild(s);
 })();</script>`;
     const relaxed = html
-        .replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">`)
+        .replace(
+            /<meta http-equiv="Content-Security-Policy"[^>]*>/,
+            `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">`,
+        )
         .replace(/<\/body>/, `${script}\n</body>`);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-probe-"));
     try {

@@ -136,12 +136,7 @@ export function playbookNodeOrder(inventory: Inventory, playbook: readonly Playb
 const dump = (x: unknown) => yaml.dump(x, { lineWidth: 200, noRefs: true, sortKeys: false });
 
 /** Writes `inventory.yml` and `site.yml` into `outDir`; returns their paths. */
-export function writeAnsibleFiles(
-    outDir: string,
-    c: UpgradeConfig,
-    waves: readonly Wave[],
-    packagePath: string,
-): { inventory: string; playbook: string } {
+export function writeAnsibleFiles(outDir: string, c: UpgradeConfig, waves: readonly Wave[], packagePath: string): { inventory: string; playbook: string } {
     fs.mkdirSync(outDir, { recursive: true });
     const inventory = path.join(outDir, "inventory.yml");
     const playbook = path.join(outDir, "site.yml");

@@ -4,7 +4,6 @@ import { closestName, DEFAULT_SERVICE_ORDER } from "../services";
 import { KNOWN_KEYS } from "./shapes";
 import { ConfigProblem, HEALTH_TIMEOUT_RANGE, SOAK_RANGE } from "./vocabulary";
 
-
 /** What each field expects, keyed by its index-free path; used in the fix of a missing or mistyped field. */
 const EXPECTS: Record<string, string> = {
     targetVersion: "a version X.Y.Z such as 3.2.0",
@@ -120,7 +119,8 @@ export function issueToProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
                 return [
                     {
                         path: at,
-                        message: issue.input === undefined ? "no configuration is set" : `the configuration must be an object, not ${describeValue(issue.input)}`,
+                        message:
+                            issue.input === undefined ? "no configuration is set" : `the configuration must be an object, not ${describeValue(issue.input)}`,
                         fix: "set at least scm-upgrade:package and scm-upgrade:hosts in the stack file (see docs/architecture.md)",
                     },
                 ];

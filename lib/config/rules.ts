@@ -83,7 +83,8 @@ function versionsGoForward({ v }: RuleInput, report: Report): void {
     const target = str(v.targetVersion);
     const source = str(v.sourceVersion);
     if (isStrictVersion(target) && isStrictVersion(source) && compareVersions(target, source) <= 0)
-        report({
+        report(
+            {
                 message: `targetVersion ${target} is not greater than sourceVersion ${source}`,
                 fix: "set targetVersion to the version being installed (such as 3.2.0) and sourceVersion to the version running now (such as 3.1.2); downgrades are not supported",
             },
@@ -111,7 +112,8 @@ function uniqueHosts({ hosts, ssh }: RuleInput, report: Report): void {
             const key = `${h.address.toLowerCase()}:${p}`;
             const first = byEndpoint.get(key);
             if (first)
-                report({
+                report(
+                    {
                         message: `address ${h.address} port ${p} is already used by host ${first.label} (hosts[${first.i}])`,
                         fix: "give each host its own address, or its own ssh.port when several sshd share one address",
                     },
@@ -144,7 +146,8 @@ function servicesInOrderAndBothCenters({ v, hosts }: RuleInput, report: Report):
                 report({ message: `"${service}" is listed twice on host ${h.label}`, fix: "list each service of a host once" }, ["hosts", h.i, "services", j]);
             seen.add(service);
             if (orderKnown && !orderValid.includes(service))
-                report({
+                report(
+                    {
                         message: `"${service}" is not in serviceOrder, so it would never be upgraded`,
                         fix: `add "${service}" to serviceOrder, or remove it from this host`,
                     },
@@ -163,7 +166,8 @@ function servicesInOrderAndBothCenters({ v, hosts }: RuleInput, report: Report):
             ["primary", "standby"],
         ] as const) {
             if (hosts.some((h) => likelyRuns(h, service) && h.center === missing)) continue;
-            report({
+            report(
+                {
                     message: `${service} runs on ${present} host${running.length > 1 ? "s" : ""} ${names(running)} but on no ${missing} host`,
                     fix: `add ${service} to the services of a ${missing} host: a rolling upgrade needs a node of every service in both centers`,
                 },
@@ -180,7 +184,8 @@ function contentServerSites({ hosts }: RuleInput, report: Report): void {
         if (!h.servicesKnown) continue;
         if (runs(h, "content-server")) {
             if (!h.siteSet)
-                report({
+                report(
+                    {
                         message: `host ${h.label} runs content-server but has no site`,
                         fix: "set site to the name of its content-server site (spring.application.name in conf/content-server/<port>/application.properties)",
                     },
@@ -188,9 +193,17 @@ function contentServerSites({ hosts }: RuleInput, report: Report): void {
                 );
         } else if (!likelyRuns(h, "content-server")) {
             if (h.siteSet)
-                report({ message: `host ${h.label} has a site but runs no content-server`, fix: "remove site, or add content-server to its services" }, ["hosts", h.i, "site"]);
+                report({ message: `host ${h.label} has a site but runs no content-server`, fix: "remove site, or add content-server to its services" }, [
+                    "hosts",
+                    h.i,
+                    "site",
+                ]);
             if (h.rootSite)
-                report({ message: `host ${h.label} sets rootSite but runs no content-server`, fix: "remove rootSite, or add content-server to its services" }, ["hosts", h.i, "rootSite"]);
+                report({ message: `host ${h.label} sets rootSite but runs no content-server`, fix: "remove rootSite, or add content-server to its services" }, [
+                    "hosts",
+                    h.i,
+                    "rootSite",
+                ]);
         }
     }
     const rootSites = new Map<string, HostView[]>();
@@ -198,7 +211,8 @@ function contentServerSites({ hosts }: RuleInput, report: Report): void {
     const rootWithoutSite = content.some((h) => h.rootSite && h.site === undefined);
     if (content.length > 0 && rootSites.size === 0 && !rootWithoutSite) {
         const sites = [...new Set(content.flatMap((h) => (h.site !== undefined ? [h.site] : [])))];
-        report({
+        report(
+            {
                 message: `no root site: none of the content-server hosts (${names(content)}) sets rootSite${sites.length ? `; sites: ${sites.join(", ")}` : ""}`,
                 fix: "set rootSite: true on the content-server hosts of the main site (exactly one site)",
             },
@@ -206,7 +220,8 @@ function contentServerSites({ hosts }: RuleInput, report: Report): void {
         );
     }
     if (rootSites.size > 1)
-        report({
+        report(
+            {
                 message: `more than one root site: ${[...rootSites].map(([s, hs]) => `${s} (${names(hs)})`).join(", ")}`,
                 fix: "keep rootSite: true on the hosts of one site only; the other sites are branch sites",
             },
@@ -216,7 +231,8 @@ function contentServerSites({ hosts }: RuleInput, report: Report): void {
         if (h.rootSite || h.site === undefined) continue;
         const roots = rootSites.get(h.site);
         if (roots)
-            report({
+            report(
+                {
                     message: `site "${h.site}" is the root site on ${names(roots)} but a branch site on host ${h.label}`,
                     fix: `set rootSite: true on every host of site "${h.site}", or give the branch site another name`,
                 },
@@ -252,14 +268,21 @@ function sshCredentials({ hosts, ssh, opts }: RuleInput, report: Report): void {
         const hasSecret = secrets.has("sshPrivateKey") || secrets.has("sshPassword");
         const bare = hosts.filter((h) => h.privateKeyFile === undefined && globalKey === undefined);
         if (!hasSecret && bare.length > 0)
-            report({
+            report(
+                {
                     message: `no SSH credential for host${bare.length > 1 ? "s" : ""} ${names(bare)}`,
                     fix: "set ssh.privateKeyFile (or the host's ssh.privateKeyFile), or store a key or a password as a secret: pulumi config set --secret scm-upgrade:sshPrivateKey < <key file> (or scm-upgrade:sshPassword)",
                 },
                 ["ssh"],
             );
-        if (secrets.has("sshPrivateKeyPassphrase") && !secrets.has("sshPrivateKey") && globalKey === undefined && hosts.every((h) => h.privateKeyFile === undefined))
-            report({
+        if (
+            secrets.has("sshPrivateKeyPassphrase") &&
+            !secrets.has("sshPrivateKey") &&
+            globalKey === undefined &&
+            hosts.every((h) => h.privateKeyFile === undefined)
+        )
+            report(
+                {
                     message: "sshPrivateKeyPassphrase is set but no private key is configured",
                     fix: "set the key too (ssh.privateKeyFile or the sshPrivateKey secret), or remove the passphrase",
                 },

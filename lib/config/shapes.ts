@@ -92,9 +92,7 @@ const posixName = (what: "user" | "group", example: string) =>
     );
 
 const loginUser = checkedString((s) =>
-    USER_NAME.test(s)
-        ? undefined
-        : { message: `"${s}" is not a valid user name`, fix: `use letters, digits, "_", "." or "-", such as scmadmin` },
+    USER_NAME.test(s) ? undefined : { message: `"${s}" is not a valid user name`, fix: `use letters, digits, "_", "." or "-", such as scmadmin` },
 );
 
 const port = (example = 22) =>
@@ -113,7 +111,8 @@ function wholeNumber(min: number, max: number, field: string, meaning: string) {
 const address = checkedString((s) => {
     const fix = "use the host's IP address or DNS name only, such as 10.0.0.11";
     if (s.includes("@")) return { message: `"${s}" contains a user`, fix: "put the user in ssh.user (or this host's ssh.user) and only the address here" };
-    if (/^[^:]+:\d+$/.test(s)) return { message: `"${s}" contains a port`, fix: "put the port in ssh.port (or this host's ssh.port) and only the address here" };
+    if (/^[^:]+:\d+$/.test(s))
+        return { message: `"${s}" contains a port`, fix: "put the port in ssh.port (or this host's ssh.port) and only the address here" };
     if (DNS_OR_IPV4.test(s) || (s.includes(":") && IPV6.test(s))) return undefined;
     return { message: `"${s}" is not a host address`, fix };
 });
@@ -127,7 +126,10 @@ const hostName = checkedString((s) =>
 const siteName = checkedString((s) =>
     SITE_NAME.test(s)
         ? undefined
-        : { message: `"${s}" is not a valid site name`, fix: `use the content-server site name as SequoiaCM knows it: letters, digits, "_", "." or "-", such as rootSite` },
+        : {
+              message: `"${s}" is not a valid site name`,
+              fix: `use the content-server site name as SequoiaCM knows it: letters, digits, "_", "." or "-", such as rootSite`,
+          },
 );
 
 /** A service name, narrowed to `ServiceName`; a near miss or a cloud node type gets a suggestion. */
@@ -250,26 +252,41 @@ function shapes(opts: ValidateOptions) {
     };
     const soakShape = {
         /** How long the standby nodes are watched before each primary wave, in seconds. */
-        seconds: wholeNumber(SOAK_RANGE.min, SOAK_RANGE.max, "soak.seconds", "how long the upgraded standby nodes are watched before each primary wave, e.g. 600"),
+        seconds: wholeNumber(
+            SOAK_RANGE.min,
+            SOAK_RANGE.max,
+            "soak.seconds",
+            "how long the upgraded standby nodes are watched before each primary wave, e.g. 600",
+        ),
         /** How often their health is read during the soak. */
-        intervalSeconds: wholeNumber(SOAK_RANGE.min, 3600, "soak.intervalSeconds", "how often the standby nodes' health is read during the soak, e.g. 10").optional(),
+        intervalSeconds: wholeNumber(
+            SOAK_RANGE.min,
+            3600,
+            "soak.intervalSeconds",
+            "how often the standby nodes' health is read during the soak, e.g. 10",
+        ).optional(),
     };
     const topShape = {
         targetVersion: version("3.2.0").default(DEFAULTS.targetVersion),
         sourceVersion: version("3.1.2").default(DEFAULTS.sourceVersion),
-        package: z.strictObject(packageShape).superRefine((p, ctx) => {
-            // Runs even when a field failed (to list every problem), so `p` may be anything.
-            const o = obj(p);
-            if (!o) return;
-            const has = (k: string) => o[k] !== undefined;
-            if (!has("localPath") && !has("remotePath"))
-                report(ctx as Ctx, {
-                    message: "sets neither localPath nor remotePath",
-                    fix: "set package.localPath to the tarball on this machine, or package.remotePath to the tarball already on every host",
-                });
-            else if (has("localPath") && has("remotePath"))
-                report(ctx as Ctx, { message: "sets both localPath and remotePath", fix: "keep exactly one of them" });
-        }, { when: () => true })
+        package: z
+            .strictObject(packageShape)
+            .superRefine(
+                (p, ctx) => {
+                    // Runs even when a field failed (to list every problem), so `p` may be anything.
+                    const o = obj(p);
+                    if (!o) return;
+                    const has = (k: string) => o[k] !== undefined;
+                    if (!has("localPath") && !has("remotePath"))
+                        report(ctx as Ctx, {
+                            message: "sets neither localPath nor remotePath",
+                            fix: "set package.localPath to the tarball on this machine, or package.remotePath to the tarball already on every host",
+                        });
+                    else if (has("localPath") && has("remotePath"))
+                        report(ctx as Ctx, { message: "sets both localPath and remotePath", fix: "keep exactly one of them" });
+                },
+                { when: () => true },
+            )
             .transform((p): PackageSource => (p.localPath !== undefined ? { localPath: p.localPath } : { remotePath: p.remotePath as string })),
         stagingDir: remoteAbsPath("/opt/scm_upgrade").default(DEFAULTS.stagingDir),
         installRoot: remoteAbsPath("/opt/sequoiacm").default(DEFAULTS.installRoot),
@@ -284,7 +301,10 @@ function shapes(opts: ValidateOptions) {
             .number()
             .superRefine((n, ctx) => {
                 if (!Number.isInteger(n) || n < 1)
-                    report(ctx as Ctx, { message: `${n} is not a whole number of 1 or more`, fix: "set parallelism to how many nodes of one wave upgrade at once: 1 or more (default 1)" });
+                    report(ctx as Ctx, {
+                        message: `${n} is not a whole number of 1 or more`,
+                        fix: "set parallelism to how many nodes of one wave upgrade at once: 1 or more (default 1)",
+                    });
             })
             .default(DEFAULTS.parallelism),
         healthTimeoutSeconds: z
@@ -302,22 +322,32 @@ function shapes(opts: ValidateOptions) {
          * After its health gate, a node must stay healthy this long before the next node starts (Kubernetes'
          * `minReadySeconds`): one that dies right after `scmupgrade.py` reported success stops the run there. Default 0.
          */
-        healthStableSeconds: wholeNumber(0, 3600, "healthStableSeconds", "how long each upgraded node must stay healthy after its health gate, e.g. 30").default(
-            DEFAULTS.healthStableSeconds,
-        ),
+        healthStableSeconds: wholeNumber(
+            0,
+            3600,
+            "healthStableSeconds",
+            "how long each upgraded node must stay healthy after its health gate, e.g. 30",
+        ).default(DEFAULTS.healthStableSeconds),
         upgradeScript: localFile(opts, "file", "scmupgrade.py").optional(),
         rollbackOnHealthFailure: z.boolean().default(DEFAULTS.rollbackOnHealthFailure),
         /** Watch the upgraded standby nodes this long before each primary wave (default: no soak). */
         soak: z
             .strictObject(soakShape)
-            .superRefine((sk, ctx) => {
-                const o = obj(sk);
-                if (o && typeof o.seconds === "number" && typeof o.intervalSeconds === "number" && o.intervalSeconds > o.seconds)
-                    report(ctx as Ctx, {
-                        message: `intervalSeconds ${o.intervalSeconds} is longer than the soak (${o.seconds} s)`,
-                        fix: "set soak.intervalSeconds to at most soak.seconds (how often the standby nodes' health is read during the soak)",
-                    }, ["intervalSeconds"]);
-            }, { when: () => true })
+            .superRefine(
+                (sk, ctx) => {
+                    const o = obj(sk);
+                    if (o && typeof o.seconds === "number" && typeof o.intervalSeconds === "number" && o.intervalSeconds > o.seconds)
+                        report(
+                            ctx as Ctx,
+                            {
+                                message: `intervalSeconds ${o.intervalSeconds} is longer than the soak (${o.seconds} s)`,
+                                fix: "set soak.intervalSeconds to at most soak.seconds (how often the standby nodes' health is read during the soak)",
+                            },
+                            ["intervalSeconds"],
+                        );
+                },
+                { when: () => true },
+            )
             .transform((sk) => ({ seconds: sk.seconds, intervalSeconds: sk.intervalSeconds ?? Math.min(SOAK_RANGE.defaultIntervalSeconds, sk.seconds) }))
             .optional(),
     };

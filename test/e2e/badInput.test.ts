@@ -61,7 +61,11 @@ const cases: [string, (c: Raw) => void, string][] = [
         },
         "schedule-server",
     ],
-    ["unknown service in serviceOrder", (c) => (c.serviceOrder = ["cloud", "config-server", "content-server", "schedule", "schedule-server"]), "serviceOrder[3]"],
+    [
+        "unknown service in serviceOrder",
+        (c) => (c.serviceOrder = ["cloud", "config-server", "content-server", "schedule", "schedule-server"]),
+        "serviceOrder[3]",
+    ],
     ["host without address", (c) => delete c.hosts[2].address, "hosts[2].address"],
     ["empty host list", (c) => (c.hosts = []), "hosts"],
 ];

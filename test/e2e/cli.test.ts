@@ -30,7 +30,11 @@ const keyFile = path.join(tmp, "id_test");
 fs.writeFileSync(keyFile, "placeholder key file: never used, no SSH here", { mode: 0o600 });
 // Loopback addresses nobody listens on: commands that read live state fail fast, and never leave this machine.
 const loopbackSeed = seedHosts.map((h) => ({ ...h, address: h.address.replace(/^10\.0\.0\./, "127.254.0.") }));
-const seed = { package: { localPath: pkg }, ssh: { user: "scmadmin", privateKeyFile: keyFile, dialErrorLimit: 1, perDialTimeoutSeconds: 2 }, hosts: loopbackSeed };
+const seed = {
+    package: { localPath: pkg },
+    ssh: { user: "scmadmin", privateKeyFile: keyFile, dialErrorLimit: 1, perDialTimeoutSeconds: 2 },
+    hosts: loopbackSeed,
+};
 
 afterAll(() => {
     for (const f of created) fs.rmSync(f, { force: true });
@@ -68,7 +72,11 @@ describe("scm-upgrade command line", () => {
         writeStack("test-cli-plan", seed);
         const table = cli(["plan", "--stack", "test-cli-plan"]);
         expect(table.code).toBe(0);
-        const rows = table.stdout.trim().split("\n").slice(2).map((l) => l.split(/\s{2,}/));
+        const rows = table.stdout
+            .trim()
+            .split("\n")
+            .slice(2)
+            .map((l) => l.split(/\s{2,}/));
         expect(rows.map((r) => `${r[1]} ${r[2]} ${r[4] ?? r[3]}`)).toEqual([
             "cloud standby C, D",
             "cloud primary A, B",
@@ -157,12 +165,19 @@ describe("scm-upgrade command line", () => {
         const block = /## The command line\s+```\n([\s\S]*?)```/.exec(readme);
         expect(block).not.toBeNull();
         const norm = (l: string) => l.trim().replace(/\s+/g, " ");
-        const synopsis = block![1].split("\n").filter((l) => l.startsWith("scm-upgrade ")).map(norm);
+        const synopsis = block![1]
+            .split("\n")
+            .filter((l) => l.startsWith("scm-upgrade "))
+            .map(norm);
         const commands = [...cli(["--help"]).stdout.matchAll(/^ {2}([a-z]+) {2,}/gm)].map((m) => m[1]);
         expect(commands.length).toBeGreaterThanOrEqual(9);
         expect(synopsis.map((l) => l.split(" ")[1])).toEqual(commands);
         for (const c of commands) {
-            const usage = norm(cli([c, "--help"]).stdout.split("\n")[0].replace(/^Usage: /, ""));
+            const usage = norm(
+                cli([c, "--help"])
+                    .stdout.split("\n")[0]
+                    .replace(/^Usage: /, ""),
+            );
             expect(synopsis.find((l) => l.split(" ")[1] === c)).toBe(usage);
             // Every command's help says what it does, beyond its usage line.
             expect({ c, lines: cli([c, "--help"]).stdout.trim().split("\n").length > 1 }).toEqual({ c, lines: true });
@@ -189,7 +204,10 @@ describe("scm-upgrade command line", () => {
     test("--json turns errors into one JSON event", () => {
         const r = cli(["up", "--stack", "test-cli-bad", "--json", "--yes"]);
         expect(r.code).toBe(3);
-        const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const events = r.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
         expect(events[events.length - 1]).toMatchObject({ type: "error", code: 3 });
     });
 
@@ -228,8 +246,7 @@ describe("scm-upgrade command line", () => {
         const lockDir = path.join(tmp, "state", ".pulumi", "locks", "organization", "scm-upgrade", "test-cli-lock");
         fs.mkdirSync(lockDir, { recursive: true });
         const dead = spawnSync("true").pid;
-        const lock = (pid: number) =>
-            JSON.stringify({ pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: new Date().toISOString() });
+        const lock = (pid: number) => JSON.stringify({ pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: new Date().toISOString() });
         fs.writeFileSync(path.join(lockDir, "killed-run.json"), lock(dead));
         const locked = cli(["refresh", "--stack", "test-cli-lock"]);
         expect(locked.code).toBe(5);

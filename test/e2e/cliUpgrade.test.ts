@@ -44,7 +44,10 @@ describeWithProvider("scm-upgrade up twice", () => {
         const before = readAudit(sb.dir).filter((e) => e.action === "upgrade").length;
         const r = cli(["up", "--yes", "--json"]);
         expect(r.code).toBe(0);
-        const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const events = r.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
         expect(events[0]).toMatchObject({ type: "run-started", operation: "up" });
         expect(events.find((e) => e.type === "run-finished")).toMatchObject({ result: "succeeded" });
         expect(events.filter((e) => e.type === "node")).toEqual([]);

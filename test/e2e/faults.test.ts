@@ -54,7 +54,11 @@ interface Running {
 function start(args: string[], o: { tty?: boolean } = {}): Running {
     const argv = [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack];
     const child = o.tty
-        ? spawn("script", ["-qfec", [process.execPath, ...argv].map((a) => `'${a}'`).join(" "), "/dev/null"], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["pipe", "pipe", "pipe"] })
+        ? spawn("script", ["-qfec", [process.execPath, ...argv].map((a) => `'${a}'`).join(" "), "/dev/null"], {
+              cwd: projectRoot,
+              env: { ...process.env, ...env },
+              stdio: ["pipe", "pipe", "pipe"],
+          })
         : spawn(process.execPath, argv, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let partial = "";
@@ -102,7 +106,10 @@ function planOrder(s: SandboxFixture): string[] {
 }
 
 const auditSince = (t: string) => readAudit(sb.dir).filter((e) => e.time >= t);
-const begun = (t: string, action: string) => auditSince(t).filter((e) => e.action === action && e.outcome === "begin").map((e) => `${e.host}/${e.service}`);
+const begun = (t: string, action: string) =>
+    auditSince(t)
+        .filter((e) => e.action === action && e.outcome === "begin")
+        .map((e) => `${e.host}/${e.service}`);
 const reportOf = (out: string) => {
     const m = /^report: (\S+\.html)\s*$/m.exec(out);
     if (m) reports.push(m[1]);
@@ -141,7 +148,11 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
             );
             // The node in progress finished cleanly; nothing else was touched.
             expect(begun(t0, "upgrade")).toEqual(["C/cloud"]);
-            expect(auditSince(t0).filter((e) => e.action === "upgrade" && e.outcome === "success").map((e) => e.host)).toEqual(["C"]);
+            expect(
+                auditSince(t0)
+                    .filter((e) => e.action === "upgrade" && e.outcome === "success")
+                    .map((e) => e.host),
+            ).toEqual(["C"]);
         }));
 
     test("case 6 (and case 1's resume): a window that closes during wave 2: wave 2 finishes, no new wave starts, exit 6 with the time and how to resume", () =>
@@ -182,7 +193,9 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
             failedReport = reportOf(r.out);
             expect(r.code).toBe(1);
             const err = lastLine(r.out);
-            expect(err).toMatch(/^error: Host A could not be reached over SSH \(after \d+ failed attempts: dial tcp 127\.90\.1\.1:2222: connect: connection refused\)\. The upgrade stopped at A\/config-server /);
+            expect(err).toMatch(
+                /^error: Host A could not be reached over SSH \(after \d+ failed attempts: dial tcp 127\.90\.1\.1:2222: connect: connection refused\)\. The upgrade stopped at A\/config-server /,
+            );
             expect(err).toContain(`run \`scm-upgrade up --stack ${stack}\` to resume`);
             // The budget: dialErrorLimit dials of at most perDialTimeoutSeconds each, with the backoff between them
             // (100 ms, x1.5). A refused connection fails at once; a host that drops packets takes the whole budget.
@@ -223,7 +236,8 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
             const untouched = new Set(order.slice(6));
             expect(auditSince(t4).filter((e) => untouched.has(`${e.host}/${e.service}`))).toEqual([]);
             const st = await status({ dir: sb.dir });
-            for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.1.2 UP`);
+            for (const h of st.hosts)
+                for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.1.2 UP`);
         }));
 
     test("case 11: the report of a real run (case 4's) in headless Chromium: every node of the plan, each with its outcome", () =>

@@ -20,7 +20,8 @@ describeWithProvider("live state before every preview and up", () => {
     const sha = (f: string) => crypto.createHash("sha256").update(fs.readFileSync(f)).digest("hex");
     const allAt = async (v: string) => {
         const st = await status({ dir: sb.dir });
-        for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} ${v} UP`);
+        for (const h of st.hosts)
+            for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} ${v} UP`);
     };
 
     test("after a reset to 3.1.2 with the same package: preview lists every node, up upgrades every node again", async () => {
@@ -44,7 +45,8 @@ describeWithProvider("live state before every preview and up", () => {
         expect(upgradesSince(t0)).toEqual(order());
         await allAt("3.2.0");
         // The summary shows this run's nodes, each once.
-        for (const n of order()) expect(r.stdout.split("\n").filter((l) => new RegExp(`\\b${n.split("/")[0]}\\s+${n.split("/")[1]}\\s`).test(l))).toHaveLength(1);
+        for (const n of order())
+            expect(r.stdout.split("\n").filter((l) => new RegExp(`\\b${n.split("/")[0]}\\s+${n.split("/")[1]}\\s`).test(l))).toHaveLength(1);
     }, 900000);
 
     test("nothing to do: up runs nothing on the hosts and says so, from what it read live", async () => {
@@ -62,7 +64,10 @@ describeWithProvider("live state before every preview and up", () => {
     test("a standby node rolled back by hand with the vendor script: up upgrades exactly that node", async () => {
         const h = sb.host("C");
         const script = sb.script("C");
-        const rb = await sb.ssh("C", `cd '${path.dirname(script)}' && ./scmupgrade.py --service cloud --install-path '${sb.install("C", "cloud")}' --rollback --start`);
+        const rb = await sb.ssh(
+            "C",
+            `cd '${path.dirname(script)}' && ./scmupgrade.py --service cloud --install-path '${sb.install("C", "cloud")}' --rollback --start`,
+        );
         expect(rb.stdout).toContain("rollback success!");
         expect(h.center).toBe("standby");
         // status: what the state recorded beside what the host says now.

@@ -47,8 +47,12 @@ describeWithProvider("scm-upgrade up with parallelism 3 on 16 hosts", () => {
         setFault(slowB, "cloud", { slowSeconds: 4 }, sb.dir);
 
         const failed = cli(["up", "--yes", "--json"]);
-        const events = failed.stdout.trim().split("\n").map((l) => JSON.parse(l));
-        const at = (host: string, status: string) => Date.parse(events.find((e) => e.type === "node" && e.host === host && e.service === "cloud" && e.status === status)?.time);
+        const events = failed.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
+        const at = (host: string, status: string) =>
+            Date.parse(events.find((e) => e.type === "node" && e.host === host && e.service === "cloud" && e.status === status)?.time);
         expect(failed.code).toBe(1);
         const last = failed.stderr.trim().split("\n").pop() ?? "";
         expect(last).toContain(`stopped at ${failing}/cloud`);
@@ -97,6 +101,7 @@ describeWithProvider("scm-upgrade up with parallelism 3 on 16 hosts", () => {
             expect(start).toBeGreaterThan(prevEnd);
         }
         const st = await status({ dir: sb.dir });
-        for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
+        for (const h of st.hosts)
+            for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
     }, 900000);
 });

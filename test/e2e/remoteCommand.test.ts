@@ -36,7 +36,9 @@ describeWithProvider("remote.Command over SSH with the real engine", () => {
         );
         const first = await stack.up();
         expect(first.summary.resourceChanges).toEqual({ create: 2 });
-        expect(first.outputs.stdout.value).toMatch(new RegExp(`^hello from .+ as ${sshd.user} on \\S+ \\d+ ${sshd.address.replace(/\./g, "\\.")} ${sshd.port}$`));
+        expect(first.outputs.stdout.value).toMatch(
+            new RegExp(`^hello from .+ as ${sshd.user} on \\S+ \\d+ ${sshd.address.replace(/\./g, "\\.")} ${sshd.port}$`),
+        );
         const second = await stack.up();
         expect(second.summary.resourceChanges).toEqual({ same: 2 });
         // What is stored: the state file on disk (the Automation API's exportStack shows secrets in clear by design).

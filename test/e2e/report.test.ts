@@ -31,7 +31,12 @@ function bigWaves(): Wave[] {
             name: `scm-${center}-${String(i).padStart(2, "0")}.dc.example.com`,
             address: `10.2.0.${i}`,
             center,
-            services: ["cloud", "content-server", ...(i % 6 === 0 || i % 6 === 1 ? (["config-server"] as const) : []), ...(i % 4 === 0 || i % 4 === 1 ? (["schedule-server"] as const) : [])],
+            services: [
+                "cloud",
+                "content-server",
+                ...(i % 6 === 0 || i % 6 === 1 ? (["config-server"] as const) : []),
+                ...(i % 4 === 0 || i % 4 === 1 ? (["schedule-server"] as const) : []),
+            ],
             site: i <= 4 ? "rootSite" : `branch${i % 3}`,
             rootSite: i <= 4,
         });
@@ -159,7 +164,9 @@ describe.each([
         expect(countColour(img, "#fdf1e4")).toBeGreaterThan(10000); // primary lane
         for (const box of p.elements) {
             // The inside of each box is white and it has its lane's coloured border.
-            expect(countColour(img, "#ffffff", { x: box.x + 2, y: box.y + 2, w: box.width - 4, h: box.height - 4 })).toBeGreaterThan(box.width * box.height * 0.3);
+            expect(countColour(img, "#ffffff", { x: box.x + 2, y: box.y + 2, w: box.width - 4, h: box.height - 4 })).toBeGreaterThan(
+                box.width * box.height * 0.3,
+            );
         }
     });
 });

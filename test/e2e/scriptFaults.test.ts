@@ -44,7 +44,10 @@ function up(what: string): Run {
 const key = (e: AuditEntry) => `${e.host}/${e.service}`;
 const since = (t: string) => readAudit(sb.dir).filter((e) => e.time >= t);
 /** The nodes whose scmupgrade.py (upgrade) began since `t`, in order. */
-const upgraded = (t: string) => since(t).filter((e) => e.action === "upgrade" && e.outcome === "begin").map(key);
+const upgraded = (t: string) =>
+    since(t)
+        .filter((e) => e.action === "upgrade" && e.outcome === "begin")
+        .map(key);
 const lastLine = (r: Run) => r.stderr.trim().split("\n").pop() ?? "";
 
 /** Every node: version, pid and health, keyed host/service:port. */
@@ -69,7 +72,9 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
      */
     async function expectStoppedAt(r: Run, node: string, before: string[]) {
         expect(r.code).toBe(1);
-        expect(lastLine(r)).toContain(`The upgrade stopped at ${node} after ${before.length} node${before.length === 1 ? "" : "s"} upgraded in this run; later nodes were not touched.`);
+        expect(lastLine(r)).toContain(
+            `The upgrade stopped at ${node} after ${before.length} node${before.length === 1 ? "" : "s"} upgraded in this run; later nodes were not touched.`,
+        );
         expect(r.stderr).not.toMatch(/Preflight failed/);
         const later = order.slice(order.indexOf(node) + 1);
         expect(since(t0).filter((e) => later.includes(key(e)))).toEqual([]);
@@ -86,7 +91,10 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
         return r;
     }
     /** The audit's last line of `node`'s scmupgrade.py since `t`. */
-    const endOf = (t: string, node: string) => since(t).filter((e) => e.action === "upgrade" && e.outcome !== "begin" && key(e) === node).pop();
+    const endOf = (t: string, node: string) =>
+        since(t)
+            .filter((e) => e.action === "upgrade" && e.outcome !== "begin" && key(e) === node)
+            .pop();
 
     test("3.2.0 on a host whose /usr/bin/python is Python 3: `up` exits 4 from the preflight naming host and fix; no node changed anywhere", async () => {
         expect(sb.state().script ?? "3.2.0").toBe("3.2.0");
@@ -95,8 +103,12 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
         // The first fix: Python 2 on B.
         clearFaults({ host: "B", dir: sb.dir });
         expect(r.code).toBe(4);
-        expect(lastLine(r)).toMatch(/^error: Preflight failed on B: the staged release cannot run there; no node was upgraded\. host B: the staged scmupgrade\.py cannot run: .* cannot compile it \(SyntaxError: /);
-        expect(lastLine(r)).toContain("Fix: install Python 2 as /proc/self/cwd/../../../usr/bin/python on B (the 3.2.0 scmupgrade.py is Python 2 code), or set upgradeScript to a newer scmupgrade.py that runs on Python 3.");
+        expect(lastLine(r)).toMatch(
+            /^error: Preflight failed on B: the staged release cannot run there; no node was upgraded\. host B: the staged scmupgrade\.py cannot run: .* cannot compile it \(SyntaxError: /,
+        );
+        expect(lastLine(r)).toContain(
+            "Fix: install Python 2 as /proc/self/cwd/../../../usr/bin/python on B (the 3.2.0 scmupgrade.py is Python 2 code), or set upgradeScript to a newer scmupgrade.py that runs on Python 3.",
+        );
         expect(since(t0)).toEqual([]);
         expect(await snapshot()).toEqual(initial);
     });
@@ -110,7 +122,12 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
     });
 
     test("mv fails halfway through replace (exit 0, no success line): stops at the standby C/config-server, half-replaced; the resume ran no finished node", async () => {
-        const r = await failAt("C/config-server", { step: "replace", at: "middle" }, ["D/cloud", "A/cloud", "B/cloud"], "resume + mv fails halfway at C/config-server");
+        const r = await failAt(
+            "C/config-server",
+            { step: "replace", at: "middle" },
+            ["D/cloud", "A/cloud", "B/cloud"],
+            "resume + mv fails halfway at C/config-server",
+        );
         expect(upgraded(r.t)).toEqual(["D/cloud", "A/cloud", "B/cloud", "C/config-server"]);
         expect(endOf(r.t, "C/config-server")).toMatchObject({ outcome: "failed", step: "replace", exitCode: 0 });
         expect(r.stderr).toContain("scmupgrade.py did not print upgrade success! (exit status 0)");
@@ -141,13 +158,20 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
         fs.writeFileSync(script, renderUpgradeScript("latest"));
         await configure({ upgradeScript: script });
         setInterpreterFault("B", "python3", sb.dir);
-        const r = await failAt("D/schedule-server", { step: "stop" }, ["D/content-server", "B/content-server"], "newest script: resume + stop fails at D/schedule-server");
+        const r = await failAt(
+            "D/schedule-server",
+            { step: "stop" },
+            ["D/content-server", "B/content-server"],
+            "newest script: resume + stop fails at D/schedule-server",
+        );
         expect(upgraded(r.t)).toEqual(["B/content-server", "D/schedule-server"]);
         // D/content-server's files were replaced before its start failed: its nodes are started by the control script.
         const starts = since(r.t).filter((e) => key(e) === "D/content-server" && e.action === "start");
         expect(starts.length).toBeGreaterThan(0);
         expect(starts.map((e) => `${e.outcome} ${e.version}`)).toEqual(starts.map(() => "ok 3.2.0"));
-        const begin = since(r.t).find((e) => e.action === "upgrade" && e.outcome === "begin" && key(e) === "D/schedule-server") as AuditEntry & { script?: string };
+        const begin = since(r.t).find((e) => e.action === "upgrade" && e.outcome === "begin" && key(e) === "D/schedule-server") as AuditEntry & {
+            script?: string;
+        };
         expect(begin.script).toBe("latest");
         expect(endOf(r.t, "D/schedule-server")).toMatchObject({ outcome: "failed", step: "stop", exitCode: 1, version: "3.1.2" });
         // It failed after its backup: the newest script would refuse (exit 2) to run as is.
@@ -155,11 +179,20 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
     });
 
     test("newest script, resumed: D/schedule-server backs up to a fresh --backup-path (never the script's exit 2); mv fails halfway at the primary B/schedule-server", async () => {
-        const r = await failAt("B/schedule-server", { step: "replace", at: "middle" }, ["D/schedule-server"], "newest script: resume (fresh --backup-path) + mv fails halfway at B/schedule-server");
+        const r = await failAt(
+            "B/schedule-server",
+            { step: "replace", at: "middle" },
+            ["D/schedule-server"],
+            "newest script: resume (fresh --backup-path) + mv fails halfway at B/schedule-server",
+        );
         expect(upgraded(r.t)).toEqual(["D/schedule-server", "B/schedule-server"]);
-        const begin = since(r.t).find((e) => e.action === "upgrade" && e.outcome === "begin" && key(e) === "D/schedule-server") as AuditEntry & { backupPath?: string };
+        const begin = since(r.t).find((e) => e.action === "upgrade" && e.outcome === "begin" && key(e) === "D/schedule-server") as AuditEntry & {
+            backupPath?: string;
+        };
         expect(begin.backupPath).toMatch(/\/opt\/scm_upgrade\/sequoiacm\/service_tmp\/retry-\d{8}T\d{6}Z$/);
-        expect(r.stderr).toMatch(/warning: backup:schedule-server: stale backup marker \S+\/service_tmp\/sequoiacm-schedule\/backup\/\.backup_completed: .*a newer one refuses to run over it \(the node script then backs up elsewhere\)/);
+        expect(r.stderr).toMatch(
+            /warning: backup:schedule-server: stale backup marker \S+\/service_tmp\/sequoiacm-schedule\/backup\/\.backup_completed: .*a newer one refuses to run over it \(the node script then backs up elsewhere\)/,
+        );
         expect(endOf(r.t, "D/schedule-server")).toMatchObject({ outcome: "success", version: "3.2.0" });
         expect(endOf(r.t, "B/schedule-server")).toMatchObject({ outcome: "failed", step: "replace", exitCode: 0 });
     });
@@ -169,7 +202,10 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
         const r = up("newest script: half-replaced B/schedule-server refused");
         await expectStoppedAt(r, "B/schedule-server", []);
         expect(since(r.t).filter((e) => e.action === "upgrade")).toEqual([]);
-        const m = /schedule-server on B is half-replaced \(installed: 3\.1\.2, no control script\) after an earlier attempt that left a completed backup at \S+; this scmupgrade\.py refuses to run over it, and a fresh backup would save the broken install\. Restore the earlier install from that backup: (cd \S+ && \.\/scmupgrade\.py --service schedule-server --install-path \S+ --rollback --start); then run the upgrade again/.exec(r.stderr);
+        const m =
+            /schedule-server on B is half-replaced \(installed: 3\.1\.2, no control script\) after an earlier attempt that left a completed backup at \S+; this scmupgrade\.py refuses to run over it, and a fresh backup would save the broken install\. Restore the earlier install from that backup: (cd \S+ && \.\/scmupgrade\.py --service schedule-server --install-path \S+ --rollback --start); then run the upgrade again/.exec(
+                r.stderr,
+            );
         expect(m).not.toBeNull();
         rollbackCommand = m![1];
     });
@@ -190,6 +226,7 @@ describeWithProvider("the vendor script's failures through the engine, on one sa
         ]);
         expect(since(t0).filter((e) => e.exitCode === 2)).toEqual([]);
         const st = await status({ dir: sb.dir });
-        for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
+        for (const h of st.hosts)
+            for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
     });
 });

@@ -42,7 +42,13 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
             const e = effectiveHost(c, h);
             const staged = await onHost(
                 h.name,
-                renderUnpack({ stagingDir: e.stagingDir, tarballPath: sb.state().packagePath, installUser: c.installUser, installGroup: c.installGroup, become: c.become }),
+                renderUnpack({
+                    stagingDir: e.stagingDir,
+                    tarballPath: sb.state().packagePath,
+                    installUser: c.installUser,
+                    installGroup: c.installGroup,
+                    become: c.become,
+                }),
             );
             expect(staged.markers.values.result).toBe("staged");
             const pre = await onHost(h.name, renderPreflight(preflightArgsFor(c, h.name, 10)));
@@ -78,7 +84,9 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
 
     test("rollback in reverse order brings every node back to 3.1.2", async () => {
         const c = config();
-        const order = planWaves(c).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`)).reverse();
+        const order = planWaves(c)
+            .flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`))
+            .reverse();
         const t0 = new Date().toISOString();
         for (const key of order) {
             const [host, service] = key.split("/") as [string, ServiceName];
@@ -119,7 +127,11 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
         r = await onHost("C", upgradeText(c, "C", "config-server"));
         expect({ code: r.code, result: r.markers.values.result, started: r.markers.values.started }).toEqual({ code: 0, result: "started", started: "8190" });
         expect(readAudit(sb.dir).filter((e) => e.action === "upgrade").length).toBe(upgradesBefore);
-        expect(readAudit(sb.dir).filter((e) => e.host === "C" && e.service === "config-server" && e.action === "start").pop()).toMatchObject({ outcome: "ok", version: "3.2.0", port: 8190 });
+        expect(
+            readAudit(sb.dir)
+                .filter((e) => e.host === "C" && e.service === "config-server" && e.action === "start")
+                .pop(),
+        ).toMatchObject({ outcome: "ok", version: "3.2.0", port: 8190 });
         // and the next run has nothing to do
         expect((await onHost("C", upgradeText(c, "C", "config-server"))).markers.values.result).toBe("skipped");
 
@@ -163,6 +175,9 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
         expect(readAudit(sb.dir).length).toBe(audit);
         clearFaults({ host: "B", dir: sb.dir });
         r = await onHost("B", renderUnpack(unpackArgsFor(c, "B", sb.state().packagePath)));
-        expect({ code: r.code, check: r.markers.checks[0] }).toEqual({ code: 0, check: { name: "script-interpreter", status: "ok", detail: "#!/proc/self/cwd/../../../usr/bin/python" } });
+        expect({ code: r.code, check: r.markers.checks[0] }).toEqual({
+            code: 0,
+            check: { name: "script-interpreter", status: "ok", detail: "#!/proc/self/cwd/../../../usr/bin/python" },
+        });
     });
 });

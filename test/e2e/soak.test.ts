@@ -32,13 +32,17 @@ describeWithProvider("scm-upgrade up with a soak", () => {
         expect(audit.filter((e) => e.action === "upgrade" && e.outcome === "begin").map((e) => `${e.host}/${e.service}`)).toEqual(["C/cloud", "D/cloud"]);
         expect(audit.filter((e) => sb.host(e.host).center === "primary")).toEqual([]);
         const before = await status({ dir: sb.dir });
-        for (const h of before.hosts.filter((x) => x.center === "primary")) for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version}`).toBe(`${h.name}/${n.service} 3.1.2`);
+        for (const h of before.hosts.filter((x) => x.center === "primary"))
+            for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version}`).toBe(`${h.name}/${n.service} 3.1.2`);
 
         clearFaults({ dir: sb.dir });
         const t1 = Date.now();
         const ok = cli(["up", "--yes", "--json"]);
         expect(ok.code).toBe(0);
-        const events = ok.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const events = ok.stdout
+            .trim()
+            .split("\n")
+            .map((l) => JSON.parse(l));
         // Every soak of the plan ran (each watches a standby node this run upgraded, or one its failed soak never passed), and lasted its 15 s.
         const passed = events.filter((e) => e.type === "soak" && e.status === "passed");
         expect([...new Set(passed.map((e) => e.soak))]).toEqual(soaks.map((s) => s.id));
@@ -59,7 +63,8 @@ describeWithProvider("scm-upgrade up with a soak", () => {
         fs.rmSync(report.path, { force: true });
         for (const s of soaks) expect(html).toContain(`data-soak-bar="${s.id}"`);
         const st = await status({ dir: sb.dir });
-        for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
+        for (const h of st.hosts)
+            for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
         expect(Date.now() - t1).toBeLessThan(400000);
     }, 900000);
 });

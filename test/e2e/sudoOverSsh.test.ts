@@ -69,7 +69,9 @@ d("become the install user through sudo over SSH", () => {
         const tarball = `${uploadDir(c.stagingDir)}/${path.basename(sb.state().packagePath)}`;
         expect((await run(`cp '${sb.state().packagePath}' '${tarball}'`)).code).toBe(0);
         const sha = sh("sha256sum", [sb.state().packagePath]).split(" ")[0];
-        const staged = await run(renderUnpack({ stagingDir: c.stagingDir, tarballPath: tarball, sha256: sha, installUser: INSTALL, installGroup: GROUP, become: "sudo" }));
+        const staged = await run(
+            renderUnpack({ stagingDir: c.stagingDir, tarballPath: tarball, sha256: sha, installUser: INSTALL, installGroup: GROUP, become: "sudo" }),
+        );
         expect(staged.markers.values.result).toBe("staged");
         const owner = sh("stat", ["-c", "%U:%G", path.join(c.stagingDir, "sequoiacm", "scmupgrade.py")]).trim();
         expect(owner).toBe(`${INSTALL}:${GROUP}`);
@@ -107,7 +109,12 @@ d("become the install user through sudo over SSH", () => {
                     rollbackOnHealthFailure: false,
                 }),
             );
-            expect({ s, result: r.markers.values.result, after: r.markers.values["version-after"], stderr: r.stderr }).toEqual({ s, result: "upgraded", after: "3.2.0", stderr: "" });
+            expect({ s, result: r.markers.values.result, after: r.markers.values["version-after"], stderr: r.stderr }).toEqual({
+                s,
+                result: "upgraded",
+                after: "3.2.0",
+                stderr: "",
+            });
         }
         // The nodes were restarted by the install user, not root.
         const users = sh("ps", ["-eo", "user:32,args"])
@@ -116,6 +123,10 @@ d("become the install user through sudo over SSH", () => {
             .map((l) => l.trim().split(/\s+/)[0]);
         expect(users.length).toBeGreaterThan(0);
         expect(new Set(users)).toEqual(new Set([INSTALL]));
-        expect(readAudit(sb.dir).filter((e) => e.host === "C" && e.action === "upgrade" && e.outcome === "success").map((e) => e.service)).toEqual(services);
+        expect(
+            readAudit(sb.dir)
+                .filter((e) => e.host === "C" && e.action === "upgrade" && e.outcome === "success")
+                .map((e) => e.service),
+        ).toEqual(services);
     });
 });

@@ -40,7 +40,12 @@ describeWithProvider("team mode: state in a file:// folder", () => {
             const [lock] = await lockTaken(url, stack);
             // Pause the winner while a node is in flight, so the state holds its pending operation and
             // stays still while the loser tries (the defect: the loser cleared it).
-            await waitFor("a node in flight, recorded in the state", () => (/upgrading/.test(first.stderr()) && pendingOps(bob.exportState(stack)).length > 0) || undefined, 300000, 200);
+            await waitFor(
+                "a node in flight, recorded in the state",
+                () => (/upgrading/.test(first.stderr()) && pendingOps(bob.exportState(stack)).length > 0) || undefined,
+                300000,
+                200,
+            );
             killGroup(first.child, "SIGSTOP");
             const before = bob.exportState(stack);
             expect(pendingOps(before).length).toBeGreaterThan(0);
@@ -49,7 +54,9 @@ describeWithProvider("team mode: state in a file:// folder", () => {
             killGroup(first.child, "SIGCONT");
             expect(loser.code).toBe(5);
             expect(loser.seconds).toBeLessThan(60);
-            expect(loser.stderr).toContain(`Another run holds the lock of stack ${stack} (held by ${thisOperator()} (pid ${lock.pid}) since ${lock.timestamp})`);
+            expect(loser.stderr).toContain(
+                `Another run holds the lock of stack ${stack} (held by ${thisOperator()} (pid ${lock.pid}) since ${lock.timestamp})`,
+            );
             expect(loser.stderr).toContain(`scm-upgrade unlock --stack ${stack}`);
             expect(loser.stderr).not.toMatch(/clearing the record/);
             expect(after).toBe(before);

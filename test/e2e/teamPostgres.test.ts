@@ -7,7 +7,19 @@ import { readAudit } from "../../sandbox/audit";
 import { reset, status } from "../../sandbox/cluster";
 import { describeWithProvider } from "../helpers/engine";
 import { usePostgres } from "../helpers/postgres";
-import { beginsSince, killGroup, stopAllRuns, lockTaken, makeOperator, Operator, pendingOps, planOrder, thisOperator, waitFor, writeTeamStack } from "../helpers/team";
+import {
+    beginsSince,
+    killGroup,
+    stopAllRuns,
+    lockTaken,
+    makeOperator,
+    Operator,
+    pendingOps,
+    planOrder,
+    thisOperator,
+    waitFor,
+    writeTeamStack,
+} from "../helpers/team";
 import { useSandbox } from "../sandbox/fixture";
 
 /**
@@ -39,7 +51,11 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         // A fresh 3.1.2 cluster (the sandbox is shared by the cases of this file).
         if (readAudit(sb.dir).some((e) => e.action === "upgrade" || e.action === "rollback")) await reset({ dir: sb.dir });
         stacks.push(name);
-        await writeTeamStack(sb, name, { PULUMI_BACKEND_URL: pg.url, PULUMI_CONFIG_PASSPHRASE_FILE: passphrase, SCM_UPGRADE_PULUMI_HOME: path.join(tmp, "home-alice") });
+        await writeTeamStack(sb, name, {
+            PULUMI_BACKEND_URL: pg.url,
+            PULUMI_CONFIG_PASSPHRASE_FILE: passphrase,
+            SCM_UPGRADE_PULUMI_HOME: path.join(tmp, "home-alice"),
+        });
     };
 
     test("two operators race on one stack: the second is refused at once (exit 5, names the holder) and changes nothing; the first upgrades every node once; status and rollback from the other operator", async () => {
@@ -51,7 +67,12 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
             const [lock] = await lockTaken(pg.url, stack);
             // Pause the winner while a node is in flight, so the state holds its pending operation and
             // stays still while the loser tries (the defect: the loser cleared it).
-            await waitFor("a node in flight, recorded in the state", () => (/upgrading/.test(first.stderr()) && pendingOps(bob.exportState(stack)).length > 0) || undefined, 300000, 200);
+            await waitFor(
+                "a node in flight, recorded in the state",
+                () => (/upgrading/.test(first.stderr()) && pendingOps(bob.exportState(stack)).length > 0) || undefined,
+                300000,
+                200,
+            );
             killGroup(first.child, "SIGSTOP");
             const before = bob.exportState(stack);
             expect(pendingOps(before).length).toBeGreaterThan(0);
@@ -76,7 +97,10 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         // The state is in PostgreSQL, encrypted with the shared passphrase: the other operator reads it.
         const st = await bob.run(["status", "--json", "--stack", stack]);
         expect(st.code).toBe(0);
-        const nodes = JSON.parse(st.stdout.trim().split("\n").pop()!).nodes as Record<string, { versionBefore: string; versionAfter: string; skipped: boolean }>;
+        const nodes = JSON.parse(st.stdout.trim().split("\n").pop()!).nodes as Record<
+            string,
+            { versionBefore: string; versionAfter: string; skipped: boolean }
+        >;
         expect(Object.keys(nodes).sort()).toEqual([...planOrder(sb)].sort());
         for (const [k, n] of Object.entries(nodes)) expect(`${k} ${n.versionBefore} -> ${n.versionAfter} ${n.skipped}`).toBe(`${k} 3.1.2 -> 3.2.0 false`);
         expect(pg.sql(`SELECT count(*) FROM pulumi_state WHERE key LIKE 'pulumi/.pulumi/stacks/scm-upgrade/${stack}.json%'`).trim()).not.toBe("0");
@@ -96,7 +120,12 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         const t0 = new Date().toISOString();
         const dying = alice.start(["up", "--yes", "--stack", stack]);
         // Killed (the whole process group, as a laptop dies) right after a node finished its upgrade.
-        await waitFor("two nodes upgraded", () => readAudit(sb.dir).filter((e) => e.action === "upgrade" && e.outcome === "success" && e.time >= t0).length >= 2 || undefined, 300000, 20);
+        await waitFor(
+            "two nodes upgraded",
+            () => readAudit(sb.dir).filter((e) => e.action === "upgrade" && e.outcome === "success" && e.time >= t0).length >= 2 || undefined,
+            300000,
+            20,
+        );
         killGroup(dying.child, "SIGKILL");
         expect((await dying.done).signal).toBe("SIGKILL");
         const [lock] = await readLocks(pg.url, stack);
@@ -126,7 +155,8 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         expect([...begins].sort()).toEqual([...order].sort());
         expect(begins).toEqual(order);
         const cluster = await status({ dir: sb.dir });
-        for (const h of cluster.hosts) for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service} 3.2.0 UP`);
+        for (const h of cluster.hosts)
+            for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service} 3.2.0 UP`);
         expect(pendingOps(bob.exportState(stack))).toEqual([]);
     }, 900000);
 });

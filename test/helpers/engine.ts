@@ -8,7 +8,9 @@ export const describeWithProvider: jest.Describe = ((name: string, fn: () => voi
     describe(name, () => {
         beforeAll(() => {
             if (!commandProviderKind()) {
-                throw new Error("No command provider in the project's PULUMI_HOME: run `npm run bootstrap` (it builds the offline stand-in when the official one cannot be had).");
+                throw new Error(
+                    "No command provider in the project's PULUMI_HOME: run `npm run bootstrap` (it builds the offline stand-in when the official one cannot be had).",
+                );
             }
         });
         fn();

@@ -68,7 +68,8 @@ export function usePostgres(name: string): PostgresCluster {
         url: "",
         port: 0,
         dataDir,
-        sql: (query) => pg(path.join(bin, "psql"), ["-X", "-A", "-t", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "postgres", "-d", "pulumi", "-c", query]),
+        sql: (query) =>
+            pg(path.join(bin, "psql"), ["-X", "-A", "-t", "-h", "127.0.0.1", "-p", String(cluster.port), "-U", "postgres", "-d", "pulumi", "-c", query]),
     };
     let started = false;
     // Should afterAll never run (a killed worker), stop the server with this process.
@@ -88,7 +89,8 @@ export function usePostgres(name: string): PostgresCluster {
         if (asRoot()) {
             const uid = Number(spawnSync("id", ["-u", "postgres"], { encoding: "utf8" }).stdout.trim());
             const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
-            if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new Error("running as root, but there is no `postgres` system user to run the server as");
+            if (!Number.isInteger(uid) || !Number.isInteger(gid))
+                throw new Error("running as root, but there is no `postgres` system user to run the server as");
             fs.chownSync(dataDir, uid, gid);
             fs.chownSync(sockDir, uid, gid);
         }

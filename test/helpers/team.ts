@@ -204,4 +204,3 @@ export async function writeTeamStack(sb: SandboxFixture, stack: string, env: Rec
         }
     }
 }
-

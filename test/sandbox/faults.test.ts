@@ -11,7 +11,9 @@ const sb = useSandbox("faults", 33);
 
 const upgrade = (host: string, args: string) => sb.ssh(host, `cd '${path.dirname(sb.script(host))}' && ./scmupgrade.py ${args}`);
 const lastEnd = (host: string, service: string) =>
-    readAudit(sb.dir).filter((e) => e.host === host && e.service === service && e.action === "upgrade" && e.outcome !== "begin").pop()!;
+    readAudit(sb.dir)
+        .filter((e) => e.host === host && e.service === service && e.action === "upgrade" && e.outcome !== "begin")
+        .pop()!;
 
 beforeAll(async () => {
     for (const h of ["A", "B", "C", "D"]) await sb.stage(h);
@@ -82,8 +84,12 @@ describe("a failing step of scmupgrade.py: only what the vendor script can do", 
         expect(() => setFault("A", "config-server", { step: "replace", mode: "exit1" }, sb.dir)).toThrow(
             "Invalid fault for A/config-server: mode exit1 at replace is not what the vendor script does: a failing tar/cp/mv exits 0 without the success line (mode exit0).",
         );
-        expect(() => setFault("A", "config-server", { step: "start", mode: "exit0" }, sb.dir)).toThrow(/mode exit0 at start is not what the vendor script does/);
-        expect(() => setFault("A", "config-server", { step: "stop", at: "last" }, sb.dir)).toThrow(/at applies to the shell commands of untar, backup and replace, not to stop/);
+        expect(() => setFault("A", "config-server", { step: "start", mode: "exit0" }, sb.dir)).toThrow(
+            /mode exit0 at start is not what the vendor script does/,
+        );
+        expect(() => setFault("A", "config-server", { step: "stop", at: "last" }, sb.dir)).toThrow(
+            /at applies to the shell commands of untar, backup and replace, not to stop/,
+        );
     });
 
     test("mode exit1 at stop: the nodes still run, so the vendor's stop error and exit 1", async () => {
@@ -148,8 +154,13 @@ describe("which archive", () => {
     test("the first os.listdir() match of package/<install-folder>*.tar.gz, not the sorted last", async () => {
         const pkg = path.join(path.dirname(sb.script("D")), "package");
         const orig = path.join(pkg, "sequoiacm-schedule-3.2.0-release.tar.gz");
-        for (const extra of ["sequoiacm-schedule-3.1.9-old.tar.gz", "sequoiacm-schedule-9.9.9-zz.tar.gz", "sequoiacm-schedule-0.0.1-aa.tar.gz"]) fs.copyFileSync(orig, path.join(pkg, extra));
-        const listdirFirst = execFileSync("python3", ["-c", "import os,sys; print([f for f in os.listdir(sys.argv[1]) if f.startswith('sequoiacm-schedule') and f.endswith('.tar.gz')][0])", pkg], { encoding: "utf8" }).trim();
+        for (const extra of ["sequoiacm-schedule-3.1.9-old.tar.gz", "sequoiacm-schedule-9.9.9-zz.tar.gz", "sequoiacm-schedule-0.0.1-aa.tar.gz"])
+            fs.copyFileSync(orig, path.join(pkg, extra));
+        const listdirFirst = execFileSync(
+            "python3",
+            ["-c", "import os,sys; print([f for f in os.listdir(sys.argv[1]) if f.startswith('sequoiacm-schedule') and f.endswith('.tar.gz')][0])", pkg],
+            { encoding: "utf8" },
+        ).trim();
         const r = await upgrade("D", `--service=schedule-server --install-path=${sb.install("D", "schedule-server")} --dryrun`);
         expect(r.stdout).toContain(`tar -zxvf ${path.join(pkg, listdirFirst)} -C `);
         for (const f of fs.readdirSync(pkg)) if (f.startsWith("sequoiacm-schedule-") && !f.startsWith("sequoiacm-schedule-3.2.0")) fs.rmSync(path.join(pkg, f));
@@ -166,7 +177,10 @@ describe("node faults", () => {
         // the two lines come in the order the two outcomes are seen
         const lines = start.stdout.trim().split("\n");
         expect(lines.pop()).toBe("Total:2;Success:1;Failed:1");
-        expect(lines.sort()).toEqual([expect.stringMatching(/^Failed:AUTH-SERVER\(8810\) failed to start$/), expect.stringMatching(/^Success:ADMIN-SERVER\(8900\) is successfully started \(\d+\)$/)]);
+        expect(lines.sort()).toEqual([
+            expect.stringMatching(/^Failed:AUTH-SERVER\(8810\) failed to start$/),
+            expect.stringMatching(/^Success:ADMIN-SERVER\(8900\) is successfully started \(\d+\)$/),
+        ]);
         const r = await upgrade("B", `--service=cloud --install-path=${sb.install("B", "cloud")} --start`);
         expect(r.code).toBe(1);
         expect(r.stdout).toContain("Failed:AUTH-SERVER(8810) failed to start");

@@ -56,7 +56,13 @@ test("a run that failed after its backup cannot be repeated as is: exit 2; a fre
 
     // rollback from the default backup (the 3.1.2 one of the first run) removes its marker
     const back = await upgrade("C", `--service=config-server --install-path=${install} --rollback --start`);
-    expect(back.stdout.split("\n").filter((l) => l.startsWith("[INFO]"))).toEqual(["[INFO] check backup", "[INFO] stop node", "[INFO] rollback backup", "[INFO] start node", "[INFO] rollback success!"]);
+    expect(back.stdout.split("\n").filter((l) => l.startsWith("[INFO]"))).toEqual([
+        "[INFO] check backup",
+        "[INFO] stop node",
+        "[INFO] rollback backup",
+        "[INFO] start node",
+        "[INFO] rollback success!",
+    ]);
     expect(jars(install, "config-server")).toEqual(["sequoiacm-config-server-3.1.2.jar"]);
     expect(fs.existsSync(`${backup}/.backup_completed`)).toBe(false);
 });

@@ -71,7 +71,12 @@ describe("sandbox lifecycle", () => {
         const content = fs.readFileSync(path.join(state.hosts[1].installRoot, "sequoiacm-content/conf/content-server/15000/application.properties"), "utf8");
         expect(content).toContain("server.port=15000\nspring.application.name=branchSite1\n");
         for (const s of ["cloud", "config-server", "content-server"] as const) {
-            expect(installedVersion(path.join(a.installRoot, { cloud: "sequoiacm-cloud", "config-server": "sequoiacm-config", "content-server": "sequoiacm-content" }[s]), s)).toBe("3.1.2");
+            expect(
+                installedVersion(
+                    path.join(a.installRoot, { cloud: "sequoiacm-cloud", "config-server": "sequoiacm-config", "content-server": "sequoiacm-content" }[s]),
+                    s,
+                ),
+            ).toBe("3.1.2");
         }
         expect(fs.statSync(path.join(a.installRoot, "sequoiacm-cloud/bin/scmcloudctl.sh")).mode & 0o100).toBeTruthy();
     });
@@ -147,7 +152,8 @@ describe("sandbox lifecycle", () => {
     test("reset gives a fresh 3.1.2 cluster after an upgrade, same host keys", async () => {
         const c = state.hosts[2];
         const install = path.join(c.installRoot, "sequoiacm-content");
-        for (const j of fs.readdirSync(path.join(install, "lib"))) fs.renameSync(path.join(install, "lib", j), path.join(install, "lib", j.replace("3.1.2", "3.2.0")));
+        for (const j of fs.readdirSync(path.join(install, "lib")))
+            fs.renameSync(path.join(install, "lib", j), path.join(install, "lib", j.replace("3.1.2", "3.2.0")));
         fs.writeFileSync(path.join(c.hostDir, "faults.json"), JSON.stringify({ services: { cloud: { startFails: true } } }));
         const hostKey = fs.readFileSync(path.join(c.hostDir, "sshd/ssh_host_ed25519_key.pub"), "utf8");
         const r = await reset({ dir, stackConfig: false });

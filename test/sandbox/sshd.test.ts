@@ -23,7 +23,9 @@ describe("sshd helper", () => {
         const s = server();
         const kh = path.join(s.dir, "known_hosts");
         fs.writeFileSync(kh, `[${s.address}]:${s.port} ${s.hostPublicKey}\n`);
-        const args = sshArgs(targetOf(s)).map((a) => (a === "StrictHostKeyChecking=no" ? "StrictHostKeyChecking=yes" : a === "UserKnownHostsFile=/dev/null" ? `UserKnownHostsFile=${kh}` : a));
+        const args = sshArgs(targetOf(s)).map((a) =>
+            a === "StrictHostKeyChecking=no" ? "StrictHostKeyChecking=yes" : a === "UserKnownHostsFile=/dev/null" ? `UserKnownHostsFile=${kh}` : a,
+        );
         const r = spawnSync("ssh", [...args, "true"], { encoding: "utf8" });
         expect(r.status).toBe(0);
     });

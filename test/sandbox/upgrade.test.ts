@@ -69,7 +69,9 @@ describe("a manual upgrade of one content-server node", () => {
             "[INFO] upgrade success!",
         ]);
         // every shell command is echoed
-        expect(lines).toContain(`tar -zxvf ${path.dirname(sb.script("C"))}/package/sequoiacm-content-3.2.0-release.tar.gz -C ${path.dirname(sb.script("C"))}/service_tmp`);
+        expect(lines).toContain(
+            `tar -zxvf ${path.dirname(sb.script("C"))}/package/sequoiacm-content-3.2.0-release.tar.gz -C ${path.dirname(sb.script("C"))}/service_tmp`,
+        );
         expect(lines).toContain(`${install}/bin/scmctl.sh stop --all`);
         expect(lines).toContain(`${install}/bin/scmctl.sh start --all`);
         expect(lines.some((l) => /^Success:CONTENT-SERVER\(15000\) is successfully started \(\d+\)$/.test(l))).toBe(true);
@@ -156,7 +158,12 @@ describe("a manual upgrade of one content-server node", () => {
         expect(runs[0].target).toBe("3.2.0");
         const nodeEvents = readAudit(sb.dir).filter((e) => e.host === "C" && e.service === "content-server" && (e.action === "start" || e.action === "stop"));
         expect(nodeEvents.map((e) => `${e.action}:${e.version}`)).toEqual([
-            "stop:3.1.2", "start:3.2.0", "stop:3.2.0", "start:3.2.0", "stop:3.2.0", "start:3.1.2",
+            "stop:3.1.2",
+            "start:3.2.0",
+            "stop:3.2.0",
+            "start:3.2.0",
+            "stop:3.2.0",
+            "start:3.1.2",
         ]);
     });
 });
@@ -193,7 +200,10 @@ describe("--dryrun and --start", () => {
             "sequoiacm-cloud-servicecenter-3.2.0.jar",
             "sequoiacm-cloud-servicetrace-3.2.0.jar",
         ]);
-        expect(await httpJson(sb.host("D").address, 8900, "/internal/v1/health")).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
+        expect(await httpJson(sb.host("D").address, 8900, "/internal/v1/health")).toMatchObject({
+            code: 200,
+            body: { status: "UP", diskSpace: { status: "UP" } },
+        });
     });
 
     test("without --start the nodes stay stopped; --nocheck accepts another folder name", async () => {
@@ -206,7 +216,10 @@ describe("--dryrun and --start", () => {
         expect(list.code).toBe(1);
         const start = await sb.ssh("D", `${sb.ctl("D", "schedule-server")} start -t schedule-server`);
         expect(start.code).toBe(0);
-        expect(await httpJson(sb.host("D").address, 8910, "/internal/v1/health")).toMatchObject({ code: 200, body: { status: "UP", diskSpace: { status: "UP" } } });
+        expect(await httpJson(sb.host("D").address, 8910, "/internal/v1/health")).toMatchObject({
+            code: 200,
+            body: { status: "UP", diskSpace: { status: "UP" } },
+        });
     });
 
     test("stop fails only when nodes still run; no nodes and no files: a DEBUG line, and on", async () => {

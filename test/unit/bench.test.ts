@@ -26,9 +26,14 @@ function config(hosts: unknown[], extra: Record<string, unknown> = {}): UpgradeC
     return r.config;
 }
 
-
 const scaledHosts = (n: number) =>
-    scaledTopology(n, 60).map((h) => ({ name: h.name, address: h.address, center: h.center, services: h.services, ...(h.site ? { site: h.site, rootSite: !!h.rootSite } : {}) }));
+    scaledTopology(n, 60).map((h) => ({
+        name: h.name,
+        address: h.address,
+        center: h.center,
+        services: h.services,
+        ...(h.site ? { site: h.site, rootSite: !!h.rootSite } : {}),
+    }));
 
 const planOrder = (c: UpgradeConfig) => planWaves(c).flatMap((w) => w.nodes.map(nodeKey));
 
@@ -77,7 +82,20 @@ describe("the report never makes a figure up", () => {
         machine: "test machine",
         slowSeconds: 1,
         method: ["m"],
-        runs: [{ hosts: 4, nodes: 12, waves: 10, criticalPath: fig(20), stagingSeconds: 0.02, wavesSeconds: 19.98, ours: na(NA), ansible: fig(50), scripts: fig(30), oursPeakRssMiB: na(NA) }],
+        runs: [
+            {
+                hosts: 4,
+                nodes: 12,
+                waves: 10,
+                criticalPath: fig(20),
+                stagingSeconds: 0.02,
+                wavesSeconds: 19.98,
+                ours: na(NA),
+                ansible: fig(50),
+                scripts: fig(30),
+                oursPeakRssMiB: na(NA),
+            },
+        ],
         planInProcessMs: fig(0.2),
         planCli: fig(2),
         planCliCold: fig(3),
@@ -108,7 +126,10 @@ describe("the report never makes a figure up", () => {
     });
 
     test("JSON: n/a is null with the reason beside it", () => {
-        const j = reportJson(rep) as { runs: { oursSeconds: unknown; oursNotMeasured: string; ratios: Record<string, unknown> }[]; preview: { seconds: unknown } };
+        const j = reportJson(rep) as {
+            runs: { oursSeconds: unknown; oursNotMeasured: string; ratios: Record<string, unknown> }[];
+            preview: { seconds: unknown };
+        };
         expect(j.runs[0].oursSeconds).toBeNull();
         expect(j.runs[0].oursNotMeasured).toBe(NA);
         expect(j.runs[0].ratios.oursOverCriticalPath).toBeNull();

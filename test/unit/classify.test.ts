@@ -13,9 +13,17 @@ const urn = (name: string) => `urn:pulumi:s::scm-upgrade::sequoiacm:upgrade:Roll
 const nodeRun = (h: string, s: string) => childName.nodeRun(componentName.node(ROOT_NAME, h, s));
 const checks = (h: string) => childName.preflightChecks(componentName.preflight(ROOT_NAME, h));
 const out = (name: string, stdout: string) =>
-    ({ sequence: 1, timestamp: 0, resOutputsEvent: { metadata: { op: "create", urn: urn(name), type: "command:remote:Command", new: { outputs: { stdout } } } } }) as unknown as EngineEvent;
+    ({
+        sequence: 1,
+        timestamp: 0,
+        resOutputsEvent: { metadata: { op: "create", urn: urn(name), type: "command:remote:Command", new: { outputs: { stdout } } } },
+    }) as unknown as EngineEvent;
 const failed = (name: string) =>
-    ({ sequence: 1, timestamp: 0, diagnosticEvent: { urn: urn(name), severity: "error", message: "Process exited with status 1", color: "never" } }) as unknown as EngineEvent;
+    ({
+        sequence: 1,
+        timestamp: 0,
+        diagnosticEvent: { urn: urn(name), severity: "error", message: "Process exited with status 1", color: "never" },
+    }) as unknown as EngineEvent;
 
 function run(events: EngineEvent[]): RunObservations {
     const idx = buildNameIndex(hosts);
@@ -44,7 +52,11 @@ describe("failure classification from engine events", () => {
     });
 
     test("skipped nodes do not count as upgraded", () => {
-        const seen = run([out(nodeRun("C", "cloud"), "SCMUP result=skipped"), out(nodeRun("A", "cloud"), "SCMUP result=upgraded"), failed(nodeRun("C", "content-server"))]);
+        const seen = run([
+            out(nodeRun("C", "cloud"), "SCMUP result=skipped"),
+            out(nodeRun("A", "cloud"), "SCMUP result=upgraded"),
+            failed(nodeRun("C", "content-server")),
+        ]);
         expect(classify(new Error("x"), "x", false, "s", seen).message).toContain("after 1 node upgraded");
     });
 
@@ -63,7 +75,10 @@ describe("failure classification from engine events", () => {
     });
 
     test("a lock held by another run names the real stack", () => {
-        const e = classify(new Error("the stack is currently locked by 1 lock(s)"), "the stack is currently locked by 1 lock(s)", false, "production", { failed: [], upgraded: [] });
+        const e = classify(new Error("the stack is currently locked by 1 lock(s)"), "the stack is currently locked by 1 lock(s)", false, "production", {
+            failed: [],
+            upgraded: [],
+        });
         expect(e.kind).toBe("stack-locked");
         expect(e.message).toContain("scm-upgrade unlock --stack production");
     });
@@ -73,7 +88,12 @@ describe("resource names: one owner, parsed back", () => {
     test("every name the components use maps back to its role", () => {
         const idx = buildNameIndex(hosts);
         expect(idx.get(nodeRun("C", "content-server"))).toEqual({ role: "node", host: "C", service: "content-server", rollback: false });
-        expect(idx.get(childName.nodeRollback(componentName.node(ROOT_NAME, "A", "cloud")))).toEqual({ role: "node", host: "A", service: "cloud", rollback: true });
+        expect(idx.get(childName.nodeRollback(componentName.node(ROOT_NAME, "A", "cloud")))).toEqual({
+            role: "node",
+            host: "A",
+            service: "cloud",
+            rollback: true,
+        });
         expect(idx.get(checks("A"))).toEqual({ role: "preflight", host: "A" });
         expect(idx.get(childName.stageUpload(componentName.stage(ROOT_NAME, "C")))).toEqual({ role: "staging", host: "C", step: "upload" });
         expect(idx.get("scm-C-something-else")).toBeUndefined();

@@ -1,11 +1,4 @@
-import {
-    ConfigProblem,
-    effectiveHost,
-    formatProblems,
-    UpgradeConfig,
-    validateConfig,
-    ValidateOptions,
-} from "../../lib/config/schema";
+import { ConfigProblem, effectiveHost, formatProblems, UpgradeConfig, validateConfig, ValidateOptions } from "../../lib/config/schema";
 import { loadFromConfigMap } from "../../lib/config/load";
 
 const PKG = "/pkg/sequoiacm-3.2.0-release.tar.gz";
@@ -65,9 +58,23 @@ describe("the seed topology", () => {
             ssh: { port: 22, dialErrorLimit: 3, perDialTimeoutSeconds: 10 },
             hosts: [
                 { name: "A", address: "10.0.0.1", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-                { name: "B", address: "10.0.0.2", center: "primary", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1", rootSite: false },
+                {
+                    name: "B",
+                    address: "10.0.0.2",
+                    center: "primary",
+                    services: ["cloud", "schedule-server", "content-server"],
+                    site: "branchSite1",
+                    rootSite: false,
+                },
                 { name: "C", address: "10.0.0.3", center: "standby", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
-                { name: "D", address: "10.0.0.4", center: "standby", services: ["cloud", "schedule-server", "content-server"], site: "branchSite1", rootSite: false },
+                {
+                    name: "D",
+                    address: "10.0.0.4",
+                    center: "standby",
+                    services: ["cloud", "schedule-server", "content-server"],
+                    site: "branchSite1",
+                    rootSite: false,
+                },
             ],
             serviceOrder: ["cloud", "config-server", "content-server", "schedule-server"],
             sitePolicy: "site-first",
@@ -175,17 +182,33 @@ const invalid: Case[] = [
         (c) => (c.package = { localPath: PKG, remotePath: "/tmp/sequoiacm-3.2.0-release.tar.gz" }),
         [{ path: "package", message: "sets both localPath and remotePath" }],
     ],
-    ["a missing package file", (c) => (c.package.localPath = "/pkg/missing.tar.gz"), [{ path: "package.localPath", message: 'no file at "/pkg/missing.tar.gz"' }]],
+    [
+        "a missing package file",
+        (c) => (c.package.localPath = "/pkg/missing.tar.gz"),
+        [{ path: "package.localPath", message: 'no file at "/pkg/missing.tar.gz"' }],
+    ],
     [
         "a relative missing package file shows both paths",
         (c) => (c.package.localPath = "missing.tar.gz"),
         [{ path: "package.localPath", message: 'no file at "missing.tar.gz" (/stack/missing.tar.gz)' }],
     ],
-    ["a package that is not a tarball", (c) => (c.package.localPath = "/pkg/sequoiacm.zip"), [{ path: "package.localPath", message: '"/pkg/sequoiacm.zip" is not a .tar.gz file' }]],
-    ["a relative remote package", (c) => (c.package = { remotePath: "sequoiacm.tar.gz" }), [{ path: "package.remotePath", message: '"sequoiacm.tar.gz" is not an absolute path' }]],
+    [
+        "a package that is not a tarball",
+        (c) => (c.package.localPath = "/pkg/sequoiacm.zip"),
+        [{ path: "package.localPath", message: '"/pkg/sequoiacm.zip" is not a .tar.gz file' }],
+    ],
+    [
+        "a relative remote package",
+        (c) => (c.package = { remotePath: "sequoiacm.tar.gz" }),
+        [{ path: "package.remotePath", message: '"sequoiacm.tar.gz" is not an absolute path' }],
+    ],
     ["a relative staging folder", (c) => (c.stagingDir = "scm_upgrade"), [{ path: "stagingDir", message: '"scm_upgrade" is not an absolute path' }]],
     ["an install root with ..", (c) => (c.installRoot = "/opt/../sequoiacm"), [{ path: "installRoot", message: '"/opt/../sequoiacm" contains ".."' }]],
-    ["a relative per-host install root", (c) => (c.hosts[2].installRoot = "opt/sequoiacm"), [{ path: "hosts[2].installRoot", message: '"opt/sequoiacm" is not an absolute path' }]],
+    [
+        "a relative per-host install root",
+        (c) => (c.hosts[2].installRoot = "opt/sequoiacm"),
+        [{ path: "hosts[2].installRoot", message: '"opt/sequoiacm" is not an absolute path' }],
+    ],
     ["a bad install user", (c) => (c.installUser = "scm admin"), [{ path: "installUser", message: '"scm admin" is not a valid user name' }]],
     ["an unknown service", (c) => (c.hosts[2].services[0] = "clod"), [{ path: "hosts[2].services[0]", message: 'unknown service "clod"' }]],
     [
@@ -198,8 +221,16 @@ const invalid: Case[] = [
         (c) => (c.hosts[2].center = "stanby"),
         [{ path: "hosts[2].center", message: '"stanby" is not one of primary, standby' }],
     ],
-    ["a cloud node type listed as a service", (c) => c.hosts[0].services.push("gateway"), [{ path: "hosts[0].services[3]", message: 'unknown service "gateway"' }]],
-    ["a service listed twice on a host", (c) => c.hosts[1].services.push("cloud"), [{ path: "hosts[1].services[3]", message: '"cloud" is listed twice on host "B"' }]],
+    [
+        "a cloud node type listed as a service",
+        (c) => c.hosts[0].services.push("gateway"),
+        [{ path: "hosts[0].services[3]", message: 'unknown service "gateway"' }],
+    ],
+    [
+        "a service listed twice on a host",
+        (c) => c.hosts[1].services.push("cloud"),
+        [{ path: "hosts[1].services[3]", message: '"cloud" is listed twice on host "B"' }],
+    ],
     ["a duplicate host name", (c) => (c.hosts[2].name = "A"), [{ path: "hosts[2].name", message: 'duplicate host name "A" (also hosts[0])' }]],
     [
         "a duplicate address and port",
@@ -211,7 +242,11 @@ const invalid: Case[] = [
         (c) => Object.assign(c.hosts[3], { address: "10.0.0.2", ssh: { port: 22 } }),
         [{ path: "hosts[3].address", message: 'address 10.0.0.2 port 22 is already used by host "B" (hosts[1])' }],
     ],
-    ["an address with a user", (c) => (c.hosts[0].address = "scmadmin@10.0.0.1"), [{ path: "hosts[0].address", message: '"scmadmin@10.0.0.1" contains a user' }]],
+    [
+        "an address with a user",
+        (c) => (c.hosts[0].address = "scmadmin@10.0.0.1"),
+        [{ path: "hosts[0].address", message: '"scmadmin@10.0.0.1" contains a user' }],
+    ],
     ["an address with a port", (c) => (c.hosts[0].address = "10.0.0.1:2222"), [{ path: "hosts[0].address", message: '"10.0.0.1:2222" contains a port' }]],
     ["an unknown center", (c) => (c.hosts[1].center = "backup"), [{ path: "hosts[1].center", message: '"backup" is not one of primary, standby' }]],
     [
@@ -241,7 +276,11 @@ const invalid: Case[] = [
         ],
     ],
     ["an empty serviceOrder", (c) => (c.serviceOrder = []), [{ path: "serviceOrder", message: "is empty" }]],
-    ["a content-server host without a site", (c) => delete c.hosts[3].site, [{ path: "hosts[3].site", message: 'host "D" runs content-server but has no site' }]],
+    [
+        "a content-server host without a site",
+        (c) => delete c.hosts[3].site,
+        [{ path: "hosts[3].site", message: 'host "D" runs content-server but has no site' }],
+    ],
     [
         "no root site",
         (c) => (c.hosts[0].rootSite = c.hosts[2].rootSite = false),
@@ -372,14 +411,13 @@ describe("fixes", () => {
     });
 
     test("an unknown service gets the closest valid name", () => {
-        expect(problemsOf(withSeed((c) => (c.hosts[2].services[0] = "clod"))))
-            .toEqual([
-                {
-                    path: "hosts[2].services[0]",
-                    message: 'unknown service "clod"',
-                    fix: 'did you mean "cloud"? Use one of cloud, config-server, content-server, schedule-server, fulltext-server, mq-server, om-server, s3-server, daemon',
-                },
-            ]);
+        expect(problemsOf(withSeed((c) => (c.hosts[2].services[0] = "clod")))).toEqual([
+            {
+                path: "hosts[2].services[0]",
+                message: 'unknown service "clod"',
+                fix: 'did you mean "cloud"? Use one of cloud, config-server, content-server, schedule-server, fulltext-server, mq-server, om-server, s3-server, daemon',
+            },
+        ]);
     });
 
     test("a node type listed as a service is pointed to its service", () => {
@@ -415,7 +453,14 @@ describe("every problem is listed at once", () => {
                 { name: "A", address: "10.0.0.1", center: "primary", services: ["clod", "config-server", "content-server"], site: "rootSite", rootSite: true },
                 { name: "A", address: "10.0.0.2", center: "middle", services: ["cloud", "schedule-server", "content-server"] },
                 { name: "C", address: "10.0.0.3", center: "standby", services: ["cloud", "config-server"], rootSite: true },
-                { name: "D", address: "10.0.0.4", center: "standby", services: ["cloud", "mq-server", "content-server"], site: "rootSite", installRoot: "opt/x" },
+                {
+                    name: "D",
+                    address: "10.0.0.4",
+                    center: "standby",
+                    services: ["cloud", "mq-server", "content-server"],
+                    site: "rootSite",
+                    installRoot: "opt/x",
+                },
             ],
             serviceOrder: ["cloud", "config-server", "content-server", "schedule-server", "mq-server", "cloud"],
         };
@@ -577,7 +622,11 @@ describe("loading from Pulumi config values", () => {
     test("the { value, secret, objectValue } entries of pulumi config --json", () => {
         const map = Object.fromEntries(
             Object.entries(seedMap()).map(([k, v]) =>
-                k.endsWith("sshPrivateKey") ? [k, { secret: true }] : k.endsWith(":hosts") ? [k, { value: v, objectValue: JSON.parse(v), secret: false }] : [k, { value: v }],
+                k.endsWith("sshPrivateKey")
+                    ? [k, { secret: true }]
+                    : k.endsWith(":hosts")
+                      ? [k, { value: v, objectValue: JSON.parse(v), secret: false }]
+                      : [k, { value: v }],
             ),
         );
         const r = loadFromConfigMap(map, files);

@@ -18,7 +18,10 @@ function runDemo(failAt: string | undefined) {
     const stub = (name: string, body: string) => fs.writeFileSync(path.join(dir, "stubs", name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
     stub("npx", 'echo "npx $*" >>"$LOG"');
     // `node bin/scm-upgrade.js <command> ...`: logs, fails at FAIL_AT, and `up` writes a report.
-    stub("node", 'shift; echo "scm-upgrade $*" >>"$LOG"; [[ "$1" == "$FAIL_AT" ]] && exit 7; [[ "$1" == up ]] && touch "$PWD/.reports/run-sandbox-20250101T000000Z.html"; exit 0');
+    stub(
+        "node",
+        'shift; echo "scm-upgrade $*" >>"$LOG"; [[ "$1" == "$FAIL_AT" ]] && exit 7; [[ "$1" == up ]] && touch "$PWD/.reports/run-sandbox-20250101T000000Z.html"; exit 0',
+    );
     const log = path.join(dir, "log");
     const r = spawnSync("bash", [path.join(dir, "scripts", "demo.sh"), "--json"], {
         encoding: "utf8",

@@ -5,7 +5,15 @@ import * as path from "path";
 // The documents name files that exist: every repository path a page mentions, and every relative link.
 
 const root = path.resolve(__dirname, "..", "..");
-const pages = ["README.md", "bench/README.md", "sandbox/README.md", ...fs.readdirSync(path.join(root, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+const pages = [
+    "README.md",
+    "bench/README.md",
+    "sandbox/README.md",
+    ...fs
+        .readdirSync(path.join(root, "docs"))
+        .filter((f) => f.endsWith(".md"))
+        .map((f) => `docs/${f}`),
+];
 const TRACKED = ["stacks", "docs", "scripts", "lib", "cli", "bench", "sandbox", "test", "components", "bin", ".ci"];
 
 /** Paths named in a page: `](target)` links and `../` paths relative to the page; `stacks/...`-style paths relative to the root (README). */
@@ -47,9 +55,16 @@ test.each(pages)("%s names only files and folders of the repository that exist",
 });
 
 test("the path finder finds what a page names (so the check above can fail)", () => {
-    const text = "See `stacks/Pulumi.production.example.yaml`, [the docs](docs/nothere.md) and `../../shared/reference/sequoiacm.md`. Not `.reports/run-<stack>.html`.";
-    expect(namedPaths(text, "README.md").map((n) => n.named)).toEqual(["docs/nothere.md", "../../shared/reference/sequoiacm.md", "stacks/Pulumi.production.example.yaml"]);
+    const text =
+        "See `stacks/Pulumi.production.example.yaml`, [the docs](docs/nothere.md) and `../../shared/reference/sequoiacm.md`. Not `.reports/run-<stack>.html`.";
+    expect(namedPaths(text, "README.md").map((n) => n.named)).toEqual([
+        "docs/nothere.md",
+        "../../shared/reference/sequoiacm.md",
+        "stacks/Pulumi.production.example.yaml",
+    ]);
     expect(generated(path.join(root, "stacks/Pulumi.sandbox.yaml"))).toBe(true);
     expect(generated(path.join(root, "stacks/Pulumi.production.yaml"))).toBe(false);
-    expect(namedPaths("[x](../README.md) and [web](https://example.org/a)", "sandbox/README.md").map((n) => n.resolved)).toEqual([path.join(root, "README.md")]);
+    expect(namedPaths("[x](../README.md) and [web](https://example.org/a)", "sandbox/README.md").map((n) => n.resolved)).toEqual([
+        path.join(root, "README.md"),
+    ]);
 });

@@ -60,7 +60,9 @@ describe("the program `pulumi up` loads", () => {
         jest.isolateModules(() => {
             (global as { entry?: Promise<unknown> }).entry = require(path.join(root, main!)) as Promise<unknown>;
         });
-        await expect((global as { entry?: Promise<unknown> }).entry).rejects.toThrow(/Cannot reach host [AC] \(scmadmin@127\.0\.0\.[12]:1\) to read its live state/);
+        await expect((global as { entry?: Promise<unknown> }).entry).rejects.toThrow(
+            /Cannot reach host [AC] \(scmadmin@127\.0\.0\.[12]:1\) to read its live state/,
+        );
         expect(registered.filter((t) => t.startsWith("command:"))).toEqual([]);
     });
 

@@ -43,7 +43,13 @@ describe("engine events -> progress events", () => {
         t(outputs("scm-C-content-server-run", "SCMUP version-before=3.2.0\nSCMUP version-after=3.2.0\nSCMUP result=skipped\n"));
         t(pre("scm-C-preflight-checks", "create"));
         t(outputs("scm-C-preflight-checks", "SCMUP check=free-disk ok x\nSCMUP check=backup:cloud warn stale marker\nSCMUP result=ok\n"));
-        expect(got.map((e) => (e.type === "node" ? `${e.host}/${e.service}:${e.status}:${e.versionBefore ?? ""}>${e.versionAfter ?? ""}` : `${e.type}:${"host" in e ? e.host : ""}:${"status" in e ? e.status : ""}`))).toEqual([
+        expect(
+            got.map((e) =>
+                e.type === "node"
+                    ? `${e.host}/${e.service}:${e.status}:${e.versionBefore ?? ""}>${e.versionAfter ?? ""}`
+                    : `${e.type}:${"host" in e ? e.host : ""}:${"status" in e ? e.status : ""}`,
+            ),
+        ).toEqual([
             "C/cloud:upgrading:>",
             "C/cloud:healthy:3.1.2>3.2.0",
             "C/content-server:upgrading:>",
@@ -104,9 +110,11 @@ describe("engine events -> progress events", () => {
     });
 
     test("failed preflight lists the failed checks; an unreachable host gives the dial error", () => {
-        expect(explainPreflight("SCMUP check=install-user fail user scmadmin does not exist\nSCMUP check=curl ok /usr/bin/curl\nSCMUP check=free-disk fail /opt has 3 MiB free, needs 200")).toBe(
-            "install-user: user scmadmin does not exist\nfree-disk: /opt has 3 MiB free, needs 200",
-        );
+        expect(
+            explainPreflight(
+                "SCMUP check=install-user fail user scmadmin does not exist\nSCMUP check=curl ok /usr/bin/curl\nSCMUP check=free-disk fail /opt has 3 MiB free, needs 200",
+            ),
+        ).toBe("install-user: user scmadmin does not exist\nfree-disk: /opt has 3 MiB free, needs 200");
         expect(explainFailure("\nfailed to dial remote host: dial tcp 10.0.0.9:22: connect: connection refused\n")).toBe(
             "failed to dial remote host: dial tcp 10.0.0.9:22: connect: connection refused",
         );

@@ -102,10 +102,18 @@ describe("RollingUpgrade resource graph (mocks)", () => {
         const { result, recorded } = await graphOf(c);
         // Parallelism 1: one total order, the vendor's: standby before primary per service, root site first.
         const order = [
-            "C/cloud", "D/cloud", "A/cloud", "B/cloud",
-            "C/config-server", "A/config-server",
-            "C/content-server", "A/content-server", "D/content-server", "B/content-server",
-            "D/schedule-server", "B/schedule-server",
+            "C/cloud",
+            "D/cloud",
+            "A/cloud",
+            "B/cloud",
+            "C/config-server",
+            "A/config-server",
+            "C/content-server",
+            "A/content-server",
+            "D/content-server",
+            "B/content-server",
+            "D/schedule-server",
+            "B/schedule-server",
         ];
         expect(sorted(result)).toEqual(Object.fromEntries(order.map((k, i) => [k, order.slice(0, i).sort()]).sort()));
         // The same as the pure plan says.

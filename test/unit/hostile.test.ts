@@ -43,14 +43,39 @@ const texts = (v: string): [string, string][] => {
     const svc = serviceFilesOf("content-server");
     return [
         ["prepare (login)", renderPrepareStaging({ stagingDir: v, become: "login", loginUser: v })],
-        ["unpack, package missing", renderUnpack({ host: v, stagingDir: v, tarballPath: v, sha256: v, installUser: v, installGroup: v, become: "login", scriptOverridePath: v })],
+        [
+            "unpack, package missing",
+            renderUnpack({ host: v, stagingDir: v, tarballPath: v, sha256: v, installUser: v, installGroup: v, become: "login", scriptOverridePath: v }),
+        ],
         [
             "preflight",
-            renderPreflight({ host: v, installRoot: v, stagingDir: v, installUser: v, installGroup: v, become: "login", sourceVersion: v, targetVersion: v, services: [svc, serviceFilesOf("cloud")], minFreeMb: 1 }),
+            renderPreflight({
+                host: v,
+                installRoot: v,
+                stagingDir: v,
+                installUser: v,
+                installGroup: v,
+                become: "login",
+                sourceVersion: v,
+                targetVersion: v,
+                services: [svc, serviceFilesOf("cloud")],
+                minFreeMb: 1,
+            }),
         ],
         [
             "upgrade",
-            renderServiceUpgrade({ host: v, healthAddress: v, installRoot: v, stagingDir: v, installUser: v, become: "login", targetVersion: v, service: svc, healthTimeoutSeconds: 1, rollbackOnHealthFailure: true }),
+            renderServiceUpgrade({
+                host: v,
+                healthAddress: v,
+                installRoot: v,
+                stagingDir: v,
+                installUser: v,
+                become: "login",
+                targetVersion: v,
+                service: svc,
+                healthTimeoutSeconds: 1,
+                rollbackOnHealthFailure: true,
+            }),
         ],
         ["rollback", renderServiceRollback({ installRoot: v, stagingDir: v, installUser: v, become: "login", sourceVersion: v, service: svc })],
         ["as install user", asInstallUser(`echo ${"$"}0`, "login", v)],

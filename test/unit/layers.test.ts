@@ -50,7 +50,11 @@ describe("layers", () => {
     }
 
     test("lib/ imports no @pulumi package, not even for types", () => {
-        const pulumi = tsFiles("lib").flatMap((f) => importsOf(f).filter((i) => i.startsWith("@pulumi/")).map((i) => `${f} -> ${i}`));
+        const pulumi = tsFiles("lib").flatMap((f) =>
+            importsOf(f)
+                .filter((i) => i.startsWith("@pulumi/"))
+                .map((i) => `${f} -> ${i}`),
+        );
         expect(pulumi).toEqual([]);
     });
 

@@ -32,7 +32,10 @@ describe("stack locks", () => {
             expect(await readLocks(url, "prod")).toEqual([]);
             fs.mkdirSync(at("prod"), { recursive: true });
             fs.mkdirSync(at("prod2"), { recursive: true });
-            fs.writeFileSync(path.join(at("prod"), "b.json"), JSON.stringify({ pid: 7, username: "alice", hostname: "jump1", timestamp: "2026-03-02T21:04:11Z" }));
+            fs.writeFileSync(
+                path.join(at("prod"), "b.json"),
+                JSON.stringify({ pid: 7, username: "alice", hostname: "jump1", timestamp: "2026-03-02T21:04:11Z" }),
+            );
             fs.writeFileSync(path.join(at("prod"), "a.json"), "not json");
             fs.writeFileSync(path.join(at("prod2"), "c.json"), "{}");
             const locks = await readLocks(url, "prod");

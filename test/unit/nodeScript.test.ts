@@ -4,7 +4,17 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
-import { healthBase, healthPath, NODE_PORTS_FNS, parseMarkers, renderServiceUpgrade, renderUnpack, serviceFilesOf, shQuote, TOP_STATUS_FN } from "../../lib/shell";
+import {
+    healthBase,
+    healthPath,
+    NODE_PORTS_FNS,
+    parseMarkers,
+    renderServiceUpgrade,
+    renderUnpack,
+    serviceFilesOf,
+    shQuote,
+    TOP_STATUS_FN,
+} from "../../lib/shell";
 
 // The node script against a fake host whose one config-server node is a real HTTP server in this
 // process, and whose control script keeps which nodes run in files: the health gate, resume safety,
@@ -214,7 +224,9 @@ describe("the node script's health gate and resume safety", () => {
         const m = parseMarkers(r.stdout).values;
         expect(m["version-after"]).toBe("3.2.0");
         expect(m.reason).toMatch(
-            new RegExp(`^node ${port} of config-server on C was healthy, then status DOWN on /internal/v1/health [0-2]s later: it must stay healthy 3s after its health gate \\(healthStableSeconds\\)$`),
+            new RegExp(
+                `^node ${port} of config-server on C was healthy, then status DOWN on /internal/v1/health [0-2]s later: it must stay healthy 3s after its health gate \\(healthStableSeconds\\)$`,
+            ),
         );
         expect(r.stdout).not.toContain("SCMUP result=upgraded");
     });
@@ -319,7 +331,9 @@ describe("staging: the script's interpreter and one archive per service", () => 
         expect(m.checks[0]).toMatchObject({ name: "script-interpreter", status: "fail" });
         expect(m.checks[0].detail).toMatch(/^C: \/usr\/bin\/python3 cannot compile it \(SyntaxError: /);
         expect(m.values.reason).toContain("host C: the staged scmupgrade.py cannot run: its first line is '#!/usr/bin/python3'");
-        expect(m.values.reason).toContain("Fix: install Python 2 as /usr/bin/python3 on C (the 3.2.0 scmupgrade.py is Python 2 code), or set upgradeScript to a newer scmupgrade.py that runs on Python 3");
+        expect(m.values.reason).toContain(
+            "Fix: install Python 2 as /usr/bin/python3 on C (the 3.2.0 scmupgrade.py is Python 2 code), or set upgradeScript to a newer scmupgrade.py that runs on Python 3",
+        );
         expect(m.values.result).toBe("failed");
     });
 
@@ -343,7 +357,10 @@ describe("staging: the script's interpreter and one archive per service", () => 
         // a backup of an earlier run must survive
         fs.mkdirSync(path.join(staging, "sequoiacm", "service_tmp", "sequoiacm-config", "backup"), { recursive: true });
         expect((await stage(staging, release(py, ["sequoiacm-config-3.2.1-release.tar.gz", "sequoiacm-cloud-3.2.1-release.tar.gz"]))).status).toBe(0);
-        expect(fs.readdirSync(path.join(staging, "sequoiacm", "package")).sort()).toEqual(["sequoiacm-cloud-3.2.1-release.tar.gz", "sequoiacm-config-3.2.1-release.tar.gz"]);
+        expect(fs.readdirSync(path.join(staging, "sequoiacm", "package")).sort()).toEqual([
+            "sequoiacm-cloud-3.2.1-release.tar.gz",
+            "sequoiacm-config-3.2.1-release.tar.gz",
+        ]);
         expect(fs.existsSync(path.join(staging, "sequoiacm", "service_tmp", "sequoiacm-config", "backup"))).toBe(true);
         const two = await stage(staging, release(py, ["sequoiacm-config-3.2.0-release.tar.gz", "sequoiacm-config-3.2.1-release.tar.gz"]));
         expect(two.status).toBe(1);

@@ -10,7 +10,6 @@ function config(raw: Record<string, unknown>): UpgradeConfig {
     return r.config;
 }
 
-
 const seed = (extra: Record<string, unknown> = {}) => config({ hosts: seedHosts, ...extra });
 
 /** `<id>: <hosts>` per wave, the shape the assertions read best in. */

@@ -41,7 +41,10 @@ function setConfig(values: Record<string, unknown>, secrets: Record<string, stri
     const all: Record<string, string> = {};
     for (const [k, v] of Object.entries(values)) all[`scm-upgrade:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
     for (const [k, v] of Object.entries(secrets)) all[`scm-upgrade:${k}`] = v;
-    pulumi.runtime.setAllConfig(all, Object.keys(secrets).map((k) => `scm-upgrade:${k}`));
+    pulumi.runtime.setAllConfig(
+        all,
+        Object.keys(secrets).map((k) => `scm-upgrade:${k}`),
+    );
 }
 
 const outputOf = <T>(o: pulumi.Output<T>) => new Promise<T>((resolve) => o.apply(resolve));
@@ -61,7 +64,12 @@ describe("the program", () => {
         await new Promise((r) => setTimeout(r, 50));
         const upload = created.find((c) => c.type === "command:remote:CopyToRemote");
         expect(upload?.inputs.triggers[0]).toBe(crypto.createHash("sha256").update("package bytes").digest("hex"));
-        expect(created.filter((c) => c.name.endsWith("-run")).map((c) => c.name)).toEqual(["scm-C-cloud-run", "scm-A-cloud-run", "scm-C-content-server-run", "scm-A-content-server-run"]);
+        expect(created.filter((c) => c.name.endsWith("-run")).map((c) => c.name)).toEqual([
+            "scm-C-cloud-run",
+            "scm-A-cloud-run",
+            "scm-C-content-server-run",
+            "scm-A-content-server-run",
+        ]);
     });
 
     test("an invalid config fails the program with every problem and creates nothing", async () => {

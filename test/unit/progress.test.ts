@@ -32,9 +32,14 @@ test("a quick command prints nothing; the tag can be changed; the exit status is
 });
 
 test("an interrupt stops the command too and exits 130", async () => {
-    const child = spawn("bash", ["-c", `source ${JSON.stringify(lib)}; with_progress "waiting" sh -c 'echo $$; exec sleep 30'`], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn("bash", ["-c", `source ${JSON.stringify(lib)}; with_progress "waiting" sh -c 'echo $$; exec sleep 30'`], {
+        stdio: ["ignore", "pipe", "pipe"],
+    });
     const exited = new Promise<number | null>((resolve) => child.on("exit", (c) => resolve(c)));
-    const inner = await Promise.race([new Promise<number>((resolve) => child.stdout.once("data", (d) => resolve(Number(String(d).trim())))), exited.then(() => NaN)]);
+    const inner = await Promise.race([
+        new Promise<number>((resolve) => child.stdout.once("data", (d) => resolve(Number(String(d).trim())))),
+        exited.then(() => NaN),
+    ]);
     expect(inner).toBeGreaterThan(0);
     child.kill("SIGINT");
     const code = await exited;

@@ -3,7 +3,17 @@ import * as os from "os";
 import * as path from "path";
 import type { ProgressEvent } from "../../engine/events";
 import { nodeKey, planWaves, PlanInput, Wave } from "../../lib/plan";
-import { buildRunModel, esc, fileStamp, planSvgLayout, readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, writeRunReportFile } from "../../report";
+import {
+    buildRunModel,
+    esc,
+    fileStamp,
+    planSvgLayout,
+    readEventsJsonl,
+    renderPlanHtml,
+    renderPlanSvg,
+    renderRunReport,
+    writeRunReportFile,
+} from "../../report";
 import { commonDomain, duration } from "../../report/html";
 import { sampleRunEvents } from "../../report/sample";
 
@@ -19,7 +29,13 @@ const allKeys = (waves: readonly Wave[]) => waves.flatMap((w) => w.nodes.map(nod
 
 /** Values of one attribute, in document order. */
 const attrs = (text: string, name: string) => [...text.matchAll(new RegExp(`\\s${name}="([^"]*)"`, "g"))].map((m) => m[1]);
-const unescapeHtml = (s: string) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+const unescapeHtml = (s: string) =>
+    s
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&quot;/g, '"')
+        .replace(/&#39;/g, "'")
+        .replace(/&amp;/g, "&");
 
 /** Every element closed, properly nested (the SVG must parse as XML when saved as a file). */
 function expectBalanced(xml: string) {
@@ -110,7 +126,14 @@ describe("renderPlanSvg", () => {
     test("every text is escaped: host, site and service names cannot inject markup", () => {
         const evil = planWaves({
             hosts: [
-                { name: `<script>alert("x")</script>`, address: `10.0.0.1"><b>`, center: "standby", services: ["content-server"], site: `r&d's <site>`, rootSite: true },
+                {
+                    name: `<script>alert("x")</script>`,
+                    address: `10.0.0.1"><b>`,
+                    center: "standby",
+                    services: ["content-server"],
+                    site: `r&d's <site>`,
+                    rootSite: true,
+                },
                 { name: "p&q", address: "10.0.0.2", center: "primary", services: ["content-server"], site: `r&d's <site>`, rootSite: true },
             ],
             serviceOrder: ["content-server"],
@@ -142,7 +165,9 @@ describe("renderPlanSvg", () => {
         for (const w of waves) {
             const block = waveBlock(out, w.index);
             const box = rectOf(block);
-            const chips = [...block.matchAll(/<g data-node="[^"]*"[^>]*>\n<title>[^<]*<\/title>\n<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/g)].map((m) => ({ x: +m[1], y: +m[2], w: +m[3], h: +m[4] }));
+            const chips = [
+                ...block.matchAll(/<g data-node="[^"]*"[^>]*>\n<title>[^<]*<\/title>\n<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"/g),
+            ].map((m) => ({ x: +m[1], y: +m[2], w: +m[3], h: +m[4] }));
             expect(chips).toHaveLength(15);
             expect(new Set(chips.map((c) => c.y)).size).toBeGreaterThan(1); // wrapped
             for (const c of chips) {
@@ -224,7 +249,13 @@ describe("helpers", () => {
 
 /** Events of a run, hand-written: times as seconds from 02:00:00. */
 const at = (s: number) => new Date(Date.parse("2025-01-01T02:00:00Z") + s * 1000).toISOString();
-const node = (host: string, service: string, status: Extract<ProgressEvent, { type: "node" }>["status"], s: number, extra: Partial<Extract<ProgressEvent, { type: "node" }>> = {}): ProgressEvent => ({
+const node = (
+    host: string,
+    service: string,
+    status: Extract<ProgressEvent, { type: "node" }>["status"],
+    s: number,
+    extra: Partial<Extract<ProgressEvent, { type: "node" }>> = {},
+): ProgressEvent => ({
     type: "node",
     host,
     service,
@@ -253,14 +284,23 @@ describe("buildRunModel", () => {
             const prevEnd = Math.max(...m.groups[i - 1].rows.map((r) => r.end!));
             for (const r of m.groups[i].rows) expect(r.start!).toBeGreaterThanOrEqual(prevEnd);
         }
-        expect(m.rows.find((r) => r.key === "C/content-server")).toMatchObject({ center: "standby", site: "rootSite", siteRole: "root", versionBefore: "3.1.2", versionAfter: "3.2.0" });
+        expect(m.rows.find((r) => r.key === "C/content-server")).toMatchObject({
+            center: "standby",
+            site: "rootSite",
+            siteRole: "root",
+            versionBefore: "3.1.2",
+            versionAfter: "3.2.0",
+        });
         expect(m.hosts.map((h) => [h.host, h.preflight?.status, h.staging?.status])).toEqual([
             ["C", "ok", "staged"],
             ["D", "ok", "staged"],
             ["A", "ok", "staged"],
             ["B", "ok", "staged"],
         ]);
-        expect(m.nodeSeconds).toBeCloseTo(m.rows.reduce((s, r) => s + r.seconds!, 0), 5);
+        expect(m.nodeSeconds).toBeCloseTo(
+            m.rows.reduce((s, r) => s + r.seconds!, 0),
+            5,
+        );
     });
 
     test("a failed run: the failed node with its message, the rest not run; an interrupted node is `running`", () => {
@@ -342,7 +382,12 @@ describe("renderRunReport", () => {
     test("bars are placed by time: later waves further right, widths in proportion to the seconds", () => {
         const events = sampleRunEvents(seed, { nodeSeconds: (k) => (k === "A/cloud" ? 120 : 30) });
         const html = renderRunReport({ plan: seed, events });
-        const bars = [...html.matchAll(/<rect data-bar="([^"]+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"/g)].map((m) => ({ key: m[1], x: +m[2], y: +m[3], w: +m[4] }));
+        const bars = [...html.matchAll(/<rect data-bar="([^"]+)" x="([\d.]+)" y="([\d.]+)" width="([\d.]+)"/g)].map((m) => ({
+            key: m[1],
+            x: +m[2],
+            y: +m[3],
+            w: +m[4],
+        }));
         expect(bars.map((b) => b.key)).toEqual(allKeys(seed));
         for (let i = 1; i < bars.length; i++) {
             expect(bars[i].x).toBeGreaterThan(bars[i - 1].x);

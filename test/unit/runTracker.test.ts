@@ -17,7 +17,13 @@ const waves = planWaves({
     serviceOrder: ["cloud", "config-server"],
 });
 const time = "2026-01-01T00:00:00Z";
-const node = (k: string, status: "upgrading" | "healthy" | "skipped"): ProgressEvent => ({ type: "node", host: k.split("/")[0], service: k.split("/")[1], status, time });
+const node = (k: string, status: "upgrading" | "healthy" | "skipped"): ProgressEvent => ({
+    type: "node",
+    host: k.split("/")[0],
+    service: k.split("/")[1],
+    status,
+    time,
+});
 
 describe("RunTracker", () => {
     test("says where a run stopped: the last node finished and the next not started", () => {
@@ -31,7 +37,14 @@ describe("RunTracker", () => {
     test("a wave is under way once every node of it that the run has to do started; settled nodes do not count", () => {
         const t = new RunTracker(waves);
         expect(t.waveUnderWay()).toBe(true); // nothing started: stopping starts no wave
-        t.onEvent({ type: "live-state", target: "3.2.0", done: ["D/cloud"], pending: ["C/cloud", "A/cloud", "B/cloud", "C/config-server", "A/config-server"].map((n) => ({ node: n, detail: "" })), seconds: 1, time });
+        t.onEvent({
+            type: "live-state",
+            target: "3.2.0",
+            done: ["D/cloud"],
+            pending: ["C/cloud", "A/cloud", "B/cloud", "C/config-server", "A/config-server"].map((n) => ({ node: n, detail: "" })),
+            seconds: 1,
+            time,
+        });
         t.onEvent(node("C/cloud", "upgrading"));
         expect(t.currentWave()?.index).toBe(1);
         expect(t.waveUnderWay()).toBe(true); // D/cloud is settled

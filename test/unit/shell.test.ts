@@ -2,14 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import {
-    asInstallUser,
-    parseMarkers,
-    renderServiceUpgrade,
-    renderUnpack,
-    serviceFilesOf,
-    shQuote,
-} from "../../lib/shell";
+import { asInstallUser, parseMarkers, renderServiceUpgrade, renderUnpack, serviceFilesOf, shQuote } from "../../lib/shell";
 
 // The shell texts run for real, locally, with bash: quoting, the success rules of the upgrade
 // (the exit-0 trap above all), the skip of an upgraded node. No SSH needed for these.
@@ -17,17 +10,7 @@ import {
 const run = (cmd: string) => spawnSync("bash", ["-c", cmd], { encoding: "utf8" });
 
 describe("shQuote", () => {
-    test.each([
-        "plain",
-        "with space",
-        "it's",
-        "$HOME `id` $(id)",
-        "new\nline",
-        "*?[glob]",
-        "",
-        "-n",
-        "a'b\"c\\d",
-    ])("bash reads %j back unchanged", (value) => {
+    test.each(["plain", "with space", "it's", "$HOME `id` $(id)", "new\nline", "*?[glob]", "", "-n", "a'b\"c\\d"])("bash reads %j back unchanged", (value) => {
         const r = run(`printf '%s' ${shQuote(value)}`);
         expect(r.stdout).toBe(value);
     });
@@ -57,7 +40,7 @@ function fakeHost(behaviour: "success" | "exit0-trap" | "exit1" | "no-version-ch
     const bin = path.join(install, "sequoiacm-config", "bin");
     fs.mkdirSync(bin);
     // `list` exits 1 when nothing is listed, like the real control scripts.
-    fs.writeFileSync(path.join(bin, "confctl.sh"), "#!/bin/bash\n[ \"$1\" = list ] && exit 1\nexit 0\n", { mode: 0o755 });
+    fs.writeFileSync(path.join(bin, "confctl.sh"), '#!/bin/bash\n[ "$1" = list ] && exit 1\nexit 0\n', { mode: 0o755 });
     const pkg = path.join(staging, "sequoiacm");
     fs.mkdirSync(pkg, { recursive: true });
     const ran = path.join(root, "ran");

@@ -55,7 +55,12 @@ describe("soak steps in the plan", () => {
     });
     test("center-first content-server: one soak before the first primary site only", () => {
         const cf = config({ soak: { seconds: 60 }, sitePolicy: "center-first" });
-        expect(soakSteps(planWaves(cf), cf.soak).map((s) => s.id)).toEqual(["soak/cloud/primary", "soak/config-server/primary", "soak/content-server/primary/rootSite", "soak/schedule-server/primary"]);
+        expect(soakSteps(planWaves(cf), cf.soak).map((s) => s.id)).toEqual([
+            "soak/cloud/primary",
+            "soak/config-server/primary",
+            "soak/content-server/primary/rootSite",
+            "soak/schedule-server/primary",
+        ]);
     });
     test("none without settings; --soak overrides the seconds (0: off) and keeps the interval at most the soak", () => {
         expect(soakSteps(waves, undefined)).toEqual([]);
@@ -104,8 +109,16 @@ describe("soak names, events and failure classification", () => {
     test("a failed watch: exit 1 (upgrade-failed), naming the node and what was seen", () => {
         const seen: RunObservations = { failed: [], upgraded: [] };
         const ev = (e: object) => e as unknown as EngineEvent;
-        observe(idx, seen, ev({ resOutputsEvent: { metadata: { op: "create", urn: urn("scm-C-cloud-run"), new: { outputs: { stdout: "SCMUP result=upgraded" } } } } }));
-        observe(idx, seen, ev({ resOutputsEvent: { metadata: { op: "create", urn: urn("scm-D-cloud-run"), new: { outputs: { stdout: "SCMUP result=upgraded" } } } } }));
+        observe(
+            idx,
+            seen,
+            ev({ resOutputsEvent: { metadata: { op: "create", urn: urn("scm-C-cloud-run"), new: { outputs: { stdout: "SCMUP result=upgraded" } } } } }),
+        );
+        observe(
+            idx,
+            seen,
+            ev({ resOutputsEvent: { metadata: { op: "create", urn: urn("scm-D-cloud-run"), new: { outputs: { stdout: "SCMUP result=upgraded" } } } } }),
+        );
         observe(idx, seen, ev({ diagnosticEvent: { urn: urn(watchC), severity: "error", message: failedOutput } }));
         const e = classify(new Error("update failed"), "update failed", false, "prod", seen);
         expect(e.kind).toBe("upgrade-failed");
@@ -120,7 +133,15 @@ describe("soak names, events and failure classification", () => {
         const t = makeTranslator(idx, (e) => got.push(e), false);
         t(pre("same"));
         t(pre("create-replacement"));
-        t({ resOutputsEvent: { metadata: { op: "create-replacement", urn: urn(watchC), new: { outputs: { stdout: "SCMUP polls=16\nSCMUP seconds=15\nSCMUP result=soaked\n" } } } } } as unknown as EngineEvent);
+        t({
+            resOutputsEvent: {
+                metadata: {
+                    op: "create-replacement",
+                    urn: urn(watchC),
+                    new: { outputs: { stdout: "SCMUP polls=16\nSCMUP seconds=15\nSCMUP result=soaked\n" } },
+                },
+            },
+        } as unknown as EngineEvent);
         t({ diagnosticEvent: { urn: urn(watchC), severity: "error", message: failedOutput } } as unknown as EngineEvent);
         const soakEvents = got.filter((e): e is Extract<ProgressEvent, { type: "soak" }> => e.type === "soak");
         expect(soakEvents.map((e) => `${e.soak} ${e.wave} ${e.host} ${e.status} ${e.nodes.join(",")} ${e.seconds}${e.node ? ` ${e.node}` : ""}`)).toEqual([
@@ -157,7 +178,17 @@ describe("the soak's shell text", () => {
 describe("the run report's soak bar", () => {
     const waves = planWaves(config());
     const t = (s: number) => new Date(Date.UTC(2024, 0, 1, 0, 0, s)).toISOString();
-    const soakEv = (host: string, status: string, s: number, extra: object = {}) => ({ type: "soak", soak: "soak/cloud/primary", wave: 2, host, status, nodes: [`${host}/cloud`], seconds: 15, time: t(s), ...extra });
+    const soakEv = (host: string, status: string, s: number, extra: object = {}) => ({
+        type: "soak",
+        soak: "soak/cloud/primary",
+        wave: 2,
+        host,
+        status,
+        nodes: [`${host}/cloud`],
+        seconds: 15,
+        time: t(s),
+        ...extra,
+    });
     const events = [
         { type: "run-started", operation: "up", stack: "s", time: t(0) },
         soakEv("C", "watching", 10),
@@ -169,7 +200,15 @@ describe("the run report's soak bar", () => {
     test("one bar per soak, from its first watch to its last end, failed when one host failed", () => {
         const m = buildRunModel({ plan: waves, events });
         expect(m.soaks).toEqual([
-            expect.objectContaining({ id: "soak/cloud/primary", wave: 2, status: "failed", hosts: ["C", "D"], nodes: ["C/cloud", "D/cloud"], start: Date.parse(t(10)), end: Date.parse(t(25)) }),
+            expect.objectContaining({
+                id: "soak/cloud/primary",
+                wave: 2,
+                status: "failed",
+                hosts: ["C", "D"],
+                nodes: ["C/cloud", "D/cloud"],
+                start: Date.parse(t(10)),
+                end: Date.parse(t(25)),
+            }),
         ]);
         const html = renderRunReport({ plan: waves, events });
         expect(html).toContain('data-soak="soak/cloud/primary" data-status="failed"');

@@ -110,7 +110,9 @@ describe("installed version from jar names (the shell function the hosts run)", 
     });
 
     test("content-server: a look-alike dependency is ignored", () => {
-        expect(installed("content-server", ["sequoiacm-content-server-3.2.0.jar", "sequoiacm-content-server-common-3.1.2.jar", "hbase_transwarp"])).toBe("3.2.0");
+        expect(installed("content-server", ["sequoiacm-content-server-3.2.0.jar", "sequoiacm-content-server-common-3.1.2.jar", "hbase_transwarp"])).toBe(
+            "3.2.0",
+        );
     });
 
     test("no jar of the service: none, and another service's jars do not count", () => {
@@ -172,7 +174,11 @@ describe("the service catalogue", () => {
             { type: "service-trace", defaultPort: 8890 },
         ]);
         expect(
-            Object.fromEntries(allServiceSpecs().filter((s) => s.name !== "cloud").map((s) => [s.name, s.nodeTypes.map((t) => t.defaultPort)])),
+            Object.fromEntries(
+                allServiceSpecs()
+                    .filter((s) => s.name !== "cloud")
+                    .map((s) => [s.name, s.nodeTypes.map((t) => t.defaultPort)]),
+            ),
         ).toEqual({
             "config-server": [8190],
             "content-server": [15000],
