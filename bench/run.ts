@@ -7,8 +7,8 @@ import * as os from "os";
 import * as path from "path";
 import { spawnSync } from "child_process";
 import { parseArgs } from "util";
-import { validateConfig } from "../lib/config/schema";
-import { commandProviderPresent, projectRoot } from "../engine/env";
+import { effectiveHost, validateConfig } from "../lib/config/schema";
+import { commandProviderKind, commandProviderPresent, projectRoot } from "../engine/env";
 import { planWaves, renderPlanTable, Wave } from "../lib/plan";
 import { readAudit } from "../sandbox/audit";
 import { down, reset, status, up } from "../sandbox/cluster";
@@ -21,8 +21,9 @@ import { writeAnsibleFiles } from "./ansible/generate";
 import { calibrate, nodeSecondsFrom } from "./calibrate";
 import { benchConfig, benchRawConfig } from "./config";
 import { criticalPath } from "./critical";
-import { fig, Figure, HostRun, na, renderReport, Report, reportJson } from "./report";
+import { cell, fig, Figure, HostRun, na, renderReport, Report, reportJson } from "./report";
 import { runScripts } from "./scripts";
+import { Ev, profileNodes, ProfileReport, readSessions, renderProfile, runPhases, sshTrueMs, startTrace, stopTrace, tracePaths } from "./profile";
 import { running } from "../sandbox/ssh";
 import { removeStackFiles, runCli, stackFiles, writeStackFile } from "./tool";
 
@@ -37,14 +38,19 @@ every node's upgrade slowed to T seconds (sandbox fault slowSeconds):
 and, with no sandbox, \`plan\` (and \`preview\` when the provider is installed) of a large config.
 Prints one table and writes .reports/bench.json. The sandboxes are always brought down.
 
+and, at the smallest host count, the profile of one node's upgrade through the engine (bench/README.md).
+
 Options:
   -T, --seconds T          slowdown of every node's upgrade, seconds (default 0.5: with 4 and 40
-                           hosts the whole bench then takes about 10 minutes on 2 cores)
+                           hosts the whole bench then takes about 12 minutes on 2 cores)
       --hosts LIST         host counts, comma-separated (default 4,40)
       --net N              second octet of the sandbox addresses 127.N.x.y (default 60)
-      --plan-hosts N       hosts of the plan/preview measurement (default 200)
+      --plan-hosts N       hosts of the plan measurement (default 1000)
+      --preview-hosts LIST hosts of the preview measurements, comma-separated (default 200,1000)
       --health-timeout S   health gate timeout of every node, seconds (default 60)
-      --skip LIST          leave out some of: ansible, scripts, tool, plan (comma-separated)
+      --profile            only the profile (the smallest host count; no Ansible, scripts, timed up,
+                           plan or preview)
+      --skip LIST          leave out some of: ansible, scripts, tool, profile, plan, preview
       --no-skip-pass       do not run the playbook a second time at the smallest host count
                            (the pass that proves every node is skipped at the target version)
       --keep               keep the sandbox folders (they are still brought down)
@@ -58,6 +64,7 @@ interface Options {
     hosts: number[];
     net: number;
     planHosts: number;
+    previewHosts: number[];
     healthTimeout: number;
     skip: Set<string>;
     skipPass: boolean;
@@ -67,6 +74,8 @@ interface Options {
 
 class UsageError extends Error {}
 
+const PARTS = ["ansible", "scripts", "tool", "profile", "plan", "preview"];
+
 function options(argv: string[]): Options | undefined {
     const { values } = parseArgs({
         args: argv,
@@ -74,7 +83,9 @@ function options(argv: string[]): Options | undefined {
             seconds: { type: "string", short: "T", default: "0.5" },
             hosts: { type: "string", default: "4,40" },
             net: { type: "string", default: "60" },
-            "plan-hosts": { type: "string", default: "200" },
+            "plan-hosts": { type: "string", default: "1000" },
+            "preview-hosts": { type: "string", default: "200,1000" },
+            profile: { type: "boolean", default: false },
             "health-timeout": { type: "string", default: "60" },
             skip: { type: "string", default: "" },
             "no-skip-pass": { type: "boolean", default: false },
@@ -97,14 +108,20 @@ function options(argv: string[]): Options | undefined {
             .map((s) => s.trim())
             .filter(Boolean),
     );
-    for (const s of skip) if (!["ansible", "scripts", "tool", "plan"].includes(s)) throw new UsageError(`--skip: unknown part ${s}.`);
+    for (const s of skip) if (!PARTS.includes(s)) throw new UsageError(`--skip: unknown part ${s}.`);
+    if (values.profile) for (const s of PARTS) if (s !== "profile") skip.add(s);
     return {
         seconds: num("seconds", values.seconds as string, (x) => x >= 0 && x <= 600),
-        hosts: String(values.hosts)
-            .split(",")
-            .map((h) => num("hosts", h, (x) => Number.isInteger(x) && x >= 4 && x <= 500)),
+        hosts: ((hs: number[]) => (values.profile ? [Math.min(...hs)] : hs))(
+            String(values.hosts)
+                .split(",")
+                .map((h) => num("hosts", h, (x) => Number.isInteger(x) && x >= 4 && x <= 500)),
+        ),
         net: num("net", values.net as string, (x) => Number.isInteger(x) && x >= 1 && x <= 255),
         planHosts: num("plan-hosts", values["plan-hosts"] as string, (x) => Number.isInteger(x) && x >= 4),
+        previewHosts: String(values["preview-hosts"])
+            .split(",")
+            .map((h) => num("preview-hosts", h, (x) => Number.isInteger(x) && x >= 4)),
         healthTimeout: num("health-timeout", values["health-timeout"] as string, (x) => Number.isInteger(x) && x >= 5 && x <= 3600),
         skip,
         skipPass: !values["no-skip-pass"],
@@ -214,63 +231,98 @@ async function verify(state: SandboxState, waves: readonly Wave[], expectUpgrade
     return problems;
 }
 
+const providerKind = commandProviderKind() ?? "no command provider";
+
+/** The `--json` lines of a run (one ProgressEvent per line). */
+function jsonEvents(stdout: string): Ev[] {
+    return stdout
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Ev);
+}
+
 const mib = (kib: number | undefined): Figure => (kib && kib > 0 ? fig(kib / 1024) : na("not reported"));
 
-async function planPart(o: Options, work: string, notes: string[]) {
-    const keyFile = path.join(work, "placeholder-key");
-    fs.writeFileSync(keyFile, "placeholder key: plan and preview open no connection\n", { mode: 0o600 });
-    const hosts = scaledTopology(o.planHosts, o.net).map((h) => ({
+/** A config of `n` scaled hosts that do not exist (plan and preview open no connection to them). */
+function scaleConfig(n: number, net: number, keyFile: string) {
+    const hosts = scaledTopology(n, net).map((h) => ({
         name: h.name,
         address: h.address,
         center: h.center,
         services: h.services,
         ...(h.site ? { site: h.site, rootSite: !!h.rootSite } : {}),
     }));
-    const raw = { package: { remotePath: "/opt/scm_upgrade/sequoiacm-3.2.0-release.tar.gz" }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts };
-    const v = validateConfig(raw);
-    if (!v.ok) throw new Error(`the ${o.planHosts}-host config is invalid: ${JSON.stringify(v.problems.slice(0, 3))}`);
-    const times: number[] = [];
-    let waves: Wave[] = [];
-    for (let i = 0; i < 5; i++) {
-        const s = process.hrtime.bigint();
-        waves = planWaves(v.config);
-        renderPlanTable(waves);
-        times.push(Number(process.hrtime.bigint() - s) / 1e6);
-    }
-    const inProcessMs = fig([...times].sort((a, b) => a - b)[2]);
-    log(`plan of ${o.planHosts} hosts in process: ${waves.length} waves, median of 5 runs ${[...times].sort((a, b) => a - b)[2].toFixed(2)} ms`);
+    return { package: { remotePath: "/opt/scm_upgrade/sequoiacm-3.2.0-release.tar.gz" }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts };
+}
+
+async function planPart(o: Options, work: string, notes: string[]) {
+    const keyFile = path.join(work, "placeholder-key");
+    fs.writeFileSync(keyFile, "placeholder key: plan and preview open no connection\n", { mode: 0o600 });
     const result = {
-        inProcessMs,
-        cli: na("not run") as Figure,
-        cold: na("not run") as Figure,
-        rss: na("not run") as Figure,
-        preview: na(PROVIDER_NA) as Figure,
+        inProcessMs: na("skipped (--skip plan)") as Figure,
+        cli: na("skipped (--skip plan)") as Figure,
+        cold: na("skipped (--skip plan)") as Figure,
+        rss: na("skipped (--skip plan)") as Figure,
+        previews: [] as { hosts: number; seconds: Figure; rssMiB: Figure }[],
     };
-    // `plan` reads stacks/Pulumi.<stack>.yaml itself (no Pulumi CLI); preview needs the engine and the provider.
-    const stack = `bench-plan-${o.planHosts}`;
-    writeStackFile(stack, raw);
     const backendDir = path.join(work, "state");
-    try {
-        const runs = [];
-        for (let i = 0; i < 3; i++) {
-            const r = await runCli(["plan", "--stack", stack], { backendDir, workDir: work });
-            const rows = r.stdout.trim().split("\n").length - 2;
-            if (r.code !== 0 || rows !== waves.length)
-                throw new Error(`scm-upgrade plan exited ${r.code} with ${rows} wave rows (expected ${waves.length}): ${r.stderr.slice(-500)}`);
-            log(`scm-upgrade plan --stack ${stack} (${o.planHosts} hosts): ${r.seconds.toFixed(2)} s${i === 0 ? " (first run: cold)" : ""}`);
-            runs.push(r);
+    if (!o.skip.has("plan")) {
+        const raw = scaleConfig(o.planHosts, o.net, keyFile);
+        const v = validateConfig(raw);
+        if (!v.ok) throw new Error(`the ${o.planHosts}-host config is invalid: ${JSON.stringify(v.problems.slice(0, 3))}`);
+        const times: number[] = [];
+        let waves: Wave[] = [];
+        for (let i = 0; i < 5; i++) {
+            const s = process.hrtime.bigint();
+            waves = planWaves(v.config);
+            renderPlanTable(waves);
+            times.push(Number(process.hrtime.bigint() - s) / 1e6);
         }
-        result.cold = fig(runs[0].seconds);
-        result.cli = fig(Math.min(...runs.slice(1).map((r) => r.seconds)));
-        result.rss = mib(Math.max(...runs.map((r) => r.maxRssKiB ?? 0)));
-        if (commandProviderPresent()) {
-            const p = await runCli(["preview", "--stack", stack], { backendDir, workDir: work });
-            result.preview = p.code === 0 ? fig(p.seconds) : na(`preview failed (exit ${p.code})`);
-            log(`scm-upgrade preview --stack ${stack}: exit ${p.code} in ${p.seconds.toFixed(1)} s`);
-            if (p.code !== 0) notes.push(`preview of ${o.planHosts} hosts failed: ${p.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+        result.inProcessMs = fig([...times].sort((a, b) => a - b)[2]);
+        log(`plan of ${o.planHosts} hosts in process: ${waves.length} waves, median of 5 runs ${[...times].sort((a, b) => a - b)[2].toFixed(2)} ms`);
+        // `plan` reads stacks/Pulumi.<stack>.yaml itself (no Pulumi CLI).
+        const stack = `bench-plan-${o.planHosts}`;
+        writeStackFile(stack, raw);
+        try {
+            const runs = [];
+            for (let i = 0; i < 3; i++) {
+                const r = await runCli(["plan", "--stack", stack], { backendDir, workDir: work });
+                const rows = r.stdout.trim().split("\n").length - 2;
+                if (r.code !== 0 || rows !== waves.length)
+                    throw new Error(`scm-upgrade plan exited ${r.code} with ${rows} wave rows (expected ${waves.length}): ${r.stderr.slice(-500)}`);
+                log(`scm-upgrade plan --stack ${stack} (${o.planHosts} hosts): ${r.seconds.toFixed(2)} s${i === 0 ? " (first run: cold)" : ""}`);
+                runs.push(r);
+            }
+            result.cold = fig(runs[0].seconds);
+            result.cli = fig(Math.min(...runs.slice(1).map((r) => r.seconds)));
+            result.rss = mib(Math.max(...runs.map((r) => r.maxRssKiB ?? 0)));
+        } finally {
+            removeStackFiles();
         }
-    } finally {
-        removeStackFiles();
+    }
+    if (!o.skip.has("preview")) {
+        for (const n of o.previewHosts) {
+            checkInterrupted();
+            if (!commandProviderPresent()) {
+                result.previews.push({ hosts: n, seconds: na(PROVIDER_NA), rssMiB: na(PROVIDER_NA) });
+                continue;
+            }
+            // The hosts do not exist: `--no-live` (documented) leaves out the live-state read, so the figure is the
+            // program's registration, the engine and the provider's check and diff (bench/README.md).
+            const stack = `bench-preview-${n}`;
+            writeStackFile(stack, scaleConfig(n, o.net, keyFile));
+            try {
+                const p = await runCli(["preview", "--stack", stack, "--no-live"], { backendDir, workDir: work });
+                const ok = p.code === 0 && /to create/.test(p.stdout);
+                result.previews.push({ hosts: n, seconds: ok ? fig(p.seconds) : na(`preview failed (exit ${p.code})`), rssMiB: mib(p.maxRssKiB) });
+                log(
+                    `scm-upgrade preview --stack ${stack} --no-live (${n} hosts): exit ${p.code} in ${p.seconds.toFixed(1)} s, peak RSS ${((p.maxRssKiB ?? 0) / 1024).toFixed(0)} MiB; ${p.stdout.trim().split("\n").pop()}`,
+                );
+                if (!ok) notes.push(`preview of ${n} hosts failed: ${p.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+            } finally {
+                removeStackFiles();
+            }
+        }
     }
     return result;
 }
@@ -353,6 +405,7 @@ async function hostsPart(
             }
         }
 
+        let liveRead: Figure = na(PROVIDER_NA);
         let ours: Figure = na(PROVIDER_NA);
         let oursRss: Figure = na(PROVIDER_NA);
         if (o.skip.has("tool")) ours = oursRss = na("skipped (--skip tool)");
@@ -361,20 +414,68 @@ async function hostsPart(
             const stack = `bench-up-${n}`;
             writeStackFile(stack, benchRawConfig(state, o.healthTimeout));
             try {
-                const r = await runCli(["up", "--stack", stack, "--yes"], {
-                    backendDir: path.join(work, "state"),
-                    workDir: work,
-                    progress: (l) => log(`tool: ${l}`),
-                });
+                const r = await runCli(["up", "--stack", stack, "--yes", "--json"], { backendDir: path.join(work, "state"), workDir: work });
                 const problems = r.code === 0 ? await verify(state, waves, true) : [`exit ${r.code}`];
                 ours = problems.length ? na(`failed: ${problems[0]}`) : fig(r.seconds);
                 oursRss = mib(r.maxRssKiB);
-                log(`${n} hosts: scm-upgrade up ${problems.length ? "FAILED" : "succeeded"} in ${r.seconds.toFixed(1)} s`);
-                detail.tool = { seconds: r.seconds, exit: r.code, problems };
+                const events = jsonEvents(r.stdout);
+                liveRead = fig(Number(events.find((e) => e.type === "live-state")?.seconds ?? NaN));
+                log(
+                    `${n} hosts: scm-upgrade up (${providerKind}) ${problems.length ? "FAILED" : "succeeded"} in ${r.seconds.toFixed(1)} s (live-state read ${cell(liveRead, (x) => x.toFixed(2))} s)`,
+                );
+                detail.tool = {
+                    seconds: r.seconds,
+                    exit: r.code,
+                    problems,
+                    provider: providerKind,
+                    phases: runPhases(events, r.startedAt / 1000, r.startedAt / 1000 + r.seconds),
+                };
+                if (problems.length) notes.push(`scm-upgrade up at ${n} hosts: ${problems[0]}; ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`);
             } finally {
                 removeStackFiles();
             }
         } else log(`${n} hosts: scm-upgrade up not run: ${PROVIDER_NA}`);
+
+        let profile: string | undefined;
+        if (smallest && !o.skip.has("profile") && commandProviderPresent()) {
+            await fresh("the profile (traced scm-upgrade up)");
+            const stack = `bench-profile-${n}`;
+            writeStackFile(stack, benchRawConfig(state, o.healthTimeout));
+            const paths = tracePaths(state.dir);
+            const h = c.hosts[0];
+            const e = effectiveHost(c, h);
+            const ssh = await sshTrueMs({ address: h.address, port: e.port, user: e.user, keyPath: e.privateKeyFile as string }, paths);
+            startTrace(paths);
+            try {
+                const loadBefore = os.loadavg()[0];
+                const r = await runCli(["up", "--stack", stack, "--yes", "--json"], { backendDir: path.join(work, "state"), workDir: work });
+                stopTrace(paths);
+                const problems = r.code === 0 ? await verify(state, waves, true) : [`exit ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`];
+                if (problems.length) throw new Error(`the traced up failed: ${problems[0]}`);
+                const events = jsonEvents(r.stdout);
+                const t0 = Date.parse(String(events[0]?.time)) / 1000;
+                const started = r.startedAt / 1000;
+                const nodeSeconds = nodeSecondsFrom(state, cal);
+                const rep: ProfileReport = {
+                    hosts: n,
+                    slowSeconds: o.seconds,
+                    upSeconds: r.seconds,
+                    nodes: profileNodes(events, readSessions(paths.traceDir)),
+                    phases: runPhases(events, started, started + r.seconds),
+                    minimalSeconds: Object.fromEntries(waves.flatMap((w) => w.nodes).map((x) => [`${x.host}/${x.service}`, nodeSeconds(x)])),
+                    sshTrueMs: ssh,
+                    load: `${loadBefore.toFixed(2)} at the start, ${os.loadavg()[0].toFixed(2)} at the end`,
+                    provider: providerKind,
+                };
+                if (!rep.nodes.length || !(t0 > 0)) throw new Error("the trace or the events of the traced up are empty");
+                profile = renderProfile(rep);
+                detail.profile = rep;
+                log(`${n} hosts: profile\n${profile}`);
+            } finally {
+                stopTrace(paths);
+                removeStackFiles();
+            }
+        }
 
         return {
             hosts: n,
@@ -387,6 +488,8 @@ async function hostsPart(
             ansible: ansibleFig,
             scripts: scriptsFig,
             oursPeakRssMiB: oursRss,
+            liveReadSeconds: liveRead,
+            profile,
             detail,
         };
     } finally {
@@ -419,12 +522,10 @@ async function main(argv: string[]): Promise<number> {
     const notes: string[] = [];
     const ansible = o.skip.has("ansible") ? undefined : ensureAnsible();
     log(
-        `T = ${o.seconds} s, hosts ${o.hosts.join(" and ")}, plan of ${o.planHosts} hosts; ${ansible ?? "no ansible"}; command provider ${commandProviderPresent() ? "installed" : "NOT installed"}`,
+        `T = ${o.seconds} s, hosts ${o.hosts.join(" and ")}, plan of ${o.planHosts} hosts, preview of ${o.previewHosts.join(" and ")}; ${ansible ?? "no ansible"}; command provider: ${providerKind}`,
     );
     try {
-        const plan = o.skip.has("plan")
-            ? { inProcessMs: na("skipped"), cli: na("skipped"), cold: na("skipped"), rss: na("skipped"), preview: na("skipped") }
-            : await planPart(o, work, notes);
+        const plan = await planPart(o, work, notes);
         const runs: (HostRun & { detail: unknown })[] = [];
         const smallest = Math.min(...o.hosts);
         for (const n of o.hosts) {
@@ -447,14 +548,17 @@ async function main(argv: string[]): Promise<number> {
                 "scripts over SSH: the tool's exact shell texts (lib/shell.ts) over plain ssh, preflight and staging on 16 hosts at a time, then node after node; a reference for the cost of the scripts themselves, not the tool.",
                 "every sandbox host shares this machine's CPUs: work that runs on all hosts at once (staging, preflight) queues for the same cores here, unlike on a real cluster; node-after-node work does not.",
                 "peak RSS is process.resourceUsage().maxRSS of the tool's Node.js process (the driver); the Pulumi engine runs in a separate process not counted there.",
+                `the tool ran with the ${providerKind} command provider (engine/env.ts commandProviderKind, .pulumi-home/toolchain.json providerKind).`,
+                "preview at scale: configs of N scaled hosts that do not exist, `scm-upgrade preview --no-live` (no live-state read over SSH; the engine, the program's registration and the provider's check and diff). The live-state read of a real cluster is the `live-state read` line (64 hosts at a time).",
             ],
             runs,
             planInProcessMs: plan.inProcessMs,
             planCli: plan.cli,
             planCliCold: plan.cold,
             planCliPeakRssMiB: plan.rss,
-            preview: plan.preview,
+            previews: plan.previews,
             planHosts: o.planHosts,
+            providerKind,
             benchPeakRssMiB: process.resourceUsage().maxRSS / 1024,
             notes,
         };

@@ -36,6 +36,8 @@ export interface CliRun {
     stderr: string;
     /** Peak RSS of the Node.js process of the tool (the driver), KiB; the Pulumi engine is another process. */
     maxRssKiB?: number;
+    /** When the process was started (epoch ms). */
+    startedAt: number;
 }
 
 /** Runs `scm-upgrade <args>` with the bench's backend; stderr lines go to `progress` as they come. */
@@ -76,7 +78,7 @@ export function runCli(args: string[], o: { backendDir: string; workDir: string;
             } catch {
                 maxRssKiB = undefined;
             }
-            resolve({ code: code ?? -1, seconds, stdout, stderr, maxRssKiB });
+            resolve({ code: code ?? -1, seconds, stdout, stderr, maxRssKiB, startedAt: t0 });
         });
     });
 }

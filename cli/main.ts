@@ -50,8 +50,12 @@ SSH credential and no release tarball on this machine (it warns when they are mi
     preflight: `Usage: scm-upgrade preflight [--stack NAME] [--json]
 Runs the read-only checks on every host over SSH (users, folders, disk, versions, 3.2 prerequisites).
 Changes nothing on any host and nothing in the stack's state.`,
-    preview: `Usage: scm-upgrade preview [--stack NAME] [--only-center standby|primary] [--json]
-The engine's preview: the commands that would run, where and in which order. Runs nothing on hosts.`,
+    preview: `Usage: scm-upgrade preview [--stack NAME] [--only-center standby|primary] [--json] [--no-live]
+The engine's preview: the commands that would run, where and in which order. Runs nothing on hosts;
+first reads every host's nodes over SSH (read-only), as \`up\` does, so that nodes already done show
+as unchanged.
+  --no-live   do not read the hosts: the preview says what the stack's state alone says (on a new
+              stack every node runs); for a config whose hosts cannot be reached from here`,
     up: `Usage: scm-upgrade up [--stack NAME] [--yes] [--json] [--only-center standby|primary] [--window HH:MM-HH:MM] [--force]
 Stages the package on every host, runs the preflight, then upgrades node by node in the plan's order.
   --only-center standby   stop point: upgrade the standby center only; run \`up\` again to finish the primary
@@ -95,6 +99,8 @@ interface Flags {
     force: boolean;
     help: boolean;
     backend?: string;
+    /** `preview --no-live`: no live-state read. */
+    noLive: boolean;
 }
 
 function parse(cmd: string, argv: string[]): Flags {
@@ -113,6 +119,7 @@ function parse(cmd: string, argv: string[]): Flags {
             force: { type: "boolean", default: false },
             help: { type: "boolean", short: "h", default: false },
             backend: { type: "string" },
+            "no-live": { type: "boolean", default: false },
         },
         strict: true,
         allowPositionals: false,
@@ -123,6 +130,7 @@ function parse(cmd: string, argv: string[]): Flags {
     if (values.soak !== undefined && !["plan", "preview", "up"].includes(cmd))
         throw new UsageError(`--soak is a flag of \`plan\`, \`preview\` and \`up\` only.`);
     if ((values.from || values.out) && cmd !== "report") throw new UsageError(`--from and --out are flags of \`report\` only.`);
+    if (values["no-live"] && cmd !== "preview") throw new UsageError(`--no-live is a flag of \`preview\` only: \`up\` always reads the hosts first.`);
     if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
         throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
     }
@@ -139,6 +147,7 @@ function parse(cmd: string, argv: string[]): Flags {
         force: values.force as boolean,
         help: values.help as boolean,
         backend: values.backend as string | undefined,
+        noLive: values["no-live"] as boolean,
     };
 }
 
@@ -404,6 +413,7 @@ async function main(argv: string[]): Promise<number> {
         centers: f.onlyCenter ? [f.onlyCenter as "standby" | "primary"] : undefined,
         soakSeconds: f.soakSeconds,
         backendUrl: f.backend,
+        ...(f.noLive ? { live: "none" as const } : {}),
     };
     const soaksOf = (config: { soak?: SoakSettings }, waves: Wave[]) => soakSteps(waves, soakSettings(config.soak, f.soakSeconds));
     try {

@@ -84,8 +84,10 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         const hostPending = (host: string) => this.plan.some((w) => w.nodes.some((n) => n.host === host && pending(n.host, n.service)));
         const anyPending = this.plan.some((w) => w.nodes.some((n) => pending(n.host, n.service)));
 
-        // Preflight on every host first: an unreachable or unfit host stops the run before any host
-        // is changed. Then staging everywhere; every upgrade waits for all of it.
+        // Preflight and staging on every host, each host's staging right after its own preflight (the hosts overlap:
+        // staging writes only the staging folder), and every upgrade waits for all of both: an unreachable or unfit
+        // host stops the run before any node is changed. One edge per host, not every host's staging on every
+        // host's preflight (a million edges at 1,000 hosts).
         const preflights = c.hosts.map(
             (h) =>
                 new Preflight(
@@ -99,7 +101,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                     { parent: this },
                 ),
         );
-        const gate: pulumi.Resource[] = c.hosts.map((h) => {
+        const gate: pulumi.Resource[] = c.hosts.map((h, i) => {
             const e = effectiveHost(c, h);
             return new StagedPackage(
                 componentName.stage(name, h.name),
@@ -116,7 +118,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                             ? { localPath: c.package.localPath, sha256: args.packageSha256 as string }
                             : { remotePath: c.package.remotePath },
                     upgradeScript: c.upgradeScript && args.upgradeScriptSha256 ? { localPath: c.upgradeScript, sha256: args.upgradeScriptSha256 } : undefined,
-                    after: preflights,
+                    after: [preflights[i]],
                     extraTriggers: hostPending(h.name) ? runToken : [],
                     settled: !!live && !hostPending(h.name),
                 },
@@ -126,6 +128,10 @@ export class RollingUpgrade extends pulumi.ComponentResource {
 
         const results: pulumi.Output<NodeResult>[] = [];
         let previous: pulumi.Resource[] = [];
+        // The first step after staging waits for all of it; every later one for the step before, and so, through
+        // it, for the staging too. Not every node on every host's staging: at 1,000 hosts that is millions of
+        // dependency edges for the engine to register and check.
+        const after = () => (previous.length ? previous : gate);
         for (const wave of this.plan) {
             const soak = this.soaks.find((s) => s.beforeWave === wave.index);
             if (soak) {
@@ -144,7 +150,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                                 script: soakArgsFor(c, soak, h),
                             })),
                             triggers: changed ? [...triggers, ...runToken] : triggers,
-                            after: [...gate, ...previous],
+                            after: after(),
                             settled: !!live && !changed,
                         },
                         { parent: this },
@@ -160,7 +166,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                             ...upgradeArgsFor(c, node.host, node.service),
                             connection: args.connections[node.host],
                             triggers: pending(node.host, node.service) ? [...triggers, ...runToken] : triggers,
-                            after: [...gate, ...previous],
+                            after: after(),
                             settled: !pending(node.host, node.service),
                         },
                         { parent: this },

@@ -335,7 +335,8 @@ async function run<T>(
         emit({ type: "run-finished", operation, result, elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
     emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
     try {
-        if ((operation === "up" || operation === "preview") && o.mode !== "rollback") {
+        // `preview --no-live` (live "none"): the state alone decides; `up` always reads the hosts.
+        if ((operation === "up" || (operation === "preview" && o.live !== "none")) && o.mode !== "rollback") {
             const read = await readLive(validated, credentials, o, emit);
             live = read.live;
             // Every planned node at the target and healthy: nothing to run, so the engine is not started

@@ -4,7 +4,7 @@
  */
 import { UpgradeConfig, effectiveHost } from "./config/schema";
 import { ServiceName } from "./services";
-import { asInstallUser, healthBase, healthPath, healthyFn, installedVersionFn, serviceFilesOf, shQuote, TOP_STATUS_FN } from "./shell";
+import { asInstallUser, CONF_PORTS_FN, healthBase, healthPath, healthyFn, installedVersionFn, serviceFilesOf, shQuote, TOP_STATUS_FN } from "./shell";
 
 /** One node (a service on a host) as it is now. */
 export interface LiveNode {
@@ -42,11 +42,8 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
             `ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
             `record=${shQuote(`${pkg}/.scm-upgrade/${s.folder}.running`)}`,
             installedVersionFn(s),
-            // The node ports configured on the host, from the folder names of conf/<type>/<port>/ (reference
-            // section 2): no control script runs, so the read stays quick and changes nothing.
-            "conf_ports() {",
-            '  for d in "$install"/conf/*/*/; do p=${d%/}; p=${p##*/}; case "$p" in ""|*[!0-9]*) ;; *) echo "$p";; esac; done | sort -n | uniq',
-            "}",
+            // The node ports configured on the host: no control script runs, so the read stays quick and changes nothing.
+            CONF_PORTS_FN,
             healthyFn({ service: s }),
             'v=$(installed_version "$install")',
             'done=no; detail="installed $v"',

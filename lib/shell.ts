@@ -55,15 +55,24 @@ export interface ServiceFiles {
     ctl: string;
 }
 
-/** Shell function `installed_version <installFolder>`: the single version of the service's jars, `none`, or `mixed`. */
+/**
+ * Shell function `installed_version <installFolder>`: the single version of the service's jars, `none`, or `mixed`.
+ * Only a version-shaped body counts, so a look-alike (`sequoiacm-content-server-common-3.1.2.jar`) is ignored.
+ * Pure bash (globs, parameter expansion, `[[ =~ ]]`; no `ls | sed | sort`): every node script reads it twice.
+ */
 export function installedVersionFn(s: ServiceFiles): string {
-    // Only a version-shaped body counts, so a look-alike (`sequoiacm-content-server-common-3.1.2.jar`) is ignored.
-    const version = "[0-9][0-9]*\\.[0-9][0-9]*\\.[0-9][0-9]*\\(-[0-9A-Za-z][0-9A-Za-z.]*\\)\\{0,1\\}";
-    const seds = s.jarPrefixes.map((p) => `-e ${shQuote(`s/^${p.replace(/[.]/g, "\\.")}\\(${version}\\)\\.jar$/\\1/p`)}`).join(" ");
+    const globs = s.jarPrefixes.map((p) => `"$1"/${shQuote(s.jarDir)}/${shQuote(p)}*.jar`).join(" ");
+    const strip = s.jarPrefixes.map((p) => `${shQuote(p)}*) x=\${x#${shQuote(p)}};;`).join(" ");
     return [
         "installed_version() {",
-        `  local v; v=$(ls -1 "$1"/${shQuote(s.jarDir)} 2>/dev/null | sed -n ${seds} | sort -u)`,
-        '  if [ -z "$v" ]; then echo none; elif [ "$(printf "%s\\n" "$v" | wc -l)" -gt 1 ]; then echo mixed; else echo "$v"; fi',
+        "  local f x v='' re='^[0-9]+[.][0-9]+[.][0-9]+(-[0-9A-Za-z][0-9A-Za-z.]*)?$'",
+        `  for f in ${globs}; do`,
+        '    [ -e "$f" ] || continue',
+        `    x=\${f##*/}; case "$x" in ${strip} esac; x=\${x%.jar}`,
+        "    [[ $x =~ $re ]] || continue",
+        '    if [ -z "$v" ]; then v=$x; elif [ "$x" != "$v" ]; then echo mixed; return; fi',
+        "  done",
+        '  echo "${v:-none}"',
         "}",
     ].join("\n");
 }
@@ -324,16 +333,48 @@ export interface NodeUpgradeArgs {
 const LIST_LINE = `^[A-Z0-9_-]*(\\([0-9]*\\)) `;
 
 /**
- * Shell functions `running_ports` (`<ctl> list -m run`; exit 1 = none) and `local_ports` (`list -m local`: every
- * node configured on the host, running or not); needs `$ctl`.
+ * Shell function `conf_ports` (needs `$install`): the node ports configured on the host, from the folder names of
+ * `conf/<type>/<port>/` (reference section 2). No control script runs: quick, and it works on a half-replaced install.
+ */
+export const CONF_PORTS_FN = [
+    "conf_ports() {",
+    '  local d p; for d in "$install"/conf/*/*/; do p=${d%/}; p=${p##*/}; case "$p" in ""|*[!0-9]*) ;; *) echo "$p";; esac; done | sort -n | uniq',
+    "}",
+].join("\n");
+
+/**
+ * Shell functions `running_ports` (`<ctl> list -m run`; exit 1 = none), `local_ports` (`list -m local`: every
+ * node configured on the host, running or not) and `conf_ports`; needs `$ctl` and `$install`.
  */
 export const NODE_PORTS_FNS = [
     "running_ports() {",
     `  "$ctl" list -m run 2>/dev/null | sed -n 's/${LIST_LINE}([0-9][0-9]*).*/\\1/p' | sort -n | uniq`,
     "}",
+    CONF_PORTS_FN,
     "local_ports() {",
     // without its control script (a half-replaced install), the conf/<type>/<port>/ folders say which nodes there are
-    `  if [ -x "$ctl" ]; then "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p'; else ls -d -- "$install"/conf/*/[0-9]* 2>/dev/null | sed 's#.*/##'; fi | sort -n | uniq`,
+    `  if [ -x "$ctl" ]; then "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p' | sort -n | uniq; else conf_ports; fi`,
+    "}",
+].join("\n");
+
+/**
+ * Shell function `gate <ports...>` (needs `healthy` and `$timeout`): waits until every port is healthy. It polls at
+ * once, then every 0.1 s for the first 100 polls (10 s and more: a node that comes up meanwhile is seen within
+ * 0.1 s), then every second (a slow node is not polled in a busy loop). On timeout it prints the ports that are not
+ * healthy and returns 1. `$SECONDS` is bash's own clock (no fork per reading).
+ */
+export const HEALTH_GATE_FN = [
+    "gate() {",
+    '  local pending="$*" next p polls=0 end=$((SECONDS + timeout))',
+    "  while :; do",
+    "    next=''",
+    '    for p in $pending; do healthy "$p" || next="$next $p"; done',
+    "    pending=$next",
+    '    [ -z "${pending// /}" ] && return 0',
+    '    if [ "$SECONDS" -ge "$end" ]; then echo "$pending"; return 1; fi',
+    "    polls=$((polls + 1))",
+    '    if [ "$polls" -le 100 ]; then sleep 0.1; else sleep 1; fi',
+    "  done",
     "}",
 ].join("\n");
 
@@ -484,20 +525,9 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         TOP_STATUS_FN,
         healthyFn(a),
         ...holdFns,
-        // gate <ports...>: wait until each is healthy; on timeout print the ones that are not and return 1.
-        "gate() {",
-        '  local pending="$*" next p deadline=$(( $(date +%s) + timeout ))',
-        '  while [ -n "$(echo $pending)" ]; do',
-        "    next=''",
-        '    for p in $pending; do healthy "$p" || next="$next $p"; done',
-        "    pending=$next",
-        '    [ -z "$(echo $pending)" ] && return 0',
-        '    if [ "$(date +%s)" -ge "$deadline" ]; then echo "$pending"; return 1; fi',
-        "    sleep 0.2",
-        "  done",
-        "}",
-        'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$(( $(date +%s) - t0 ))"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
-        "t0=$(date +%s)",
+        HEALTH_GATE_FN,
+        // $SECONDS: bash's own clock since the script began (no fork per reading).
+        'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$SECONDS"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         // Which nodes must run afterwards: on an install not yet replaced, the running ones; after an earlier
@@ -529,7 +559,8 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "  exit 0",
         "fi",
         'cd -- "$pkg" || fail "staged package $pkg is missing"',
-        'was_running=$(running_ports | tr "\\n" " ")',
+        // Not at the target and intact: must_run is what runs now (one control-script call, not two).
+        'if [ "$half" = 1 ]; then was_running=$(running_ports | tr "\\n" " "); else was_running=$must_run; fi',
         'echo "SCMUP running-before=${was_running:-none}"',
         '{ mkdir -p -- "$pkg/.scm-upgrade" && printf "%s\\n" $must_run > "$record"; } || fail "cannot write $record"',
         'bp=""',
@@ -552,14 +583,16 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         'echo "SCMUP version-after=$after"',
         'if [ "$after" != "$target" ]; then tail_lines; rm -f "$log"; fail "installed version is $after after the upgrade, expected $target"; fi',
         'rm -f "$log"',
-        // Restore the run state: --start started every node of the service.
-        'for p in $(running_ports); do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
+        // Restore the run state: --start started every node of the service (those configured in conf/<type>/<port>/,
+        // reference section 2). Only when one of them was not running before is the control script asked what runs.
+        'others=""; for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
+        'if [ -n "$others" ]; then for p in $(running_ports); do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done; fi',
         "if ! sick=$(gate $must_run); then",
         a.rollbackOnHealthFailure ? rollbackLine("health gate timed out") : "  :",
         `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s"`,
         "fi",
         ...holdCheck(a.rollbackOnHealthFailure),
-        'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
+        'echo "SCMUP seconds=$SECONDS"',
         'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
         'echo "SCMUP result=upgraded"',
     ];

@@ -8,6 +8,7 @@ import { scaledTopology } from "../../sandbox/topology";
 import { ansibleDir, ansibleInventory, ansiblePlaybook, Inventory, Play, playbookNodeOrder, waveGroup, writeAnsibleFiles } from "../../bench/ansible/generate";
 import { criticalPath, nodeShape, ratio, TARGETS } from "../../bench/critical";
 import { cell, fig, na, ratioFigure, renderReport, Report, reportJson } from "../../bench/report";
+import { parseTrace, profileNodeScript, profileNodes, renderProfile, runPhases, sessionKind } from "../../bench/profile";
 import { seedHosts } from "../helpers/seed";
 
 const files = { fileExists: () => true, readable: () => true };
@@ -100,8 +101,12 @@ describe("the report never makes a figure up", () => {
         planCli: fig(2),
         planCliCold: fig(3),
         planCliPeakRssMiB: fig(170),
-        preview: na(NA),
-        planHosts: 200,
+        previews: [
+            { hosts: 200, seconds: na(NA), rssMiB: na(NA) },
+            { hosts: 1000, seconds: fig(31), rssMiB: fig(390) },
+        ],
+        planHosts: 1000,
+        providerKind: "offline stand-in",
         benchPeakRssMiB: 100,
         notes: [],
     };
@@ -116,8 +121,16 @@ describe("the report never makes a figure up", () => {
         expect(line("ours / critical path")).toContain(`<= ${TARGETS.oursOverCriticalPath}`);
         expect(line("ours / critical path")).toContain("not measured");
         expect(line("Ansible / critical path")).toContain("2.50");
-        expect(line("scm-upgrade plan, 200 hosts, subprocess")).toContain("NOT met");
-        expect(line("scm-upgrade preview")).toContain(`n/a (${NA})`);
+        expect(line("scm-upgrade up wall time, offline stand-in provider")).toContain(`n/a (${NA})`);
+        expect(line("scm-upgrade plan, 1000 hosts, subprocess")).toContain("NOT met");
+        expect(line("scm-upgrade preview --no-live, 200 hosts, offline stand-in provider")).toContain(`n/a (${NA})`);
+        expect(line("scm-upgrade preview --no-live, 1000 hosts")).toMatch(/31\.00\s+<= 30 s\s+NOT met$/);
+        expect(
+            text
+                .split("\n")
+                .filter((l) => l.startsWith("peak RSS of that preview"))
+                .pop(),
+        ).toMatch(/390\s+<= 400 MiB\s+met$/);
         expect(text).toContain("[reference, NOT the tool]");
         // The heading names its column, nothing outside the repository (no issue numbers).
         const heading = text.split("\n").find((l) => l.includes("verdict")) ?? "";
@@ -128,13 +141,14 @@ describe("the report never makes a figure up", () => {
     test("JSON: n/a is null with the reason beside it", () => {
         const j = reportJson(rep) as {
             runs: { oursSeconds: unknown; oursNotMeasured: string; ratios: Record<string, unknown> }[];
-            preview: { seconds: unknown };
+            previews: { seconds: unknown; provider: string }[];
         };
         expect(j.runs[0].oursSeconds).toBeNull();
         expect(j.runs[0].oursNotMeasured).toBe(NA);
         expect(j.runs[0].ratios.oursOverCriticalPath).toBeNull();
         expect(j.runs[0].ratios.ansibleOverCriticalPath).toBe(2.5);
-        expect(j.preview.seconds).toBeNull();
+        expect(j.previews[0].seconds).toBeNull();
+        expect(j.previews[1]).toMatchObject({ hosts: 1000, seconds: 31, peakRssMiB: 390, provider: "offline stand-in" });
     });
 });
 
@@ -203,5 +217,81 @@ describe("the Ansible inventory and playbook follow planWaves", () => {
         expect(defaults).toContain("scm_service_files[scm_service]");
         expect(stage).toContain("{{ scm_package_path }}");
         expect(stage).toContain("{{ stagingDir }}");
+    });
+});
+
+describe("the profile of one node: a traced session joined with the tool's events", () => {
+    const trace = [
+        "+ 100.000000 42 bash -c 'set -u",
+        "export LC_ALL=C'",
+        "+ 100.010000 42 set -u",
+        "+ 100.010100 42 host=C",
+        "+ 100.010200 42 svc=cloud",
+        "+ 100.010300 42 health_path=/internal/v1/health",
+        "+ 100.010400 42 timeout=60",
+        "++ 100.011000 42 installed_version /x",
+        "+++ 100.012000 42 ls -1 /x/jars",
+        "+ 100.030000 42 before=3.1.2",
+        "++ 100.030000 42 running_ports",
+        "++ 100.031000 42 /x/bin/ctl list -m run",
+        "+ 100.130000 42 'must_run=8080 '",
+        "+ 100.131000 42 ./scmupgrade.py --service cloud --install-path /x --start",
+        "+ 101.131000 42 rc=0",
+        "++ 101.140000 42 gate 8080",
+        "++ 101.141000 42 healthy 8080",
+        "+++ 101.142000 42 curl -gsS -m 3 http://127.0.0.1:8080/internal/v1/health",
+        "++ 101.160000 42 sleep 0.05",
+        "++ 101.210000 42 healthy 8080",
+        "+ 101.230000 42 sick=",
+        "+ 101.240000 42 echo 'SCMUP result=upgraded'",
+        "+ 101.250000 77 a line of another shell in the same file is not this session's",
+    ].join("\n");
+    const iso = (s: number) => new Date(s * 1000).toISOString();
+    const events = [
+        { type: "run-started", time: iso(90) },
+        { type: "staging", host: "C", status: "staged", time: iso(99) },
+        { type: "node", host: "C", service: "cloud", status: "upgrading", time: iso(99.5) },
+        { type: "node", host: "C", service: "cloud", status: "healthy", time: iso(101.5) },
+        { type: "run-finished", time: iso(102) },
+    ];
+
+    test("the session is a node's; its script time goes to version reads, list calls, scmupgrade.py and the gate", () => {
+        const s = parseTrace(trace, 42);
+        expect(sessionKind(s)).toBe("node");
+        expect(s.lines.every((l) => l.t < 101.25)).toBe(true);
+        const p = profileNodeScript(s);
+        expect({ host: p.host, service: p.service, polls: p.polls, listCalls: p.listCalls }).toEqual({ host: "C", service: "cloud", polls: 2, listCalls: 1 });
+        expect(p.ms["version reads (jar names)"]).toBeCloseTo(19, 3);
+        expect(p.ms["control script list calls"]).toBeCloseTo(101, 3);
+        expect(p.ms["scmupgrade.py (stop, replace, start, T)"]).toBeCloseTo(1000, 3);
+        expect(p.ms["health gate: sleeps"]).toBeCloseTo(50, 3);
+        expect(p.ms["health gate: polls"]).toBeCloseTo(50, 3);
+        expect(p.firstPollDelayMs).toBeCloseTo(10, 3);
+        // every ms of the script is in one bucket
+        const sum = Object.values(p.ms).reduce((a, x) => a + x, 0);
+        expect(sum).toBeCloseTo((101.24 - 100.01) * 1000, 3);
+    });
+
+    test("through the engine: the engine's gap, SSH and login, the script, and the way back add up to the node's time", () => {
+        const [n] = profileNodes(events, [parseTrace(trace, 42)]);
+        expect(n.node).toBe("C/cloud");
+        expect(n.ms["engine: previous node recorded -> this node's command started"]).toBeCloseTo(500, 3);
+        expect(n.ms["SSH dial, handshake, auth, session, login shell"]).toBeCloseTo(500, 3);
+        expect(n.ms["login shell -> node script's bash -c running"]).toBeCloseTo(10, 3);
+        expect(n.ms["script ended -> engine has the result"]).toBeCloseTo(260, 3);
+        expect(n.totalMs).toBeCloseTo((101.5 - 99) * 1000, 3);
+        const text = renderProfile({
+            hosts: 4,
+            slowSeconds: 0.5,
+            upSeconds: 12,
+            nodes: [n],
+            phases: runPhases(events, 89, 103),
+            minimalSeconds: { "C/cloud": 1.1 },
+            load: "0.5",
+            provider: "offline stand-in",
+        });
+        expect(text).toContain("offline stand-in command provider");
+        expect(text).toMatch(/overhead over the minimal time\s+1400/);
+        expect(text).toMatch(/CLI start, config, stack selected\s+1\.00/);
     });
 });

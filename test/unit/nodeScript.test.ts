@@ -22,9 +22,9 @@ import {
 // one-archive-per-service rule. All run with bash, locally.
 
 /** Runs a script with bash without blocking this process (the fake node answers from it). */
-function bash(script: string): Promise<{ status: number; stdout: string; stderr: string }> {
+function bash(script: string, env?: Record<string, string>): Promise<{ status: number; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-        const c = spawn("bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"] });
+        const c = spawn("bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
         let stdout = "";
         let stderr = "";
         c.stdout.on("data", (d) => (stdout += d));
@@ -40,6 +40,8 @@ let server: http.Server;
 let port = 0;
 let doc: unknown = UP_DOC;
 let requests: string[] = [];
+/** The first this many health requests answer DOWN (with nested UP components), whatever `doc` says. */
+let downForRequests = 0;
 
 beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -51,7 +53,7 @@ beforeAll(async () => {
         }
         // SequoiaCM 3.2's internal health: HTTP 200 whatever the status.
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify(doc));
+        res.end(JSON.stringify(requests.length <= downForRequests ? DOWN_NESTED_UP : doc));
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     port = (server.address() as AddressInfo).port;
@@ -60,6 +62,7 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 beforeEach(() => {
     doc = UP_DOC;
     requests = [];
+    downForRequests = 0;
 });
 
 /** A control script whose `list` reads `running`/`local` files next to it, `start -p` appends to `running`. */
@@ -75,11 +78,19 @@ case "$1" in
     echo "Total:$n"; [ $n -gt 0 ];;
   start) if [ -f "$d/startfails" ]; then echo "Failed:CONFIG-SERVER($3) failed to start"; echo "Total:1;Success:0;Failed:1"; exit 8; fi
     echo "$3" >> "$d/running"; echo "Success:CONFIG-SERVER($3) is successfully started (4242)";;
-  stop) : > "$d/running"; echo "Total:1;Success:1;Failed:0";;
+  stop) if [ "\${2:-}" = -p ]; then grep -vx "$3" "$d/running" > "$d/running.new"; mv "$d/running.new" "$d/running"; else : > "$d/running"; fi
+    echo "Total:1;Success:1;Failed:0";;
 esac
 `;
 
-function fakeHost(o: { version: string; running: boolean; script?: string; healthStableSeconds?: number }) {
+function fakeHost(o: {
+    version: string;
+    running: boolean;
+    script?: string;
+    confPorts?: number[];
+    healthTimeoutSeconds?: number;
+    healthStableSeconds?: number;
+}) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "scm-node-test-"));
     const install = path.join(root, "opt", "sequoiacm");
     const svc = path.join(install, "sequoiacm-config");
@@ -88,7 +99,9 @@ function fakeHost(o: { version: string; running: boolean; script?: string; healt
     fs.mkdirSync(bin);
     fs.writeFileSync(path.join(svc, "jars", `sequoiacm-config-server-${o.version}.jar`), "");
     fs.writeFileSync(path.join(bin, "confctl.sh"), CTL, { mode: 0o755 });
-    fs.writeFileSync(path.join(bin, "local"), `${port}\n`);
+    fs.writeFileSync(path.join(bin, "local"), [port, ...(o.confPorts ?? [])].map((p) => `${p}\n`).join(""));
+    // conf/<type>/<port>/: the nodes configured on the host (scmupgrade.py --start starts every one)
+    for (const p of [port, ...(o.confPorts ?? [])]) fs.mkdirSync(path.join(svc, "conf", "config-server", String(p)), { recursive: true });
     fs.writeFileSync(path.join(bin, "running"), o.running ? `${port}\n` : "");
     const staging = path.join(root, "opt", "scm_upgrade");
     const pkg = path.join(staging, "sequoiacm");
@@ -107,7 +120,7 @@ function fakeHost(o: { version: string; running: boolean; script?: string; healt
         become: "login",
         targetVersion: "3.2.0",
         service: serviceFilesOf("config-server"),
-        healthTimeoutSeconds: 2,
+        healthTimeoutSeconds: o.healthTimeoutSeconds ?? 2,
         healthStableSeconds: o.healthStableSeconds,
         rollbackOnHealthFailure: false,
     });
@@ -172,6 +185,39 @@ describe("the node script's health gate and resume safety", () => {
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "version-after": "3.2.0", "running-before": `${port}` });
         expect(fs.readFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config.running"), "utf8")).toBe(`${port}\n`);
+    });
+
+    test("upgrade with every configured node running: the control script is asked once what runs, nothing is stopped", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true });
+        const r = await bash(h.text);
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "running-before": `${port}` });
+        expect(h.calls()).toEqual(["list -m run"]);
+    });
+
+    test("upgrade: a configured node that was stopped before is stopped again after --start started it", async () => {
+        const stopped = port + 1;
+        const h = fakeHost({ version: "3.1.2", running: true, confPorts: [stopped] });
+        // --start starts every node of the service
+        const script = `#!/bin/bash\nmv ${shQuote(h.svc)}/jars/*.jar ${shQuote(h.svc)}/jars/sequoiacm-config-server-3.2.0.jar\nprintf '%s\\n' ${port} ${stopped} > ${shQuote(path.join(h.bin, "running"))}\necho "[INFO] upgrade success!"\n`;
+        fs.writeFileSync(path.join(h.pkg, "scmupgrade.py"), script, { mode: 0o755 });
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(r.stdout).toContain(`stopping node ${stopped}: it was not running before`);
+        expect(h.calls()).toEqual(["list -m run", "list -m run", `stop -p ${stopped}`]);
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+    });
+
+    test("the health gate polls at once, then every 0.1 s for 100 polls, then every second", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true, healthTimeoutSeconds: 120 });
+        downForRequests = 102;
+        // a `sleep` that records how long the gate would wait, and returns at once
+        const fake = fs.mkdtempSync(path.join(os.tmpdir(), "scm-sleep-"));
+        fs.writeFileSync(path.join(fake, "sleep"), `#!/bin/bash\necho "$*" >> ${shQuote(path.join(fake, "log"))}\n`, { mode: 0o755 });
+        const r = await bash(h.text, { PATH: `${fake}:${process.env.PATH}` });
+        expect(parseMarkers(r.stdout).values.result).toBe("upgraded");
+        // 102 polls answered DOWN, the 103rd UP: a sleep between each two, none before the first
+        expect(requests.length).toBe(103);
+        expect(fs.readFileSync(path.join(fake, "log"), "utf8").split("\n").filter(Boolean)).toEqual([...Array(100).fill("0.1"), "1", "1"]);
     });
 
     test("at the target, running and healthy: skipped, scmupgrade.py not run, nothing started", async () => {

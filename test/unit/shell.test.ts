@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { asInstallUser, parseMarkers, renderServiceUpgrade, renderUnpack, serviceFilesOf, shQuote } from "../../lib/shell";
+import { asInstallUser, installedVersionFn, parseMarkers, renderServiceUpgrade, renderUnpack, serviceFilesOf, shQuote } from "../../lib/shell";
 
 // The shell texts run for real, locally, with bash: quoting, the success rules of the upgrade
 // (the exit-0 trap above all), the skip of an upgraded node. No SSH needed for these.
@@ -151,5 +151,47 @@ describe("renderUnpack", () => {
         expect(parseMarkers(bad.stdout).values.reason).toContain("checksum of");
         const missing = run(renderUnpack({ ...args, tarballPath: path.join(src, "nope.tar.gz") }));
         expect(parseMarkers(missing.stdout).values.reason).toBe(`package not found on the host: ${path.join(src, "nope.tar.gz")}`);
+    });
+});
+
+describe("installed_version: the one version of a service's jars, none, or mixed", () => {
+    const cases: [string, "cloud" | "config-server" | "content-server", string[], string][] = [
+        ["no jar folder", "config-server", [], "none"],
+        ["other files only", "config-server", ["jars/readme.txt", "jars/other-3.1.2.jar"], "none"],
+        ["one jar", "config-server", ["jars/sequoiacm-config-server-3.1.2.jar"], "3.1.2"],
+        [
+            "content-server keeps its jars in lib/",
+            "content-server",
+            ["lib/sequoiacm-content-server-3.2.0.jar", "jars/sequoiacm-content-server-3.1.2.jar"],
+            "3.2.0",
+        ],
+        [
+            "cloud: every component at one version",
+            "cloud",
+            ["jars/sequoiacm-cloud-gateway-3.2.0.jar", "jars/sequoiacm-cloud-servicecenter-3.2.0.jar", "jars/sequoiacm-cloud-authserver-3.2.0.jar"],
+            "3.2.0",
+        ],
+        ["cloud: one component behind", "cloud", ["jars/sequoiacm-cloud-gateway-3.2.0.jar", "jars/sequoiacm-cloud-servicecenter-3.1.2.jar"], "mixed"],
+        [
+            "a look-alike jar is not the service's",
+            "content-server",
+            ["lib/sequoiacm-content-server-3.2.0.jar", "lib/sequoiacm-content-server-common-3.1.2.jar"],
+            "3.2.0",
+        ],
+        ["two versions of one jar", "config-server", ["jars/sequoiacm-config-server-3.1.2.jar", "jars/sequoiacm-config-server-3.2.0.jar"], "mixed"],
+        ["a folder with a space in its name", "config-server", ["jars/sequoiacm-config-server-3.1.2.jar"], "3.1.2"],
+    ];
+    test.each(cases)("%s", (name, service, files, want) => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), name.includes("space") ? "scm iv " : "scm-iv-"));
+        for (const f of files) {
+            fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
+            fs.writeFileSync(path.join(root, f), "");
+        }
+        // no process per call: the function is bash alone (a PATH without ls, sed or sort still works)
+        const r = spawnSync("/bin/bash", ["-c", `${installedVersionFn(serviceFilesOf(service))}\ninstalled_version ${shQuote(root)}`], {
+            encoding: "utf8",
+            env: { PATH: "/nonexistent", HOME: root },
+        });
+        expect({ out: r.stdout.trim(), err: r.stderr }).toEqual({ out: want, err: "" });
     });
 });
