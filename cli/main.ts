@@ -5,6 +5,7 @@ import { parseArgs } from "util";
 import { formatProblems } from "../lib/config/schema";
 import type * as Driver from "../engine/driver";
 import { DriverError } from "../engine/errors";
+import { prefetchStackConfig } from "../engine/env";
 import { planOfStackFile } from "../engine/planOfStack";
 import { ProgressEvent } from "../engine/events";
 import { planToDot, planToJson, planToMermaid, renderPlanTable, SoakSettings, soakSettings, soakSteps, Wave } from "../lib/plan";
@@ -416,6 +417,8 @@ async function main(argv: string[]): Promise<number> {
         ...(f.noLive ? { live: "none" as const } : {}),
     };
     const soaksOf = (config: { soak?: SoakSettings }, waves: Wave[]) => soakSteps(waves, soakSettings(config.soak, f.soakSeconds));
+    // An up first reads the stack's config with the Pulumi CLI: started now, it runs while the engine's modules load.
+    if (cmd === "up") prefetchStackConfig(opts);
     try {
         switch (cmd) {
             case "plan": {

@@ -1,4 +1,3 @@
-import { execFile } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -13,7 +12,7 @@ import { LiveStateError, readLiveState, SshCredentials } from "../program/live";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
-import { commandProviderPresent, projectName, projectRoot, pulumiBinary, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
+import { commandProviderPresent, projectName, stackConfigText, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
 import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, StackLock } from "./locks";
 
 // The Automation API and the program (with the Pulumi SDK and the components) take seconds to load on
@@ -108,14 +107,7 @@ export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
  * e.g. the stack does not exist yet (the full path creates it and reports any error).
  */
 async function stackConfigFromCli(o: RunOptions): Promise<StackConfig | undefined> {
-    const out = await new Promise<string | undefined>((resolve) =>
-        execFile(
-            pulumiBinary(o),
-            ["config", "--json", "--show-secrets", "--stack", o.stack],
-            { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 },
-            (err, stdout) => resolve(err ? undefined : stdout),
-        ),
-    );
+    const out = await stackConfigText(o);
     if (out === undefined) return undefined;
     return validateStackConfig(o.stack, JSON.parse(out) as Record<string, { value?: string; secret?: boolean }>);
 }

@@ -1,3 +1,4 @@
+import { execFile } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -109,4 +110,39 @@ export async function workspaceOptions(o: EngineEnvOptions & { workDir?: string 
         // Pulumi.yaml in workDir gives the project name and `stackConfigDir`; never rewritten here.
         envVars: engineEnv(o),
     };
+}
+
+const configReads = new Map<string, Promise<string | undefined>>();
+const configReadKey = (o: EngineEnvOptions & { stack: string }) => JSON.stringify([o.stack, o.backendUrl ?? "", o.pulumiHome ?? "", o.passphraseFile ?? ""]);
+
+/**
+ * Starts `pulumi config --json --show-secrets` for a stack, once: the CLI calls it first thing for an `up`,
+ * so the call runs while the rest of the tool loads. `stackConfigText` takes the result.
+ */
+export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): void {
+    const key = configReadKey(o);
+    if (configReads.has(key) || !toolchainPresent(o)) return;
+    configReads.set(
+        key,
+        new Promise((resolve) =>
+            execFile(
+                pulumiBinary(o),
+                ["config", "--json", "--show-secrets", "--stack", o.stack],
+                { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 },
+                (err, stdout) => resolve(err ? undefined : stdout),
+            ),
+        ),
+    );
+}
+
+/**
+ * The stack's config as the CLI prints it (one call, no Automation API), or undefined when the CLI cannot
+ * say (e.g. no such stack yet). A prefetched answer is used once: the next call reads again.
+ */
+export function stackConfigText(o: EngineEnvOptions & { stack: string }): Promise<string | undefined> {
+    prefetchStackConfig(o);
+    const key = configReadKey(o);
+    const p = configReads.get(key) ?? Promise.resolve(undefined);
+    configReads.delete(key);
+    return p;
 }

@@ -48,7 +48,8 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
             'v=$(installed_version "$install")',
             'done=no; detail="installed $v"',
             'if [ "$v" = "$target" ]; then',
-            '  if [ -f "$record" ]; then must=$(tr "\\n" " " < "$record"); else must=$(conf_ports | tr "\\n" " "); fi',
+            // `read` and a plain substitution: no `tr` to fork (newlines split the ports as well as spaces)
+            '  must=; if [ -f "$record" ]; then read -r -d "" must < "$record" || true; else must=$(conf_ports); fi',
             // A node that answers its health document with a top-level UP is running and healthy; the
             // nodes are asked at once (the substitution ends when the last one has answered).
             '  sick=$(for p in $must; do (healthy "$p" || printf " %s" "$p") & done; wait)',

@@ -420,16 +420,19 @@ export const TOP_STATUS_FN = [
  */
 export function healthyFn(a: { service: ServiceFiles }): string {
     const lines = [
+        // Few processes per poll: a fork costs milliseconds on a small VM, and the probe and the gate poll every node.
+        // A node that does not answer gives an empty status: not UP.
         "healthy() {",
         "  local b",
-        `  b=$(curl -gsS -m 3 "$health_base:$1$health_path" 2>/dev/null) || return 1`,
-        `  [ "$(printf '%s' "$b" | top_status)" = UP ] || return 1`,
+        `  b=$(curl -gsS -m 3 "$health_base:$1$health_path" 2>/dev/null | top_status)`,
+        `  [ "$b" = UP ] || return 1`,
     ];
     if (a.service.service === "content-server") {
         lines.push(
             `  b=$(curl -gfsS -m 3 "$health_base:$1/api/v1/conf-properties?keys=SCM-Version,Node-Status" 2>/dev/null) || return 1`,
-            `  printf '%s' "$b" | tr -d ' ' | grep -q '"Node-Status":"running"' || return 1`,
-            `  printf '%s' "$b" | tr -d ' ' | grep -qF "\\"SCM-Version\\":\\"$target\\""`,
+            "  b=${b// /}",
+            `  [[ $b == *'"Node-Status":"running"'* ]] || return 1`,
+            `  [[ $b == *"\\"SCM-Version\\":\\"$target\\""* ]]`,
         );
     }
     lines.push("}");
@@ -483,7 +486,8 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
               "  local p t0=$(date +%s)",
               "  while :; do",
               '    for p in "$@"; do healthy "$p" || { echo "$p $(( $(date +%s) - t0 ))"; return 1; }; done',
-              '    [ $(( $(date +%s) - t0 )) -ge "$stable" ] && return 0',
+              // whole seconds on both sides: only "more than" guarantees at least $stable s have passed
+              '    [ $(( $(date +%s) - t0 )) -gt "$stable" ] && return 0',
               "    sleep 0.5",
               "  done",
               "}",
