@@ -26,6 +26,7 @@ import { runScripts } from "./scripts";
 import { Ev, profileNodes, ProfileReport, readSessions, renderProfile, runPhases, sshTrueMs, startTrace, stopTrace, tracePaths } from "./profile";
 import { running } from "../sandbox/ssh";
 import { removeStackFiles, runCli, stackFiles, writeStackFile } from "./tool";
+import { HostsContext, loadNow, parallelRun, renderVariants, soakAndBackends, VariantFigures } from "./variants";
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -35,6 +36,9 @@ every node's upgrade slowed to T seconds (sandbox fault slowSeconds):
   - the wall time of the same rolling upgrade as an Ansible playbook (bench/ansible);
   - the wall time of \`scm-upgrade up\` (only when the command provider is installed);
   - a reference line: the tool's shell texts run over plain ssh in plan order (not the tool);
+  - variants of \`scm-upgrade up\` (bench/variants.ts): at the smallest host count the soak's cost
+    (up --soak S against up --soak 0) and the state in PostgreSQL against file://; at the largest,
+    parallelism P against the critical path computed for P;
 and, with no sandbox, \`plan\` (and \`preview\` when the provider is installed) of a large config.
 Prints one table and writes .reports/bench.json. The sandboxes are always brought down.
 
@@ -49,8 +53,12 @@ Options:
       --preview-hosts LIST hosts of the preview measurements, comma-separated (default 200,1000)
       --health-timeout S   health gate timeout of every node, seconds (default 60)
       --profile            only the profile (the smallest host count; no Ansible, scripts, timed up,
-                           plan or preview)
-      --skip LIST          leave out some of: ansible, scripts, tool, profile, plan, preview
+                           plan, preview or variants)
+      --skip LIST          leave out some of: ansible, scripts, tool, profile, plan, preview, soak,
+                           postgres, parallel (comma-separated; the last three are the up variants,
+                           which --skip tool leaves in)
+      --soak S             soak of the soak variant, seconds (default 5; health read every second)
+      --parallelism P      parallelism of the parallel variant (default 3)
       --no-skip-pass       do not run the playbook a second time at the smallest host count
                            (the pass that proves every node is skipped at the target version)
       --keep               keep the sandbox folders (they are still brought down)
@@ -67,6 +75,8 @@ interface Options {
     previewHosts: number[];
     healthTimeout: number;
     skip: Set<string>;
+    soak: number;
+    parallelism: number;
     skipPass: boolean;
     keep: boolean;
     out: string;
@@ -74,7 +84,7 @@ interface Options {
 
 class UsageError extends Error {}
 
-const PARTS = ["ansible", "scripts", "tool", "profile", "plan", "preview"];
+const PARTS = ["ansible", "scripts", "tool", "profile", "plan", "preview", "soak", "postgres", "parallel"];
 
 function options(argv: string[]): Options | undefined {
     const { values } = parseArgs({
@@ -88,6 +98,8 @@ function options(argv: string[]): Options | undefined {
             profile: { type: "boolean", default: false },
             "health-timeout": { type: "string", default: "60" },
             skip: { type: "string", default: "" },
+            soak: { type: "string", default: "5" },
+            parallelism: { type: "string", default: "3" },
             "no-skip-pass": { type: "boolean", default: false },
             keep: { type: "boolean", default: false },
             out: { type: "string", default: path.join(projectRoot, ".reports", "bench.json") },
@@ -124,6 +136,8 @@ function options(argv: string[]): Options | undefined {
             .map((h) => num("preview-hosts", h, (x) => Number.isInteger(x) && x >= 4)),
         healthTimeout: num("health-timeout", values["health-timeout"] as string, (x) => Number.isInteger(x) && x >= 5 && x <= 3600),
         skip,
+        soak: num("soak", values.soak as string, (x) => Number.isInteger(x) && x >= 1 && x <= 3600),
+        parallelism: num("parallelism", values.parallelism as string, (x) => Number.isInteger(x) && x >= 1),
         skipPass: !values["no-skip-pass"],
         keep: values.keep as boolean,
         out: path.resolve(values.out as string),
@@ -334,6 +348,8 @@ async function hostsPart(
     ansible: string | undefined,
     notes: string[],
     smallest: boolean,
+    largest: boolean,
+    variants: VariantFigures,
 ): Promise<HostRun & { detail: unknown }> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `scm-bench-${n}-`));
     tempDirs.add(dir);
@@ -477,6 +493,39 @@ async function hostsPart(
             }
         }
 
+        const wantBase = smallest && !(o.skip.has("soak") && o.skip.has("postgres"));
+        const wantParallel = largest && !o.skip.has("parallel");
+        if ((wantBase || wantParallel) && !commandProviderPresent()) {
+            const why = { na: PROVIDER_NA };
+            if (wantBase && !o.skip.has("soak")) variants.soak = why;
+            if (wantBase && !o.skip.has("postgres")) variants.backends = why;
+            if (wantParallel) variants.parallel = why;
+        } else if (wantBase || wantParallel) {
+            if (!variants.loadAtStart.length) variants.loadAtStart = loadNow();
+            const ctx: HostsContext = {
+                hosts: n,
+                fresh: async (what) => {
+                    await fresh(what);
+                    return state;
+                },
+                raw: () => benchRawConfig(state, o.healthTimeout),
+                config: c,
+                waves,
+                work,
+                backendDir: path.join(work, "state"),
+                log,
+            };
+            if (wantBase) Object.assign(variants, await soakAndBackends(ctx, { soakSeconds: o.soak, skip: o.skip }));
+            checkInterrupted();
+            if (wantParallel)
+                variants.parallel = await parallelRun(ctx, {
+                    parallelism: o.parallelism,
+                    stagingSeconds: cal.stagingSeconds,
+                    nodeSeconds: nodeSecondsFrom(state, cal),
+                });
+            variants.loadAtEnd = loadNow();
+        }
+
         return {
             hosts: n,
             nodes,
@@ -528,9 +577,11 @@ async function main(argv: string[]): Promise<number> {
         const plan = await planPart(o, work, notes);
         const runs: (HostRun & { detail: unknown })[] = [];
         const smallest = Math.min(...o.hosts);
+        const largest = Math.max(...o.hosts);
+        const variants: VariantFigures = { loadAtStart: [] };
         for (const n of o.hosts) {
             checkInterrupted();
-            runs.push(await hostsPart(o, n, work, ansible, notes, n === smallest));
+            runs.push(await hostsPart(o, n, work, ansible, notes, n === smallest, n === largest, variants));
         }
         if (!commandProviderPresent()) {
             notes.push(
@@ -562,13 +613,14 @@ async function main(argv: string[]): Promise<number> {
             benchPeakRssMiB: process.resourceUsage().maxRSS / 1024,
             notes,
         };
-        const text = renderReport(rep);
+        const hasVariants = !!(variants.soak || variants.parallel || variants.backends);
+        const text = renderReport(rep) + (hasVariants ? `\n\n${renderVariants(variants)}` : "");
         process.stdout.write("\n" + text + "\n");
         fs.mkdirSync(path.dirname(o.out), { recursive: true });
         fs.writeFileSync(
             o.out,
             JSON.stringify(
-                reportJson(rep, { details: runs.map((r) => ({ hosts: r.hosts, ...(r.detail as object) })), totalSeconds: (Date.now() - t0) / 1000 }),
+                reportJson(rep, { details: runs.map((r) => ({ hosts: r.hosts, ...(r.detail as object) })), totalSeconds: (Date.now() - t0) / 1000, variants }),
                 null,
                 2,
             ) + "\n",

@@ -40,11 +40,14 @@ export interface CliRun {
     startedAt: number;
 }
 
-/** Runs `scm-upgrade <args>` with the bench's backend; stderr lines go to `progress` as they come. */
-export function runCli(args: string[], o: { backendDir: string; workDir: string; progress?: (line: string) => void }): Promise<CliRun> {
+/**
+ * Runs `scm-upgrade <args>` with the bench's backend (a `file://` folder, or `backendUrl` such as a
+ * postgres:// URL); stderr lines go to `progress` as they come.
+ */
+export function runCli(args: string[], o: { backendDir: string; backendUrl?: string; workDir: string; progress?: (line: string) => void }): Promise<CliRun> {
     const rssFile = path.join(o.workDir, `maxrss-${process.pid}-${Date.now()}`);
-    fs.mkdirSync(o.backendDir, { recursive: true });
-    const env = { ...process.env, PULUMI_BACKEND_URL: `file://${o.backendDir}`, SCM_BENCH_MAXRSS_FILE: rssFile };
+    if (!o.backendUrl) fs.mkdirSync(o.backendDir, { recursive: true });
+    const env = { ...process.env, PULUMI_BACKEND_URL: o.backendUrl ?? `file://${o.backendDir}`, SCM_BENCH_MAXRSS_FILE: rssFile };
     return new Promise((resolve, reject) => {
         const t0 = Date.now();
         const child = spawn(process.execPath, ["-r", path.join(__dirname, "maxrss.cjs"), path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {

@@ -13,7 +13,7 @@ import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } fro
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
 import { commandProviderPresent, projectName, stackConfigText, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
-import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, StackLock } from "./locks";
+import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, StackLock, takeLock } from "./locks";
 
 // The Automation API and the program (with the Pulumi SDK and the components) take seconds to load on
 // a busy machine; they are loaded when an engine call needs them, so an `up` with nothing to do, or a
@@ -267,16 +267,32 @@ async function refuseIfLocked(o: RunOptions): Promise<void> {
  * when its driver died may or may not have completed on the host; every script here checks the
  * installed version first, so clearing the record and running again is safe.
  *
- * Never on a stack another run holds: the caller checked the lock before reading the state, it is
- * checked again right before the write, and the write itself (`stack import`) takes the stack's
- * lock in the engine, which refuses while any other run holds it. A run that held the lock at any
- * moment of this would have been seen, since a run holds it from its start to its end.
+ * Never on a stack another run holds: the state is read while this run holds the stack's lock
+ * (every other run is refused meanwhile), released only for the write itself, `stack import`, which
+ * takes the lock again in the engine and is refused if any other run took it in between (the CLI's
+ * start-up, under a second). Only a run that took the lock, wrote the state and let go within that
+ * gap could be overwritten; no up, rollback or refresh is that short.
  */
 async function clearPendingOperations(stack: Stack, o: RunOptions, say: (l: string) => void): Promise<number> {
-    const state = await stack.exportStack();
+    const url = engineEnv(o).PULUMI_BACKEND_URL;
+    let lock: Awaited<ReturnType<typeof takeLock>> | undefined;
+    try {
+        lock = backendKind(url) === "other" ? undefined : await takeLock(url, o.stack);
+    } catch (e) {
+        throw new DriverError(
+            "upgrade-failed",
+            `Cannot take the lock of stack ${o.stack} in ${redactUrl(url)}: ${String((e as Error)?.message ?? e)}. Nothing was changed.`,
+        );
+    }
+    if (lock && "heldBy" in lock) throw lockedError(o.stack, lock.heldBy);
+    let state: Awaited<ReturnType<Stack["exportStack"]>>;
+    try {
+        state = await stack.exportStack();
+    } finally {
+        await lock?.release();
+    }
     const pending = (state.deployment as { pending_operations?: { resource: { urn: string }; type: string }[] }).pending_operations ?? [];
     if (pending.length === 0) return 0;
-    await refuseIfLocked(o);
     for (const p of pending) say(`clearing the record of an interrupted ${p.type} of ${p.resource.urn.split("::").pop()}`);
     (state.deployment as { pending_operations?: unknown[] }).pending_operations = [];
     await stack.importStack(state);

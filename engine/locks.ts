@@ -4,7 +4,9 @@
  * `pulumi_state` table (`?table=` in the URL) on `postgres://`. Each lock names who holds it
  * (user, host, process, since when). Kept free of Pulumi imports.
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { projectName } from "./paths";
 
@@ -124,6 +126,47 @@ export async function removeLocks(url: string, locks: StackLock[]): Promise<void
     await withPg(url, async (q, table) => {
         await q(`DELETE FROM ${table} WHERE key = ANY($1::text[])`, [locks.map((l) => l.key)]);
     });
+}
+
+/**
+ * Takes the stack's lock as the Pulumi CLI takes it: writes a lock of this process (a fresh id, with
+ * user, host, pid and time), then looks for any other. While it is held, every other run, this tool's
+ * or the CLI's, is refused. When another run holds one, or took one at the same moment, ours is removed
+ * again and the others are returned (`heldBy`): nothing may change then.
+ */
+export async function takeLock(url: string, stack: string): Promise<{ release: () => Promise<void> } | { heldBy: StackLock[] }> {
+    const kind = backendKind(url);
+    if (kind === "other") throw new Error(`locks of a ${redactUrl(url)} backend cannot be taken by scm-upgrade`);
+    const id = `${crypto.randomUUID()}.json`;
+    // The fields and format of Pulumi's lock content (pkg/backend/diy/lock.go), so the CLI names us too.
+    const content = JSON.stringify({ pid: process.pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: new Date().toISOString() });
+    let ours: StackLock;
+    if (kind === "file") {
+        const dir = path.join(url.slice("file://".length).replace(/\?.*$/, ""), lockPrefix(stack));
+        fs.mkdirSync(dir, { recursive: true });
+        ours = { key: path.join(dir, id) };
+        fs.writeFileSync(ours.key, content, { flag: "wx" });
+    } else {
+        ours = await withPg(url, async (q, table, keyPrefix) => {
+            const key = keyPrefix + lockPrefix(stack) + id;
+            // Pulumi's blob format in that table: {"data": <base64 of the content>}.
+            await q(`INSERT INTO ${table} (key, data) VALUES ($1, $2)`, [key, JSON.stringify({ data: Buffer.from(content).toString("base64") })]);
+            return { key };
+        });
+    }
+    const release = () => removeLocks(url, [ours]);
+    let others: StackLock[];
+    try {
+        others = (await readLocks(url, stack)).filter((l) => l.key !== ours.key);
+    } catch (e) {
+        await release();
+        throw e;
+    }
+    if (others.length) {
+        await release();
+        return { heldBy: others };
+    }
+    return { release };
 }
 
 /**

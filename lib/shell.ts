@@ -689,8 +689,9 @@ export interface SoakWatchArgs
  * the host). Their health is read at once, then every `intervalSeconds`, and once more at the end, on the
  * target version's endpoints (the node script's `healthy`); the installed version must stay the target. The
  * first node not UP, not answering, or whose version changed fails the soak at once, naming the node and what
- * was seen (`SCMUP soak-node=<host>/<service>:<port>`, `SCMUP reason=...`). Otherwise it lasts `seconds`, no
- * more (`SCMUP result=soaked`, `SCMUP polls=<n>`).
+ * was seen (`SCMUP soak-node=<host>/<service>:<port>`, `SCMUP reason=...`). Otherwise it lasts `seconds` (to the
+ * millisecond where `date` has %N) and its last check, no more (`SCMUP result=soaked`, `SCMUP polls=<n>`,
+ * `SCMUP seconds=<s.t>`).
  */
 export function renderSoakWatch(a: SoakWatchArgs): string {
     const seconds = wholeNumber(a.seconds, "soak seconds");
@@ -707,8 +708,10 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
         `seconds=${seconds}`,
         `interval=${interval}`,
         TOP_STATUS_FN,
-        "t0=$(date +%s)",
-        "elapsed() { echo $(( $(date +%s) - t0 )); }",
+        // Milliseconds (whole seconds where `date` has no %N): the watch lasts the soak's time, not up to a second less or more.
+        "now_ms() { n=$(date +%s%N 2>/dev/null); case $n in ''|*[!0-9]*) echo $(( $(date +%s) * 1000 ));; *) echo $(( n / 1000000 ));; esac; }",
+        "t0=$(now_ms)",
+        "elapsed() { echo $(( ($(now_ms) - t0) / 1000 )); }",
         // seen <svc> <port> <what>: the soak fails here, naming the node.
         'seen() { echo "SCMUP soak-node=$host/$1${2:+:$2}"; echo "SCMUP soak-seen=$3"; fail "$soak: $host/$1${2:+ node $2} $3 after $(elapsed)s of the ${seconds}s soak; the primary center was not touched"; }',
         // what_is <port>: what the node answers now, in words.
@@ -753,16 +756,20 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
         checks.push(`check_${i}`);
     });
     lines.push(
-        "polls=0",
+        // Checks at the start, every interval after it (not drifting by the time a check takes), and the last
+        // one when the time is up: the watch lasts the soak's time plus that last check.
+        "polls=0; end=$(( t0 + seconds * 1000 )); next=$t0",
         "while :; do",
         `  ${checks.join("; ")}`,
         "  polls=$((polls + 1))",
-        "  now=$(date +%s); left=$(( t0 + seconds - now ))",
-        '  [ "$left" -le 0 ] && break',
-        '  [ "$left" -lt "$interval" ] && sleep "$left" || sleep "$interval"',
+        "  now=$(now_ms)",
+        '  [ "$now" -ge "$end" ] && break',
+        '  next=$(( next + interval * 1000 )); [ "$next" -gt "$end" ] && next=$end',
+        "  left=$(( next - now ))",
+        '  [ "$left" -gt 0 ] && { sleep "$(( left / 1000 )).$(( left % 1000 / 100 ))$(( left % 100 / 10 ))$(( left % 10 ))" 2>/dev/null || sleep $(( (left + 999) / 1000 )); }',
         "done",
         'echo "SCMUP polls=$polls"',
-        'echo "SCMUP seconds=$(elapsed)"',
+        'ms=$(( $(now_ms) - t0 )); echo "SCMUP seconds=$(( ms / 1000 )).$(( ms % 1000 / 100 ))"',
         'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
         'echo "SCMUP result=soaked"',
     );

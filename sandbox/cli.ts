@@ -50,7 +50,8 @@ Options:
   --dir D                sandbox folder (default $SCM_SANDBOX_DIR or <repo>/.sandbox)
   --stack NAME           (up/reset) the stack whose config is written (default sandbox); give another
                          name with --dir so that a second sandbox does not take over stack sandbox
-  --net X                second octet of the host addresses 127.X.y.z, for a new sandbox (default 10)
+  --net X                second octet of the host addresses 127.X.y.z, for a new sandbox (default
+                         $SCM_SANDBOX_NET or 10)
   --password-auth        (up/reset, new sandbox) the hosts' sshd also accept passwords (root only: /etc/shadow)
   -h, --help             this help
 `;
@@ -95,6 +96,15 @@ function int(p: Parsed, name: string): number | undefined {
     return n;
 }
 
+/** `$SCM_SANDBOX_NET`: the default of --net (a second sandbox, such as a second clone's, beside the first). */
+function envNet(): number | undefined {
+    const v = process.env.SCM_SANDBOX_NET;
+    if (v === undefined || v === "") return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 254) throw new UsageError(`SCM_SANDBOX_NET must be a whole number from 1 to 254, got ${v}.`);
+    return n;
+}
+
 function allowOnly(p: Parsed, names: string[]): void {
     for (const k of p.flags.keys()) {
         if (!names.includes(k) && k !== "--dir") throw new UsageError(`Unknown option ${k} for this command.`);
@@ -114,7 +124,9 @@ function summary(r: UpResult, verb: string): void {
         say(
             `sandbox ${verb} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${s.hosts.length} hosts, ${nodes} nodes (started ${r.started.sshd} sshd, ${r.started.nodes} node(s))`,
         );
-    say(`  ssh:     ${s.user}@<host address> -p ${s.hosts[0].sshPort} -i ${s.clientKeyPath}`);
+    const [first, last] = [s.hosts[0], s.hosts[s.hosts.length - 1]];
+    say(`  hosts:   ${first.name} ${first.address} to ${last.name} ${last.address}, sshd on port ${first.sshPort}`);
+    say(`  ssh:     ssh -p ${first.sshPort} -i ${s.clientKeyPath} ${s.user}@${first.address}   (host ${first.name}; the others alike)`);
     say(`  package: ${s.packagePath}`);
     if (r.stackConfig?.written === "stack")
         say(`  stack:   ${path.basename(r.stackConfig.path).replace(/^Pulumi\.|\.yaml$/g, "")} (${path.relative(process.cwd(), r.stackConfig.path)})`);
@@ -151,7 +163,7 @@ async function main(argv: string[]): Promise<number> {
             const o = {
                 dir,
                 hosts: int(p, "--hosts"),
-                net: int(p, "--net"),
+                net: int(p, "--net") ?? envNet(),
                 passwordAuthentication: p.flags.has("--password-auth") ? true : undefined,
                 stackName: one(p, "--stack"),
                 script: script as ScriptBehaviour | undefined,

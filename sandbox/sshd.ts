@@ -215,6 +215,13 @@ export async function startSshd(o: SshdOptions): Promise<SshdHandle> {
     const dir = path.resolve(o.dir);
     fs.mkdirSync(dir, { recursive: true });
     const port = o.port ?? (await freePort(o.address));
+    // Another process there (another sandbox on the same addresses) would answer for ours: say so, start nothing.
+    if (o.port !== undefined && (await portAccepts(o.address, port, 500))) {
+        throw new Error(
+            `${o.address}:${port} is already in use by another process (another sandbox on the same addresses? \`ss -ltnp | grep ${o.address}:\` shows it): ` +
+                "bring that one down, or give this sandbox other addresses (`npm run sandbox -- up --net N`, or SCM_SANDBOX_NET=N).",
+        );
+    }
     const hostKeyPath = path.join(dir, "ssh_host_ed25519_key");
     const clientKeyPath = path.resolve(o.clientKeyPath ?? path.join(dir, "client_ed25519"));
     const configPath = path.join(dir, "sshd_config");

@@ -36,13 +36,24 @@ cli_ok() {
 PROGRESS_TAG=bootstrap
 # shellcheck source=lib/progress.sh
 source "$root/scripts/lib/progress.sh"
+# shellcheck source=lib/go.sh
+source "$root/scripts/lib/go.sh"
 
-go_build_in_module() { # dir module@version main-package ldflags output
-  local dir="$1" modver="$2" pkg="$3" ldflags="$4" out="$5"
-  rm -rf "$dir"; mkdir -p "$dir"
-  (cd "$dir" && go mod init scm-upgrade/toolchain-build >/dev/null 2>&1 \
-     && go get "$modver" >"$dir/get.log" 2>&1 \
-     && go build -trimpath -o "$out.tmp" -ldflags "$ldflags" "$pkg" >"$dir/build.log" 2>&1) || return 1
+# How far a build is, for the progress lines: modules downloaded so far, packages compiled of all.
+_build_dir=""
+_modules_fetched() { echo "$(grep -c '^go: downloading' "$_build_dir/get.log") modules downloaded"; }
+_packages_built() { echo "$(grep -vc '^#\|: ' "$_build_dir/build.log") of $(wc -l <"$_build_dir/deps.txt") packages compiled"; }
+
+go_build_in_module() { # dir module@version main-package ldflags output what
+  local dir="$1" modver="$2" pkg="$3" ldflags="$4" out="$5" what="$6"
+  rm -rf "$dir"; mkdir -p "$dir"; _build_dir="$dir"
+  (cd "$dir" && go mod init scm-upgrade/toolchain-build >/dev/null 2>&1) || return 1
+  PROGRESS_DETAIL=_modules_fetched with_progress "downloading the Go modules of $what" \
+    bash -c 'cd "$1" && go get "$2" >get.log 2>&1' _ "$dir" "$modver" || return 1
+  # -v names each package as it is compiled; deps.txt holds all of them.
+  PROGRESS_DETAIL=_packages_built with_progress "compiling $what" \
+    bash -c 'cd "$1" && { go list -deps "$2" >deps.txt 2>/dev/null || :; } && go build -v -trimpath -o "$3.tmp" -ldflags "$4" "$2" >build.log 2>&1' \
+    _ "$dir" "$pkg" "$out" "$ldflags" || return 1
   mv "$out.tmp" "$out"
 }
 
@@ -59,14 +70,14 @@ else
   elif [[ -x "$cached_cli" ]]; then
     ln -sfn "$cached_cli" "$cli_link"; cli_from="cache"
   else
-    command -v go >/dev/null || { say "no Pulumi CLI and no Go toolchain to build one: install Go 1.25+ or put pulumi on PATH"; exit 1; }
+    go_check "the Pulumi CLI $CLI_VERSION (or put a pulumi CLI v3.170+ on PATH)" || exit 1
     say "building the Pulumi CLI $CLI_VERSION from the Go module proxy (first run only; several minutes on 2 cores)"
     mkdir -p "$(dirname "$cached_cli")"
-    if ! with_progress "building the Pulumi CLI $CLI_VERSION" go_build_in_module "$cache/build/pulumi-cli-$CLI_VERSION" \
+    if ! go_build_in_module "$cache/build/pulumi-cli-$CLI_VERSION" \
         "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi@$CLI_VERSION" \
         "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi" \
         "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$CLI_VERSION" \
-        "$cached_cli"; then
+        "$cached_cli" "the Pulumi CLI $CLI_VERSION"; then
       say "building the CLI failed; see $cache/build/pulumi-cli-$CLI_VERSION/*.log"; exit 1
     fi
     ln -sfn "$cached_cli" "$cli_link"; cli_from="built"
@@ -102,7 +113,7 @@ elif [[ -n "${SCM_UPGRADE_COMMAND_PROVIDER_MODULE:-}" ]]; then
   say "building the official command provider from $modver"
   mkdir -p "$(dirname "$cached_official")"
   if go_build_in_module "$cache/build/pulumi-resource-command-$PROVIDER_VERSION" "$modver" \
-      "$mod/$mainrel" "-s -w -X $mod/$verrel.Version=$PROVIDER_VERSION" "$cached_official"; then
+      "$mod/$mainrel" "-s -w -X $mod/$verrel.Version=$PROVIDER_VERSION" "$cached_official" "the command provider $PROVIDER_VERSION"; then
     install_plugin "$cached_official" && provider_from="built from $modver" && provider_kind="official"
   else
     provider_tried+=("$modver: the build failed (see $cache/build/pulumi-resource-command-$PROVIDER_VERSION/*.log)")
@@ -129,13 +140,14 @@ if [[ -z "$provider_from" ]]; then
     provider_from="present"
   else
     if [[ ! -x "$cached_standin" ]]; then
-      command -v go >/dev/null || { say "no Go toolchain to build the offline stand-in of the command provider: install Go 1.25+"; exit 1; }
+      go_check "the offline stand-in of the command provider" || exit 1
       say "building the offline stand-in of the command provider from provider/ (first run only; 1 to 3 minutes on 2 cores)"
       mkdir -p "$(dirname "$cached_standin")"
-      log="$cache/build/standin-$want.log"; mkdir -p "$(dirname "$log")"
-      if ! with_progress "building the command provider stand-in" \
-          bash -c 'cd "$1" && go build -trimpath -ldflags "-s -w" -o "$2.tmp" . >"$3" 2>&1 && mv "$2.tmp" "$2"' _ "$root/provider" "$cached_standin" "$log"; then
-        say "building the stand-in failed; see $log"; exit 1
+      _build_dir="$cache/build/standin-$want"; rm -rf "$_build_dir"; mkdir -p "$_build_dir"
+      if ! PROGRESS_DETAIL=_packages_built with_progress "compiling the command provider stand-in" \
+          bash -c 'cd "$1" && { go list -deps . >"$3/deps.txt" 2>/dev/null || :; } && go build -v -trimpath -ldflags "-s -w" -o "$2.tmp" . >"$3/build.log" 2>&1 && mv "$2.tmp" "$2"' \
+          _ "$root/provider" "$cached_standin" "$_build_dir"; then
+        say "building the stand-in failed; see $_build_dir/build.log"; exit 1
       fi
     fi
     install_plugin "$cached_standin" && printf '%s' "$want" >"$standin_marker" && provider_from="built from provider/ (cached by source hash $want)"
@@ -160,7 +172,7 @@ else
       go_build_in_module "$cache/build/pulumi-language-nodejs-$CLI_VERSION" "$LANGHOST_MODULE" \
         "github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3" \
         "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$CLI_VERSION" "$cached_lh" \
-        && ln -sfn "$cached_lh" "$langhost" && langhost_from="built"
+        "the Node.js language host" && ln -sfn "$cached_lh" "$langhost" && langhost_from="built"
     fi
     # Remember a refusal so later runs do not ask again.
     [[ -n "$langhost_from" ]] || { mkdir -p "$cache/pulumi-language-nodejs"; touch "$cache/pulumi-language-nodejs/$CLI_VERSION.unavailable"; }

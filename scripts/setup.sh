@@ -8,6 +8,8 @@ cd "$root"
 say() { printf '[setup] %s\n' "$*" >&2; }
 # shellcheck source=lib/progress.sh
 source "$root/scripts/lib/progress.sh"
+# shellcheck source=lib/go.sh
+source "$root/scripts/lib/go.sh"
 # apt-get's and npm's own chatter (debconf notes, npm update notices) goes to this log; shown on failure.
 log="$(mktemp -t scm-upgrade-setup.XXXXXX)"
 trap 'rm -f "$log"' EXIT

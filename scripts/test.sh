@@ -17,7 +17,10 @@ mkdir -p .reports
 npx tsc --noEmit -p . || { echo "[test] type check failed" >&2; echo "0 passed, 1 failed"; exit 1; }
 # Lint and format (Biome, biome.json): `npm run format` rewrites the tree to the format checked here.
 npx biome ci --reporter=summary . >&2 || { echo "[test] lint or format check failed: run \`npm run lint\` to see where, \`npm run format\` to fix the format" >&2; echo "0 passed, 1 failed"; exit 1; }
-# The stand-in's contract tests against real sshd (its source is tested even where the official provider runs).
+# The stand-in's contract tests against real sshd (its source is tested even where the official provider runs),
+# with the Go set-up found (scripts/lib/go.sh).
+# shellcheck source=lib/go.sh
+source "$root/scripts/lib/go.sh"
 (cd provider && go test -count=1 -v ./... >"$root/.reports/provider-go-test.txt" 2>&1); g=$?
 grep -E '^(--- FAIL|FAIL|ok|panic)' .reports/provider-go-test.txt >&2
 npx jest --ci --selectProjects unit --json --outputFile=.reports/unit.json "$@"; u=$?

@@ -10,6 +10,8 @@
 #
 #   PROGRESS_TAG    the word in brackets (default: setup)
 #   PROGRESS_EVERY  seconds between lines, a whole number (default: 15)
+#   PROGRESS_DETAIL a command whose one-line output is added to each line, saying how far the step
+#                   is (e.g. `412 packages compiled`); unset or empty output: nothing added
 
 exec {_progress_fd}>&2
 
@@ -19,7 +21,7 @@ _progress_ms() { local t="${EPOCHREALTIME/[.,]/}"; echo $((t / 1000)); }
 with_progress() {
   local what="$1"; shift
   local every="${PROGRESS_EVERY:-15}" tag="${PROGRESS_TAG:-setup}"
-  local t0 now next rc=0 saved_traps
+  local t0 now next rc=0 saved_traps detail
   t0="$(_progress_ms)"; next=$((t0 + every * 1000))
   saved_traps="$(trap -p INT TERM)"
   # A background job of a script ignores SIGINT: pass Ctrl-C and TERM on to it ourselves.
@@ -31,7 +33,9 @@ with_progress() {
     sleep 0.2
     now="$(_progress_ms)"
     if ((now >= next)) && kill -0 "$_progress_pid" 2>/dev/null; then
-      printf '[%s] still %s (%d s)\n' "$tag" "$what" $(((now - t0) / 1000)) >&"$_progress_fd"
+      detail=""
+      [[ -z "${PROGRESS_DETAIL:-}" ]] || detail="$($PROGRESS_DETAIL 2>/dev/null | head -n1)" || detail=""
+      printf '[%s] still %s (%d s%s)\n' "$tag" "$what" $(((now - t0) / 1000)) "${detail:+, $detail}" >&"$_progress_fd"
       next=$((next + every * 1000))
     fi
   done

@@ -4,7 +4,20 @@ import * as path from "path";
 import { stacksDir } from "../../engine/env";
 import { readLocks } from "../../engine/locks";
 import { describeWithProvider } from "../helpers/engine";
-import { beginsSince, killGroup, stopAllRuns, lockTaken, makeOperator, pendingOps, planOrder, thisOperator, waitFor, writeTeamStack } from "../helpers/team";
+import {
+    beginsSince,
+    expectToolLockHonoured,
+    expectToolLockYields,
+    killGroup,
+    stopAllRuns,
+    lockTaken,
+    makeOperator,
+    pendingOps,
+    planOrder,
+    thisOperator,
+    waitFor,
+    writeTeamStack,
+} from "../helpers/team";
 import { useSandbox } from "../sandbox/fixture";
 
 /**
@@ -37,7 +50,7 @@ describeWithProvider("team mode: state in a file:// folder", () => {
         const t0 = new Date().toISOString();
         const first = alice.start(["up", "--yes", "--only-center", "standby", "--stack", stack]);
         try {
-            const [lock] = await lockTaken(url, stack);
+            await lockTaken(url, stack);
             // Pause the winner while a node is in flight, so the state holds its pending operation and
             // stays still while the loser tries (the defect: the loser cleared it).
             await waitFor(
@@ -47,6 +60,10 @@ describeWithProvider("team mode: state in a file:// folder", () => {
                 200,
             );
             killGroup(first.child, "SIGSTOP");
+            // The engine's lock, the only one now (the tool's own, held while it read the state, was let go before the engine began).
+            const locks = await readLocks(url, stack);
+            expect(locks).toHaveLength(1);
+            const [lock] = locks;
             const before = bob.exportState(stack);
             expect(pendingOps(before).length).toBeGreaterThan(0);
             const loser = await bob.run(["up", "--yes", "--only-center", "standby", "--stack", stack]);
@@ -64,6 +81,8 @@ describeWithProvider("team mode: state in a file:// folder", () => {
             const live = await bob.run(["unlock", "--yes", "--stack", stack]);
             expect(live.code).toBe(5);
             expect(live.stderr).toContain(`(pid ${lock.pid}) is still alive`);
+            // The lock the clean-up of pending operations reads the state under yields to the run's.
+            await expectToolLockYields(url, stack, lock);
         } finally {
             killGroup(first.child, "SIGCONT");
         }
@@ -71,5 +90,7 @@ describeWithProvider("team mode: state in a file:// folder", () => {
         expect(won.code).toBe(0);
         expect(beginsSince(sb, "upgrade", t0)).toEqual(standby);
         expect(await readLocks(url, stack)).toEqual([]);
+        // And while the tool holds it, the engine refuses another operator's write.
+        await expectToolLockHonoured(url, stack, bob);
     }, 600000);
 });

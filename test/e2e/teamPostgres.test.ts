@@ -9,6 +9,8 @@ import { describeWithProvider } from "../helpers/engine";
 import { usePostgres } from "../helpers/postgres";
 import {
     beginsSince,
+    expectToolLockHonoured,
+    expectToolLockYields,
     killGroup,
     stopAllRuns,
     lockTaken,
@@ -64,7 +66,7 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         const t0 = new Date().toISOString();
         const first = alice.start(["up", "--yes", "--stack", stack]);
         try {
-            const [lock] = await lockTaken(pg.url, stack);
+            await lockTaken(pg.url, stack);
             // Pause the winner while a node is in flight, so the state holds its pending operation and
             // stays still while the loser tries (the defect: the loser cleared it).
             await waitFor(
@@ -74,6 +76,10 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
                 200,
             );
             killGroup(first.child, "SIGSTOP");
+            // The engine's lock, the only one now (the tool's own, held while it read the state, was let go before the engine began).
+            const locks = await readLocks(pg.url, stack);
+            expect(locks).toHaveLength(1);
+            const [lock] = locks;
             const before = bob.exportState(stack);
             expect(pendingOps(before).length).toBeGreaterThan(0);
             const loser = await bob.run(["up", "--yes", "--stack", stack]);
@@ -86,6 +92,8 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
             expect(msg).toContain(`scm-upgrade unlock --stack ${stack}`);
             expect(loser.stderr).not.toMatch(/clearing the record/);
             expect(after).toBe(before);
+            // The lock the clean-up of pending operations reads the state under yields to the run's.
+            await expectToolLockYields(pg.url, stack, lock);
         } finally {
             killGroup(first.child, "SIGCONT");
         }
@@ -94,6 +102,8 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         expect(won.code).toBe(0);
         expect(beginsSince(sb, "upgrade", t0)).toEqual(planOrder(sb));
         expect(await readLocks(pg.url, stack)).toEqual([]);
+        // And while the tool holds it (a row in Pulumi's format), the engine refuses another operator's write.
+        await expectToolLockHonoured(pg.url, stack, bob);
         // The state is in PostgreSQL, encrypted with the shared passphrase: the other operator reads it.
         const st = await bob.run(["status", "--json", "--stack", stack]);
         expect(st.code).toBe(0);

@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import { projectName, projectRoot } from "../../engine/paths";
 import { pulumiHome } from "../../engine/env";
-import { readLocks, StackLock } from "../../engine/locks";
+import { describeLock, readLocks, StackLock, takeLock } from "../../engine/locks";
 import { loadFromConfigMap } from "../../lib/config/load";
 import { planWaves } from "../../lib/plan";
 import { readAudit } from "../../sandbox/audit";
@@ -26,6 +26,8 @@ export interface Operator {
     start(args: string[]): { child: ChildProcess; done: Promise<CliRun>; stderr: () => string };
     /** The stack's state as `pulumi stack export` prints it. */
     exportState(stack: string): string;
+    /** Runs this operator's Pulumi CLI on its backend (`--stack` given by the caller). */
+    pulumi(args: string[]): { status: number | null; stdout: string; stderr: string };
 }
 
 export interface CliRun {
@@ -95,17 +97,54 @@ export function makeOperator(name: string, root: string, passphraseFile: string,
             }
         },
         exportState: (stack) => {
-            const e = fullEnv();
-            const url = backend.flag ?? backend.env!;
-            const r = spawnSync(path.join(home, "bin", "pulumi"), ["stack", "export", "--stack", `organization/${projectName}/${stack}`, "--non-interactive"], {
-                cwd: projectRoot,
-                encoding: "utf8",
-                env: { ...e, PULUMI_HOME: home, PULUMI_BACKEND_URL: url, PULUMI_SKIP_UPDATE_CHECK: "true" },
-            });
+            const r = pulumi(["stack", "export", "--stack", `organization/${projectName}/${stack}`]);
             if (r.status !== 0) throw new Error(`pulumi stack export failed: ${r.stderr}`);
             return r.stdout;
         },
+        pulumi,
     };
+    function pulumi(args: string[]) {
+        const url = backend.flag ?? backend.env!;
+        return spawnSync(path.join(home, "bin", "pulumi"), [...args, "--non-interactive"], {
+            cwd: projectRoot,
+            encoding: "utf8",
+            env: { ...fullEnv(), PULUMI_HOME: home, PULUMI_BACKEND_URL: url, PULUMI_SKIP_UPDATE_CHECK: "true" },
+        });
+    }
+}
+
+/**
+ * The lock the tool takes to read a state before clearing its pending operations (engine/locks
+ * takeLock) yields to the lock a run holds now (`runLock`), leaving none of its own.
+ */
+export async function expectToolLockYields(url: string, stack: string, runLock: StackLock): Promise<void> {
+    const yielded = await takeLock(url, stack);
+    expect("heldBy" in yielded && yielded.heldBy.map(describeLock)).toEqual([describeLock(runLock)]);
+    expect((await readLocks(url, stack)).map((l) => l.key)).toEqual([runLock.key]);
+}
+
+/**
+ * While the tool holds that lock (no run holds one now), the engine itself refuses another operator's
+ * write (`pulumi stack import`), naming this process as the holder; the state is unchanged and no lock is left.
+ */
+export async function expectToolLockHonoured(url: string, stack: string, other: Operator): Promise<void> {
+    const file = path.join(os.tmpdir(), `scm-state-${process.pid}-${Date.now()}.json`);
+    const before = other.exportState(stack);
+    fs.writeFileSync(file, before);
+    const held = await takeLock(url, stack);
+    if (!("release" in held)) throw new Error(`takeLock refused: held by ${held.heldBy.map(describeLock).join("; ")}`);
+    let refused: ReturnType<Operator["pulumi"]>;
+    try {
+        refused = other.pulumi(["stack", "import", "--file", file, "--stack", `organization/${projectName}/${stack}`]);
+    } finally {
+        await held.release();
+        fs.rmSync(file, { force: true });
+    }
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain("the stack is currently locked by 1 lock(s)");
+    expect(refused.stderr).toContain(`created by ${thisOperator()} (pid ${process.pid})`);
+    expect(other.exportState(stack)).toBe(before);
+    expect(await readLocks(url, stack)).toEqual([]);
 }
 
 const running = new Set<ChildProcess>();

@@ -1,6 +1,7 @@
 /** The real-sshd helper: a server on a loopback address, key login, host key pinning, clean stop. */
 import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { freePort, pidAlive, portAccepts, renderSshdConfig, startSshd } from "../../sandbox/sshd";
@@ -100,6 +101,27 @@ describe("sshd helper", () => {
             expect(pidAlive(s.pid)).toBe(false);
             expect(await portAccepts(address, port)).toBe(false);
         } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("a chosen address:port another process listens on is refused, naming it and what to do; nothing is started", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-sshd-taken-"));
+        const address = randomLoopback();
+        const port = await freePort(address);
+        const other = net.createServer((c) => {
+            c.on("error", () => undefined);
+            c.end("SSH-2.0-another-sandbox\r\n");
+        });
+        await new Promise<void>((resolve) => other.listen(port, address, resolve));
+        try {
+            await expect(startSshd({ address, port, dir })).rejects.toThrow(
+                `${address}:${port} is already in use by another process (another sandbox on the same addresses?`,
+            );
+            await expect(startSshd({ address, port, dir })).rejects.toThrow("`npm run sandbox -- up --net N`, or SCM_SANDBOX_NET=N");
+            expect(fs.existsSync(path.join(dir, "sshd_config"))).toBe(false);
+        } finally {
+            other.close();
             fs.rmSync(dir, { recursive: true, force: true });
         }
     });

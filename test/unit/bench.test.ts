@@ -3,7 +3,9 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { validateConfig, UpgradeConfig } from "../../lib/config/schema";
-import { nodeKey, planWaves, PlanNode } from "../../lib/plan";
+import { nodeKey, planWaves, PlanNode, soakSteps } from "../../lib/plan";
+import { AuditEntry } from "../../sandbox/audit";
+import { batchTimes, checkBatches, handoverSeconds, maxOverlap, renderVariants, upgradeSpans } from "../../bench/variants";
 import { scaledTopology } from "../../sandbox/topology";
 import { ansibleDir, ansibleInventory, ansiblePlaybook, Inventory, Play, playbookNodeOrder, waveGroup, writeAnsibleFiles } from "../../bench/ansible/generate";
 import { criticalPath, nodeShape, ratio, TARGETS } from "../../bench/critical";
@@ -293,5 +295,109 @@ describe("the profile of one node: a traced session joined with the tool's event
         expect(text).toContain("offline stand-in command provider");
         expect(text).toMatch(/overhead over the minimal time\s+1400/);
         expect(text).toMatch(/CLI start, config, stack selected\s+1\.00/);
+    });
+});
+
+describe("up variants: audit spans, batches, soak handover (bench/variants.ts)", () => {
+    const c = config(seedHosts);
+    const waves = planWaves(c);
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 1) + s * 1000).toISOString();
+    const entry = (node: string, outcome: string, s: number): AuditEntry => {
+        const [host, service] = node.split("/");
+        return { time: at(s), host, service, user: "scmadmin", action: "upgrade", version: "3.1.2", outcome };
+    };
+    const spansOf = (list: [string, number, number][]) =>
+        upgradeSpans(list.flatMap(([n, b, e]) => [entry(n, "begin", b), entry(n, "success", e)]).sort((x, y) => (x.time < y.time ? -1 : 1)));
+
+    test("spans pair each begin with its end; overlap counts upgrades running at one moment (touching ends do not overlap)", () => {
+        const s = spansOf([
+            ["C/cloud", 0, 2],
+            ["D/cloud", 1, 3],
+            ["A/cloud", 3, 4],
+        ]);
+        expect(s).toEqual([
+            { node: "C/cloud", begin: Date.parse(at(0)), end: Date.parse(at(2)) },
+            { node: "D/cloud", begin: Date.parse(at(1)), end: Date.parse(at(3)) },
+            { node: "A/cloud", begin: Date.parse(at(3)), end: Date.parse(at(4)) },
+        ]);
+        expect(maxOverlap(s)).toBe(2);
+        expect(maxOverlap(s.slice(1))).toBe(1);
+    });
+
+    test("the batch check: the plan run node after node passes at parallelism 1; overlapping waves, too many at once, or a node missing fail", () => {
+        const order = waves.flatMap((w) => w.nodes.map(nodeKey));
+        const serial = spansOf(order.map((k, i) => [k, i * 2, i * 2 + 1]));
+        expect(checkBatches(serial, waves, 1)).toEqual([]);
+        // cloud/standby's two nodes at once: fine at parallelism 2, not at 1.
+        const both = spansOf(order.map((k, i) => [k, i < 2 ? 0 : i * 2, i < 2 ? 1 : i * 2 + 1]));
+        expect(checkBatches(both, waves, 2)).toEqual([]);
+        expect(checkBatches(both, waves, 1)).toEqual([
+            "2 upgrades ran at once (parallelism 1)",
+            "cloud/standby batch 2 began 1000 ms before cloud/standby batch 1 ended",
+        ]);
+        // cloud/primary's first node begins before cloud/standby's last ended.
+        const early = spansOf(order.map((k, i) => [k, i === 2 ? 2.5 : i * 2, i * 2 + 1]));
+        expect(checkBatches(early, waves, 2)).toContain("cloud/primary batch 1 began 500 ms before cloud/standby batch 1 ended");
+        expect(checkBatches(serial.slice(1), waves, 1)[0]).toBe(`not upgraded: ${order[0]}`);
+    });
+
+    test("where a run's time went: upgrades running per batch, and the gaps between batches", () => {
+        const order = waves.flatMap((w) => w.nodes.map(nodeKey));
+        // Parallelism 2: cloud/standby's C and D at once (0-2 s, 1-3 s); then every node 1 s long, 2 s apart,
+        // so cloud/primary's A (5-6 s) and B (8-9 s) make one batch of 4 s; 8 one-node batches after it.
+        const s = spansOf(order.map((k, i) => (i < 2 ? [k, i, i + 2] : [k, 3 * i - 1, 3 * i]) as [string, number, number]));
+        expect(batchTimes(s, waves, 2)).toEqual({ running: 3 + 4 + 8, between: 2 + 2 * 8, batches: 10 });
+    });
+
+    test("soak handover: from the standby wave's last end to its primary wave's first begin", () => {
+        const order = waves.flatMap((w) => w.nodes.map(nodeKey));
+        const s = spansOf(order.map((k, i) => [k, i * 2 + (i >= 2 ? 10 : 0), i * 2 + 1 + (i >= 2 ? 10 : 0)]));
+        const [cloud] = soakSteps(waves, { seconds: 10, intervalSeconds: 1 });
+        expect(cloud.beforeWave).toBe(2);
+        // cloud/standby ends at 3 s, cloud/primary begins at 14 s.
+        expect(handoverSeconds(s, waves, cloud)).toBe(11);
+        expect(handoverSeconds(s.slice(0, 2), waves, cloud)).toBeUndefined();
+    });
+
+    test("the variants section shows every figure with the load, or why there is none", () => {
+        const text = renderVariants({
+            loadAtStart: [1.5, 1, 0.5],
+            loadAtEnd: [2, 1, 0.5],
+            soak: {
+                seconds: 5,
+                intervalSeconds: 1,
+                configuredTotal: 10,
+                wallWith: fig(40.5),
+                wallWithout: fig(30),
+                soaks: [
+                    { id: "soak/cloud/primary", withSoak: 6.2, without: 1.1, cost: 5.1, overhead: 0.1, watched: { C: 5, D: 5 } },
+                    { id: "soak/config-server/primary", watched: {} },
+                ],
+            },
+            parallel: {
+                hosts: 40,
+                parallelism: 3,
+                criticalPath: fig(40),
+                criticalPathSerial: fig(82.5),
+                up: fig(50),
+                maxOverlap: 3,
+                problems: [],
+                time: { running: 30, between: 12.5, batches: 24 },
+            },
+            backends: { na: "PostgreSQL: not installed" },
+        });
+        expect(text).toContain("load average 1.50 1.00 0.50 at their start, 2.00 1.00 0.50 at their end");
+        expect(text).toContain("up --soak 5 40.5 s, up --soak 0 30.0 s: difference 10.5 s for 10 s configured (+0.50 s)");
+        expect(text).toMatch(/soak\/cloud\/primary\s+6\.20\s+1\.10\s+5\.10\s+\+0\.10\s+C 5, D 5/);
+        expect(text).toMatch(/soak\/config-server\/primary\s+-\s+-\s+-\s+-\s+-/);
+        expect(text).toMatch(/scm-upgrade up, parallelism 3\s+50\.0\s+1\.25/);
+        expect(text).toContain("audit: at most 3 upgrades at once; batches and waves never overlapped");
+        expect(text).toContain("of the 50.0 s: 30.0 s with upgrades running (24 batches, first scmupgrade.py begun to last ended), 12.5 s between batches");
+        expect(text).toContain("7.5 s before the first and after the last");
+        expect(text).toContain("state in PostgreSQL: n/a (PostgreSQL: not installed)");
+        const backends = renderVariants({ loadAtStart: [1, 1, 1], backends: { hosts: 4, file: fig(30), postgres: fig(36), fileAfter: fig(30) } });
+        expect(backends).toMatch(/state in file:\/\/\s+30\.0\n/);
+        expect(backends).toMatch(/state in PostgreSQL\s+36\.0\s+1\.20\n/);
+        expect(backends).toMatch(/state in file:\/\/ again\s+30\.0$/);
     });
 });

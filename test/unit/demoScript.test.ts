@@ -16,16 +16,32 @@ function runDemo(failAt: string | undefined) {
     fs.copyFileSync(path.join(root, "scripts", "demo.sh"), path.join(dir, "scripts", "demo.sh"));
     fs.writeFileSync(path.join(dir, "scripts", "setup.sh"), 'echo "setup" >>"$LOG"; exit 3\n');
     const stub = (name: string, body: string) => fs.writeFileSync(path.join(dir, "stubs", name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
-    stub("npx", 'echo "npx $*" >>"$LOG"');
-    // `node bin/scm-upgrade.js <command> ...`: logs, fails at FAIL_AT, and `up` writes a report.
+    // `npx tsx sandbox/cli.ts ...`: logs; `status --json` answers as a sandbox of 2 nodes at 3.2.0 (one not healthy).
+    stub(
+        "npx",
+        'echo "npx $*" >>"$LOG"; [[ "$*" == *"status --json"* ]] && echo \'{"hosts":[{"nodes":[{"version":"3.2.0","health":"UP"},{"version":"3.2.0","health":"DOWN"}]}]}\'; exit 0',
+    );
+    // `node bin/scm-upgrade.js <command> ...`: logs, fails at FAIL_AT, and `up` writes a report; `node -e` is Node.js.
     stub(
         "node",
-        'shift; echo "scm-upgrade $*" >>"$LOG"; [[ "$1" == "$FAIL_AT" ]] && exit 7; [[ "$1" == up ]] && touch "$PWD/.reports/run-sandbox-20250101T000000Z.html"; exit 0',
+        '[[ "$1" == -e ]] && exec "$REAL_NODE" "$@"; shift; echo "scm-upgrade $*" >>"$LOG"; [[ "$1" == "$FAIL_AT" ]] && exit 7; [[ "$1" == up ]] && touch "$PWD/.reports/run-sandbox-20250101T000000Z.html"; exit 0',
+    );
+    fs.mkdirSync(path.join(dir, ".pulumi-home"));
+    fs.writeFileSync(
+        path.join(dir, ".pulumi-home", "toolchain.json"),
+        '{"cli":"v3.259.0","provider":"1.2.1","providerKind":"offline stand-in","languageHost":""}\n',
     );
     const log = path.join(dir, "log");
     const r = spawnSync("bash", [path.join(dir, "scripts", "demo.sh"), "--json"], {
         encoding: "utf8",
-        env: { ...process.env, PATH: `${path.join(dir, "stubs")}:${process.env.PATH}`, LOG: log, FAIL_AT: failAt ?? "", SCM_UPGRADE_REPORTS_DIR: "" },
+        env: {
+            ...process.env,
+            PATH: `${path.join(dir, "stubs")}:${process.env.PATH}`,
+            LOG: log,
+            FAIL_AT: failAt ?? "",
+            SCM_UPGRADE_REPORTS_DIR: "",
+            REAL_NODE: process.execPath,
+        },
     });
     const steps = fs.readFileSync(log, "utf8").trim().split("\n");
     fs.rmSync(dir, { recursive: true, force: true });
@@ -41,10 +57,16 @@ test("the demo shows the plan, then the preview, then upgrades; then says where 
         "scm-upgrade plan --stack sandbox",
         "scm-upgrade preview --stack sandbox",
         "scm-upgrade up --stack sandbox --yes --json",
+        "npx --no-install tsx sandbox/cli.ts status --json",
     ]);
-    const last = r.stderr.trim().split("\n").slice(-2);
+    expect(r.stderr.split("\n")[0]).toMatch(/^\[demo\] set-up \(the first run builds the Pulumi toolchain: see README for how long\), a local 4-host sandbox/);
+    const last = r.stderr.trim().split("\n").slice(-3);
     expect(last[0]).toBe(`[demo] the run's report: ${r.dir}/.reports/run-sandbox-20250101T000000Z.html`);
     expect(last[1]).toContain("`npm run sandbox -- down` stops it");
+    // The last line: what the hosts run now, read from them, and which command provider ran.
+    expect(last[2]).toMatch(
+        /^\[demo\] done in 0 min \d+ s: 2 SequoiaCM nodes on the sandbox at 3\.2\.0, 1 of them healthy \(command provider: offline stand-in\)$/,
+    );
 });
 
 test("a failed preview stops the demo with its exit code, and still says how to stop the sandbox", () => {

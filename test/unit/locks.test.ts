@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks } from "../../engine/locks";
+import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, takeLock } from "../../engine/locks";
 
 describe("stack locks", () => {
     test("the engine's lock error names each holder", () => {
@@ -45,6 +45,35 @@ describe("stack locks", () => {
             await removeLocks(url, [locks[1]]);
             expect((await readLocks(url, "prod")).map((l) => path.basename(l.key))).toEqual(["a.json"]);
             expect(await readLocks(url, "prod2")).toHaveLength(1);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("takeLock writes a lock the way Pulumi does, yields to any other (leaving none of its own), and of runs taking it at once at most one wins", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-locks-"));
+        try {
+            const url = `file://${dir}`;
+            const held = await takeLock(url, "prod");
+            if (!("release" in held)) throw new Error("expected the lock");
+            const [ours] = await readLocks(url, "prod");
+            expect(path.dirname(ours.key)).toBe(path.join(dir, ".pulumi", "locks", "organization", "scm-upgrade", "prod"));
+            expect(path.basename(ours.key)).toMatch(/^[0-9a-f-]{36}\.json$/);
+            expect(ours).toMatchObject({ pid: process.pid, username: os.userInfo().username, hostname: os.hostname() });
+            expect(Date.now() - Date.parse(ours.timestamp!)).toBeLessThan(60000);
+            // Held: another taker yields and leaves only the holder's lock.
+            const refused = await takeLock(url, "prod");
+            expect("heldBy" in refused && refused.heldBy.map((l) => l.key)).toEqual([ours.key]);
+            expect((await readLocks(url, "prod")).map((l) => l.key)).toEqual([ours.key]);
+            await held.release();
+            expect(await readLocks(url, "prod")).toEqual([]);
+            // Five at once: never two holders (all may yield, as with the Pulumi CLI's own locks).
+            const all = await Promise.all([1, 2, 3, 4, 5].map(() => takeLock(url, "prod")));
+            const winners = all.filter((r) => "release" in r);
+            expect(winners.length).toBeLessThanOrEqual(1);
+            expect(await readLocks(url, "prod")).toHaveLength(winners.length);
+            for (const w of winners) if ("release" in w) await w.release();
+            expect(await readLocks(url, "prod")).toEqual([]);
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }

@@ -18,6 +18,21 @@ test("a line with the elapsed seconds every interval, to stderr even when the co
     expect(lines.length).toBeLessThanOrEqual(4);
 });
 
+test("PROGRESS_DETAIL adds how far the step is to each line (its first output line); no output adds nothing", () => {
+    const r = bash(
+        `count() { cat "$F"; }; with_progress "compiling" sh -c 'printf "12 of 40 packages compiled\\nsecond line\\n" >"$F"; sleep 1.5; rm "$F"; sleep 1.2'`,
+        {
+            PROGRESS_EVERY: "1",
+            PROGRESS_DETAIL: "count",
+            F: path.join(require("os").tmpdir(), `scm-progress-detail-${process.pid}`),
+        },
+    );
+    expect(r.status).toBe(0);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines[0]).toBe("[setup] still compiling (1 s, 12 of 40 packages compiled)");
+    expect(lines[lines.length - 1]).toBe(`[setup] still compiling (${lines.length} s)`);
+});
+
 test("a quick command prints nothing; the tag can be changed; the exit status is the command's", () => {
     const quick = bash(`with_progress "x" true`);
     expect(quick.status).toBe(0);

@@ -1,4 +1,9 @@
-import { execFileSync } from "child_process";
+import { execFile, execFileSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import { AddressInfo } from "net";
+import * as os from "os";
+import * as path from "path";
 import { EngineEvent } from "@pulumi/pulumi/automation";
 import { validateConfig, UpgradeConfig } from "../../lib/config/schema";
 import { planToJson, planWaves, renderPlanTable, soakSettings, soakSteps } from "../../lib/plan";
@@ -167,6 +172,38 @@ describe("the soak's shell text", () => {
         expect(text).toContain("check_0; check_1; check_2");
         const inner = /^bash -c '([\s\S]*)'$/.exec(text)![1].replace(/'\\''/g, "'");
         execFileSync("bash", ["-n", "-c", inner]);
+    });
+    test("run against a healthy node: lasts its time to the tenth of a second (not up to a second less or more), health read at the start, every interval and at the end", async () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "scm-soak-watch-"));
+        const server = http.createServer((_req, res) => res.end('{"status":"UP"}'));
+        await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+        try {
+            const cloud = serviceFilesOf("cloud");
+            const a = { ...soakArgsFor(c, soak, "C"), services: [cloud], seconds: 2, intervalSeconds: 1, healthAddress: "127.0.0.1" };
+            a.installRoot = path.join(root, "opt");
+            a.stagingDir = path.join(root, "stage");
+            fs.mkdirSync(path.join(a.installRoot, cloud.folder, cloud.jarDir), { recursive: true });
+            fs.writeFileSync(path.join(a.installRoot, cloud.folder, cloud.jarDir, `${cloud.jarPrefixes[0]}3.2.0.jar`), "");
+            fs.mkdirSync(path.join(a.stagingDir, "sequoiacm", ".scm-upgrade"), { recursive: true });
+            fs.writeFileSync(path.join(a.stagingDir, "sequoiacm", ".scm-upgrade", `${cloud.folder}.running`), `${(server.address() as AddressInfo).port}\n`);
+            const inner = /^bash -c '([\s\S]*)'$/.exec(renderSoakWatch(a))![1].replace(/'\\''/g, "'");
+            const t0 = Date.now();
+            const out = await new Promise<string>((resolve, reject) =>
+                execFile("bash", ["-c", inner], (e, stdout, stderr) => (e ? reject(new Error(stderr + stdout)) : resolve(stdout))),
+            );
+            const wall = (Date.now() - t0) / 1000;
+            expect(out).toContain("SCMUP result=soaked");
+            // At 0, 1 and 2 s (a loaded machine whose check takes over a second may merge two).
+            expect(Number(/^SCMUP polls=(\d+)$/m.exec(out)![1])).toBeGreaterThanOrEqual(2);
+            // Its time plus the last check: never less, and not a second more.
+            const seconds = Number(/^SCMUP seconds=(\S+)$/m.exec(out)![1]);
+            expect(seconds).toBeGreaterThanOrEqual(2);
+            expect(seconds).toBeLessThan(2.8);
+            expect(wall).toBeGreaterThanOrEqual(2);
+        } finally {
+            server.close();
+            fs.rmSync(root, { recursive: true, force: true });
+        }
     });
     test("refuses a soak of no time", () => {
         expect(() => renderSoakWatch({ ...soakArgsFor(c, soak, "C"), seconds: 0 })).toThrow(/1 or more/);
