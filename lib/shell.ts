@@ -690,7 +690,7 @@ export interface SoakWatchArgs
  * target version's endpoints (the node script's `healthy`); the installed version must stay the target. The
  * first node not UP, not answering, or whose version changed fails the soak at once, naming the node and what
  * was seen (`SCMUP soak-node=<host>/<service>:<port>`, `SCMUP reason=...`). Otherwise it lasts `seconds` (to the
- * millisecond where `date` has %N) and its last check, no more (`SCMUP result=soaked`, `SCMUP polls=<n>`,
+ * millisecond where `date` has %N; the last check is timed to end then), no more (`SCMUP result=soaked`, `SCMUP polls=<n>`,
  * `SCMUP seconds=<s.t>`).
  */
 export function renderSoakWatch(a: SoakWatchArgs): string {
@@ -756,17 +756,19 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
         checks.push(`check_${i}`);
     });
     lines.push(
-        // Checks at the start, every interval after it (not drifting by the time a check takes), and the last
-        // one when the time is up: the watch lasts the soak's time plus that last check.
-        "polls=0; end=$(( t0 + seconds * 1000 )); next=$t0",
+        // Checks at the start and every interval after it (not drifting by the time a check takes). The last one
+        // starts as long before the end as the one before it took, so that it ends when the time is up: the
+        // watch lasts the soak's time, not the soak plus a check (a check of many nodes takes seconds on a busy host).
+        'pause() { [ "$1" -gt 0 ] && { sleep "$(( $1 / 1000 )).$(( $1 % 1000 / 100 ))$(( $1 % 100 / 10 ))$(( $1 % 10 ))" 2>/dev/null || sleep $(( ($1 + 999) / 1000 )); }; :; }',
+        "polls=0; end=$(( t0 + seconds * 1000 )); next=$t0; final=0",
         "while :; do",
+        "  c0=$(now_ms)",
         `  ${checks.join("; ")}`,
         "  polls=$((polls + 1))",
-        "  now=$(now_ms)",
-        '  [ "$now" -ge "$end" ] && break',
-        '  next=$(( next + interval * 1000 )); [ "$next" -gt "$end" ] && next=$end',
-        "  left=$(( next - now ))",
-        '  [ "$left" -gt 0 ] && { sleep "$(( left / 1000 )).$(( left % 1000 / 100 ))$(( left % 100 / 10 ))$(( left % 10 ))" 2>/dev/null || sleep $(( (left + 999) / 1000 )); }',
+        "  now=$(now_ms); took=$(( now - c0 ))",
+        '  if [ "$final" = 1 ] || [ "$now" -ge "$end" ]; then pause $(( end - now )); break; fi',
+        '  next=$(( next + interval * 1000 )); if [ "$next" -ge $(( end - took )) ]; then next=$(( end - took )); final=1; fi',
+        "  pause $(( next - now ))",
         "done",
         'echo "SCMUP polls=$polls"',
         'ms=$(( $(now_ms) - t0 )); echo "SCMUP seconds=$(( ms / 1000 )).$(( ms % 1000 / 100 ))"',
