@@ -106,20 +106,16 @@ export function renderReport(rep: Report): string {
     perRun("  of which the live-state read (s)", (r) => r.liveReadSeconds ?? na("not measured"), f2);
     perRun("Ansible playbook wall time (s)", (r) => r.ansible);
     perRun("[reference, NOT the tool] scripts over SSH (s)", (r) => r.scripts);
-    perRun(
-        "ours / critical path",
-        (r) => ratios(r).oursOverCriticalPath,
-        f2,
-        `<= ${TARGETS.oursOverCriticalPath}`,
-        (r) => verdict(ratios(r).oursOverCriticalPath, TARGETS.oursOverCriticalPath),
-    );
-    perRun(
-        "ours / Ansible",
-        (r) => ratios(r).oursOverAnsible,
-        f2,
-        `<= ${TARGETS.oursOverAnsible}`,
-        (r) => verdict(ratios(r).oursOverAnsible, TARGETS.oursOverAnsible),
-    );
+    const targetRatio = (label: string, key: "oursOverCriticalPath" | "oursOverAnsible") =>
+        perRun(
+            label,
+            (r) => ratios(r)[key],
+            f2,
+            `<= ${TARGETS[key]}`,
+            (r) => verdict(ratios(r)[key], TARGETS[key]),
+        );
+    targetRatio("ours / critical path", "oursOverCriticalPath");
+    targetRatio("ours / Ansible", "oursOverAnsible");
     perRun("Ansible / critical path", (r) => ratios(r).ansibleOverCriticalPath, f2);
     perRun("[reference] scripts / critical path", (r) => ratios(r).scriptsOverCriticalPath, f2);
     perRun(

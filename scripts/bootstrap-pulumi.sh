@@ -50,10 +50,16 @@ go_build_in_module() { # dir module@version main-package ldflags output what
   (cd "$dir" && go mod init scm-upgrade/toolchain-build >/dev/null 2>&1) || return 1
   PROGRESS_DETAIL=_modules_fetched with_progress "downloading the Go modules of $what" \
     bash -c 'cd "$1" && go get "$2" >get.log 2>&1' _ "$dir" "$modver" || return 1
+  go_compile "$dir" "$dir" "$pkg" "$ldflags" "$out" "$what"
+}
+
+go_compile() { # logs-dir source-dir package ldflags output what
+  local logs="$1" src="$2" pkg="$3" ldflags="$4" out="$5" what="$6"
+  _build_dir="$logs"
   # -v names each package as it is compiled; deps.txt holds all of them.
   PROGRESS_DETAIL=_packages_built with_progress "compiling $what" \
-    bash -c 'cd "$1" && { go list -deps "$2" >deps.txt 2>/dev/null || :; } && go build -v -trimpath -o "$3.tmp" -ldflags "$4" "$2" >build.log 2>&1' \
-    _ "$dir" "$pkg" "$out" "$ldflags" || return 1
+    bash -c 'cd "$1" && { go list -deps "$2" >"$5/deps.txt" 2>/dev/null || :; } && go build -v -trimpath -o "$3.tmp" -ldflags "$4" "$2" >"$5/build.log" 2>&1' \
+    _ "$src" "$pkg" "$out" "$ldflags" "$logs" || return 1
   mv "$out.tmp" "$out"
 }
 
@@ -143,11 +149,9 @@ if [[ -z "$provider_from" ]]; then
       go_check "the offline stand-in of the command provider" || exit 1
       say "building the offline stand-in of the command provider from provider/ (first run only; 1 to 3 minutes on 2 cores)"
       mkdir -p "$(dirname "$cached_standin")"
-      _build_dir="$cache/build/standin-$want"; rm -rf "$_build_dir"; mkdir -p "$_build_dir"
-      if ! PROGRESS_DETAIL=_packages_built with_progress "compiling the command provider stand-in" \
-          bash -c 'cd "$1" && { go list -deps . >"$3/deps.txt" 2>/dev/null || :; } && go build -v -trimpath -ldflags "-s -w" -o "$2.tmp" . >"$3/build.log" 2>&1 && mv "$2.tmp" "$2"' \
-          _ "$root/provider" "$cached_standin" "$_build_dir"; then
-        say "building the stand-in failed; see $_build_dir/build.log"; exit 1
+      logs="$cache/build/standin-$want"; rm -rf "$logs"; mkdir -p "$logs"
+      if ! go_compile "$logs" "$root/provider" . "-s -w" "$cached_standin" "the command provider stand-in"; then
+        say "building the stand-in failed; see $logs/build.log"; exit 1
       fi
     fi
     install_plugin "$cached_standin" && printf '%s' "$want" >"$standin_marker" && provider_from="built from provider/ (cached by source hash $want)"
