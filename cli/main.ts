@@ -417,8 +417,8 @@ async function main(argv: string[]): Promise<number> {
         ...(f.noLive ? { live: "none" as const } : {}),
     };
     const soaksOf = (config: { soak?: SoakSettings }, waves: Wave[]) => soakSteps(waves, soakSettings(config.soak, f.soakSeconds));
-    // An up first reads the stack's config with the Pulumi CLI: started now, it runs while the engine's modules load.
-    if (cmd === "up") prefetchStackConfig(opts);
+    // An engine command first reads the stack's config with the Pulumi CLI: started now, it runs while the engine's modules load.
+    if (cmd === "up" || cmd === "rollback" || cmd === "preview" || cmd === "refresh") prefetchStackConfig(opts);
     try {
         switch (cmd) {
             case "plan": {

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { types } from "@pulumi/command";
+import { RemoteCommand } from "./RemoteCommand";
 import { parseMarkers, PreflightArgs as PreflightScriptArgs, renderPreflight } from "../lib/shell";
 import { childName } from "../lib/names";
 import { settledOptions } from "./settled";
@@ -25,7 +26,7 @@ export class Preflight extends pulumi.ComponentResource {
     constructor(name: string, args: PreflightArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:Preflight", name, {}, opts);
         const { connection, triggers, settled, ...script } = args;
-        const run = new remote.Command(
+        const run = new RemoteCommand(
             childName.preflightChecks(name),
             { connection, create: renderPreflight(script), triggers },
             { parent: this, ...settledOptions(settled) },

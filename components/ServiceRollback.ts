@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { types } from "@pulumi/command";
+import { RemoteCommand } from "./RemoteCommand";
 import { NodeRollbackArgs, parseMarkers, renderServiceRollback } from "../lib/shell";
 import { childName } from "../lib/names";
 
@@ -20,7 +21,7 @@ export class ServiceRollback extends pulumi.ComponentResource {
     constructor(name: string, args: ServiceRollbackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:ServiceRollback", name, {}, opts);
         const { connection, triggers, after, ...script } = args;
-        const run = new remote.Command(
+        const run = new RemoteCommand(
             childName.nodeRollback(name),
             { connection, create: renderServiceRollback(script), triggers },
             { parent: this, dependsOn: after },

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { types } from "@pulumi/command";
+import { RemoteCommand } from "./RemoteCommand";
 import { NodeUpgradeArgs, parseMarkers, renderServiceUpgrade } from "../lib/shell";
 import { childName } from "../lib/names";
 import { settledOptions } from "./settled";
@@ -31,7 +32,7 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
     constructor(name: string, args: ServiceUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:ServiceUpgrade", name, {}, opts);
         const { connection, triggers, after, settled, ...script } = args;
-        const run = new remote.Command(
+        const run = new RemoteCommand(
             childName.nodeRun(name),
             { connection, create: renderServiceUpgrade(script), triggers },
             { parent: this, dependsOn: after, ...settledOptions(settled) },

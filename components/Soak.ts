@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { remote, types } from "@pulumi/command";
+import { types } from "@pulumi/command";
+import { RemoteCommand } from "./RemoteCommand";
 import { parseMarkers, renderSoakWatch, SoakWatchArgs } from "../lib/shell";
 import { childName } from "../lib/names";
 import { settledOptions } from "./settled";
@@ -31,7 +32,7 @@ export class Soak extends pulumi.ComponentResource {
         super("sequoiacm:upgrade:Soak", name, {}, opts);
         const watches = args.hosts.map(
             (h) =>
-                new remote.Command(
+                new RemoteCommand(
                     childName.soakWatch(name, h.host),
                     { connection: h.connection, create: renderSoakWatch(h.script), triggers: args.triggers },
                     { parent: this, dependsOn: args.after, ...settledOptions(args.settled) },

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { BecomeMode } from "../lib/config/schema";
 import { remote, types } from "@pulumi/command";
+import { RemoteCommand } from "./RemoteCommand";
 import { renderPrepareStaging, renderUnpack, uploadDir } from "../lib/shell";
 import { childName } from "../lib/names";
 import { settledOptions } from "./settled";
@@ -48,7 +49,7 @@ export class StagedPackage extends pulumi.ComponentResource {
         // by one command (it makes the staging folder itself), one SSH round trip fewer per host.
         const uploading = "localPath" in args.package || !!args.upgradeScript;
         const prepare = uploading
-            ? new remote.Command(
+            ? new RemoteCommand(
                   childName.stagePrepare(name),
                   {
                       connection: args.connection,
@@ -95,7 +96,7 @@ export class StagedPackage extends pulumi.ComponentResource {
             );
         }
 
-        const unpack = new remote.Command(
+        const unpack = new RemoteCommand(
             childName.stageUnpack(name),
             {
                 connection: args.connection,

@@ -322,10 +322,15 @@ async function run<T>(
     // An up first looks without the engine (the CLI's config, then the hosts): when every node is
     // done it ends there, in about the time of the live read.
     const quick = nothingToDo !== undefined && toolchainPresent(o);
-    if (!quick) await openOnce();
+    // Every other operation opens the stack now, its config read beside it by one CLI call (each call is
+    // mostly the CLI's start-up); a stack that does not exist yet is made by the opening, then read.
+    const opening = quick ? undefined : openOnce();
+    opening?.catch(() => undefined); // awaited below, where its error is reported
     // A stack another run holds is refused here, before its state is read or anything else runs.
     if (LOCKING.has(operation)) await refuseIfLocked(o);
-    const { config, credentials } = (quick ? await stackConfigFromCli(o) : undefined) ?? (await loadStackConfig(await openOnce()));
+    const fromCli = toolchainPresent(o) ? await stackConfigFromCli(o) : undefined;
+    if (opening) await opening;
+    const { config, credentials } = fromCli ?? (await loadStackConfig(await openOnce()));
     // Validated and planned once per run; the program gets both through its closure.
     const waves = planWaves(config);
     validated = { config, waves };

@@ -46,11 +46,39 @@ function ensurePassphraseFile(home: string, explicit?: string): { PULUMI_CONFIG_
 }
 
 /**
+ * Pulumi's CLI writes a debug log of every command it runs to `<home>/logs` (gzip, encrypted once the
+ * stack's secrets are open): about a third of the engine's CPU in a large preview, and hundreds of MB
+ * over a few days of runs. The tool reports on its own (events, run reports), so in the project's own
+ * Pulumi home a file stands where that folder would be, and the CLI then writes no log.
+ * SCM_UPGRADE_ENGINE_LOGS=1 gives the folder back (and the SDK's debug messages, program/sdk.ts).
+ * A Pulumi home given by the user (SCM_UPGRADE_PULUMI_HOME) is left as it is.
+ */
+export function quietEngineLogs(home: string, own = path.resolve(home) === path.join(projectRoot, ".pulumi-home")): void {
+    if (!own) return;
+    const logs = path.join(home, "logs");
+    let st: fs.Stats | undefined;
+    try {
+        st = fs.lstatSync(logs);
+    } catch {
+        st = undefined;
+    }
+    if (process.env.SCM_UPGRADE_ENGINE_LOGS === "1") {
+        if (st?.isFile()) fs.rmSync(logs);
+        return;
+    }
+    if (st?.isFile()) return;
+    fs.mkdirSync(home, { recursive: true });
+    if (st) fs.rmSync(logs, { recursive: true, force: true });
+    fs.writeFileSync(logs, "Pulumi's automatic logs are off in this Pulumi home (engine/env.ts): run with SCM_UPGRADE_ENGINE_LOGS=1 to keep them.\n");
+}
+
+/**
  * The environment of every engine call: offline (no update check, no plugin download), a local
  * `file://` backend by default, passphrase secrets. Every CLI call of the Automation API gets it.
  */
 export function engineEnv(o: EngineEnvOptions = {}): Record<string, string> {
     const home = pulumiHome(o);
+    quietEngineLogs(home);
     let backend = o.backendUrl ?? process.env.PULUMI_BACKEND_URL;
     if (!backend) {
         fs.mkdirSync(defaultStateDir(), { recursive: true });
@@ -92,14 +120,42 @@ export function commandProviderKind(o: EngineEnvOptions = {}): "official" | "off
     return fs.existsSync(path.join(dir, ".scm-upgrade-standin")) ? "offline stand-in" : "official";
 }
 
-/** The CLI handle for the Automation API; explains how to get one when it is missing. */
+/**
+ * The CLI handle for the Automation API; explains how to get one when it is missing. The Automation
+ * API asks the CLI its version (`pulumi version`, about 0.4 s of the CLI's start-up) before every
+ * stack; the answer is kept in the Pulumi home, keyed by the binary's path, size and time, and asked
+ * again only when the binary changes.
+ */
 export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCommand> {
     if (!toolchainPresent(o)) {
         throw new Error(`No Pulumi CLI at ${pulumiBinary(o)}. Run \`npm run bootstrap\` once: it builds or links the pinned toolchain.`);
     }
     // Loaded here, not at the top: the Automation API takes seconds to load and most callers of this module never need it.
-    const { PulumiCommand: Command } = require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
-    return Command.get({ root: pulumiHome(o), skipVersionCheck: true });
+    const automation = require("@pulumi/pulumi/automation") as typeof import("@pulumi/pulumi/automation");
+    const binary = pulumiBinary(o);
+    const cacheFile = path.join(pulumiHome(o), "cli-version.json");
+    const real = fs.realpathSync(binary);
+    const st = fs.statSync(real);
+    const key = `${real} ${st.size} ${st.mtimeMs}`;
+    try {
+        const cached = JSON.parse(fs.readFileSync(cacheFile, "utf8")) as { key?: string; version?: string };
+        // The SDK's own semver (the version object must be what `get` would have made).
+        const semver = require(require.resolve("semver", { paths: [require.resolve("@pulumi/pulumi/automation")] })) as typeof import("semver");
+        const version = cached.key === key ? semver.parse(cached.version) : null;
+        // The class's own constructor, as `get` calls it: the handle runs the CLI exactly as before.
+        if (version) return Reflect.construct(automation.PulumiCommand, [binary, version]) as PulumiCommand;
+    } catch {
+        // No answer kept yet, or an unreadable one: ask the CLI below.
+    }
+    const cmd = await automation.PulumiCommand.get({ root: pulumiHome(o), skipVersionCheck: true });
+    if (cmd.version) {
+        try {
+            fs.writeFileSync(cacheFile, JSON.stringify({ key, version: cmd.version.version }));
+        } catch {
+            // A read-only Pulumi home: asked again next time.
+        }
+    }
+    return cmd;
 }
 
 /** Workspace options shared by every stack operation: project settings, stack config folder, engine env. */

@@ -12,6 +12,7 @@ import { connectionFor, SshSecrets } from "./connection";
 import { ROOT_NAME } from "../lib/names";
 import { LiveState } from "../lib/probe";
 import { readLiveState } from "./live";
+import { trimSdk } from "./sdk";
 
 export function sha256File(path: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");
@@ -69,6 +70,7 @@ function validatedFromStack(): Validated {
  * here) and exports per-node results.
  */
 export async function upgradeProgram(opts: ProgramOptions & { validated?: Validated } = {}): Promise<Record<string, unknown>> {
+    trimSdk();
     const cfg = new pulumi.Config(CONFIG_NAMESPACE);
     const mode = opts.mode ?? "upgrade";
     const centers = opts.centers;

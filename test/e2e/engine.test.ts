@@ -3,7 +3,8 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { engineEnv, pulumiCommand } from "../../engine/env";
+import { engineEnv, pulumiBinary, pulumiCommand, pulumiHome } from "../../engine/env";
+import { projectRoot } from "../../engine/paths";
 
 // The real Pulumi CLI (built by the bootstrap) runs an inline program offline: file backend,
 // passphrase secrets, no plugin download. No provider is involved: this proves the engine itself.
@@ -40,5 +41,32 @@ describe("the real Pulumi engine, offline", () => {
         const destroyed = await stack.destroy();
         expect(destroyed.summary.resourceChanges).toEqual({ delete: 2 });
         await stack.workspace.removeStack("engine-probe");
+        // In the tool's own Pulumi home the CLI kept no automatic log of these runs (engine/env.ts).
+        if (path.resolve(pulumiHome()) === path.join(projectRoot, ".pulumi-home")) {
+            expect(fs.lstatSync(path.join(pulumiHome(), "logs")).isFile()).toBe(true);
+        }
+    });
+
+    test("the CLI's version is asked once per binary and kept in the Pulumi home", async () => {
+        // A home of its own: bin/pulumi is a small script that runs the real CLI, so that it can change.
+        const home = path.join(tmp, "home");
+        fs.mkdirSync(path.join(home, "bin"), { recursive: true });
+        const wrapper = path.join(tmp, "pulumi-wrapper");
+        fs.writeFileSync(wrapper, `#!/bin/sh\nexec '${fs.realpathSync(pulumiBinary())}' "$@"\n`, { mode: 0o755 });
+        fs.symlinkSync(wrapper, path.join(home, "bin", "pulumi"));
+        const cache = path.join(home, "cli-version.json");
+
+        const first = await pulumiCommand({ pulumiHome: home });
+        const real = first.version?.version;
+        expect(real).toMatch(/^3\.\d+\.\d+$/);
+        expect(JSON.parse(fs.readFileSync(cache, "utf8"))).toMatchObject({ version: real });
+        // The kept answer is what the next handle gets (a made-up one here shows that the CLI was not asked).
+        const kept = JSON.parse(fs.readFileSync(cache, "utf8"));
+        fs.writeFileSync(cache, JSON.stringify({ ...kept, version: "3.100.0" }));
+        expect((await pulumiCommand({ pulumiHome: home })).version?.version).toBe("3.100.0");
+        // Another binary (the bootstrap linked a new build): asked again.
+        fs.appendFileSync(wrapper, "# changed\n");
+        expect((await pulumiCommand({ pulumiHome: home })).version?.version).toBe(real);
+        expect(JSON.parse(fs.readFileSync(cache, "utf8")).version).toBe(real);
     });
 });
