@@ -7,11 +7,15 @@ import { Preflight } from "./Preflight";
 import { ServiceUpgrade } from "./ServiceUpgrade";
 import { Soak } from "./Soak";
 import { StagedPackage } from "./StagedPackage";
+import { RegistrationWindow } from "./window";
 import { componentName } from "../lib/names";
 import { LiveState, liveKey } from "../lib/probe";
 import { NodeResult } from "../lib/results";
 
 export type { NodeResult } from "../lib/results";
+
+/** Resources a preview keeps waiting for the engine at once (components/window.ts). */
+const REGISTRATION_WINDOW = 64;
 
 export interface RollingUpgradeArgs {
     /** A validated configuration (lib/config). */
@@ -84,13 +88,18 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         const hostPending = (host: string) => this.plan.some((w) => w.nodes.some((n) => n.host === host && pending(n.host, n.service)));
         const anyPending = this.plan.some((w) => w.nodes.some((n) => pending(n.host, n.service)));
 
-        // Preflight and staging on every host, each host's staging right after its own preflight (the hosts overlap:
-        // staging writes only the staging folder), and every upgrade waits for all of both: an unreachable or unfit
-        // host stops the run before any node is changed. One edge per host, not every host's staging on every
-        // host's preflight (a million edges at 1,000 hosts).
-        const preflights = c.hosts.map(
-            (h) =>
-                new Preflight(
+        // Made in an async function so that a preview can pace itself (components/window.ts); without pacing it
+        // never awaits, and every resource exists when the constructor returns, as in any component.
+        const window = new RegistrationWindow(REGISTRATION_WINDOW);
+        const build = async () => {
+            // Preflight and staging on every host, each host's staging right after its own preflight (the hosts overlap:
+            // staging writes only the staging folder), and every upgrade waits for all of both: an unreachable or unfit
+            // host stops the run before any node is changed. One edge per host, not every host's staging on every
+            // host's preflight (a million edges at 1,000 hosts).
+            const preflights: Preflight[] = [];
+            const gate: pulumi.Resource[] = [];
+            for (const h of c.hosts) {
+                const preflight = new Preflight(
                     componentName.preflight(name, h.name),
                     {
                         ...preflightArgsFor(c, h.name, args.minFreeMb),
@@ -99,48 +108,50 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                         settled: !!live && !anyPending,
                     },
                     { parent: this },
-                ),
-        );
-        const gate: pulumi.Resource[] = c.hosts.map((h, i) => {
-            const e = effectiveHost(c, h);
-            return new StagedPackage(
-                componentName.stage(name, h.name),
-                {
-                    host: h.name,
-                    connection: args.connections[h.name],
-                    stagingDir: e.stagingDir,
-                    become: c.become,
-                    loginUser: e.user,
-                    installUser: c.installUser,
-                    installGroup: c.installGroup,
-                    package:
-                        "localPath" in c.package
-                            ? { localPath: c.package.localPath, sha256: args.packageSha256 as string }
-                            : { remotePath: c.package.remotePath },
-                    upgradeScript: c.upgradeScript && args.upgradeScriptSha256 ? { localPath: c.upgradeScript, sha256: args.upgradeScriptSha256 } : undefined,
-                    after: [preflights[i]],
-                    extraTriggers: hostPending(h.name) ? runToken : [],
-                    settled: !!live && !hostPending(h.name),
-                },
-                { parent: this },
-            );
-        });
+                );
+                preflights.push(preflight);
+                const e = effectiveHost(c, h);
+                const staged = new StagedPackage(
+                    componentName.stage(name, h.name),
+                    {
+                        host: h.name,
+                        connection: args.connections[h.name],
+                        stagingDir: e.stagingDir,
+                        become: c.become,
+                        loginUser: e.user,
+                        installUser: c.installUser,
+                        installGroup: c.installGroup,
+                        package:
+                            "localPath" in c.package
+                                ? { localPath: c.package.localPath, sha256: args.packageSha256 as string }
+                                : { remotePath: c.package.remotePath },
+                        upgradeScript:
+                            c.upgradeScript && args.upgradeScriptSha256 ? { localPath: c.upgradeScript, sha256: args.upgradeScriptSha256 } : undefined,
+                        after: [preflight],
+                        extraTriggers: hostPending(h.name) ? runToken : [],
+                        settled: !!live && !hostPending(h.name),
+                    },
+                    { parent: this },
+                );
+                gate.push(staged);
+                const wait = window.admit(staged.command);
+                if (wait) await wait;
+            }
 
-        const results: pulumi.Output<NodeResult>[] = [];
-        let previous: pulumi.Resource[] = [];
-        // The first step after staging waits for all of it; every later one for the step before, and so, through
-        // it, for the staging too. Not every node on every host's staging: at 1,000 hosts that is millions of
-        // dependency edges for the engine to register and check.
-        const after = () => (previous.length ? previous : gate);
-        for (const wave of this.plan) {
-            const soak = this.soaks.find((s) => s.beforeWave === wave.index);
-            if (soak) {
-                // Run again whenever a watched node was not done before this run; a soak already passed with
-                // nothing changed since is settled (kept as the state has it, nothing runs).
-                const changed = soak.watch.some((n) => pending(n.host, n.service));
-                const hosts = [...new Set(soak.watch.map((n) => n.host))];
-                previous = [
-                    new Soak(
+            const results: pulumi.Output<NodeResult>[] = [];
+            let previous: pulumi.Resource[] = [];
+            // The first step after staging waits for all of it; every later one for the step before, and so, through
+            // it, for the staging too. Not every node on every host's staging: at 1,000 hosts that is millions of
+            // dependency edges for the engine to register and check.
+            const after = () => (previous.length ? previous : gate);
+            for (const wave of this.plan) {
+                const soak = this.soaks.find((s) => s.beforeWave === wave.index);
+                if (soak) {
+                    // Run again whenever a watched node was not done before this run; a soak already passed with
+                    // nothing changed since is settled (kept as the state has it, nothing runs).
+                    const changed = soak.watch.some((n) => pending(n.host, n.service));
+                    const hosts = [...new Set(soak.watch.map((n) => n.host))];
+                    const watch = new Soak(
                         componentName.soak(name, soak.service, soak.site),
                         {
                             soak: soak.id,
@@ -154,46 +165,51 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                             settled: !!live && !changed,
                         },
                         { parent: this },
-                    ),
-                ];
-            }
-            for (const batch of batches(wave, c.parallelism)) {
-                const current: pulumi.Resource[] = [];
-                for (const node of batch) {
-                    const up = new ServiceUpgrade(
-                        componentName.node(name, node.host, node.service),
-                        {
-                            ...upgradeArgsFor(c, node.host, node.service),
-                            connection: args.connections[node.host],
-                            triggers: pending(node.host, node.service) ? [...triggers, ...runToken] : triggers,
-                            after: after(),
-                            settled: !pending(node.host, node.service),
-                        },
-                        { parent: this },
                     );
-                    current.push(up);
-                    results.push(
-                        pulumi
-                            .all([up.versionBefore, up.versionAfter, up.skipped, up.seconds, up.finishedAt])
-                            .apply(([versionBefore, versionAfter, skipped, seconds, finishedAt]) => ({
-                                host: node.host,
-                                service: node.service,
-                                center: node.center,
-                                ...(node.site ? { site: node.site } : {}),
-                                wave: wave.index,
-                                versionBefore,
-                                versionAfter,
-                                skipped,
-                                seconds,
-                                finishedAt,
-                            })),
-                    );
+                    previous = [watch];
                 }
-                previous = current;
+                for (const batch of batches(wave, c.parallelism)) {
+                    const current: pulumi.Resource[] = [];
+                    for (const node of batch) {
+                        const up = new ServiceUpgrade(
+                            componentName.node(name, node.host, node.service),
+                            {
+                                ...upgradeArgsFor(c, node.host, node.service),
+                                connection: args.connections[node.host],
+                                triggers: pending(node.host, node.service) ? [...triggers, ...runToken] : triggers,
+                                after: after(),
+                                settled: !pending(node.host, node.service),
+                            },
+                            { parent: this },
+                        );
+                        current.push(up);
+                        const wait = window.admit(up.command);
+                        if (wait) await wait;
+                        results.push(
+                            pulumi
+                                .all([up.versionBefore, up.versionAfter, up.skipped, up.seconds, up.finishedAt])
+                                .apply(([versionBefore, versionAfter, skipped, seconds, finishedAt]) => ({
+                                    host: node.host,
+                                    service: node.service,
+                                    center: node.center,
+                                    ...(node.site ? { site: node.site } : {}),
+                                    wave: wave.index,
+                                    versionBefore,
+                                    versionAfter,
+                                    skipped,
+                                    seconds,
+                                    finishedAt,
+                                })),
+                        );
+                    }
+                    previous = current;
+                }
             }
-        }
-        this.nodes = pulumi.all(results).apply((rs) => Object.fromEntries(rs.map((r) => [`${r.host}/${r.service}`, r])));
-        this.warnings = pulumi.all(preflights.map((p) => p.warnings)).apply((ws) => ws.flat());
+            return { results, preflights };
+        };
+        const built = build();
+        this.nodes = pulumi.output(built.then((b) => b.results)).apply((rs) => Object.fromEntries(rs.map((r) => [`${r.host}/${r.service}`, r])));
+        this.warnings = pulumi.output(built.then((b) => b.preflights.map((p) => p.warnings))).apply((ws) => ws.flat());
         this.registerOutputs({ nodes: this.nodes, warnings: this.warnings });
     }
 }

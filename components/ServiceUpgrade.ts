@@ -28,6 +28,8 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
     public readonly seconds: pulumi.Output<number>;
     /** When the upgrade finished on the host (UTC, ISO 8601); empty when skipped. */
     public readonly finishedAt: pulumi.Output<string>;
+    /** The command that runs on the host. */
+    public readonly command: RemoteCommand;
 
     constructor(name: string, args: ServiceUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:ServiceUpgrade", name, {}, opts);
@@ -37,6 +39,7 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
             { connection, create: renderServiceUpgrade(script), triggers },
             { parent: this, dependsOn: after, ...settledOptions(settled) },
         );
+        this.command = run;
         const markers = run.stdout.apply((out) => parseMarkers(out).values);
         this.versionBefore = markers.apply((m) => m["version-before"] ?? "unknown");
         this.versionAfter = markers.apply((m) => m["version-after"] ?? "unknown");

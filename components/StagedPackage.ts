@@ -38,6 +38,8 @@ export interface StagedPackageArgs {
 export class StagedPackage extends pulumi.ComponentResource {
     /** The checksum (or host path) of what is staged. */
     public readonly staged: pulumi.Output<string>;
+    /** The command that unpacks the release on the host (the last of the staging). */
+    public readonly command: RemoteCommand;
 
     constructor(name: string, args: StagedPackageArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:StagedPackage", name, {}, opts);
@@ -114,6 +116,7 @@ export class StagedPackage extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: prepare ? [prepare, ...uploads] : (args.after ?? []), ...keep },
         );
+        this.command = unpack;
         this.staged = unpack.stdout.apply(() => identity);
         this.registerOutputs({ staged: this.staged });
     }
