@@ -20,6 +20,12 @@ pulumi.runtime.setMocks(
 
 const { RegistrationWindow } = require("../../components/window") as typeof import("../../components/window");
 
+class Thing extends pulumi.CustomResource {
+    constructor(name: string, props: pulumi.Inputs) {
+        super("test:index:Thing", name, props);
+    }
+}
+
 const never = { urn: pulumi.output(new Promise<string>(() => undefined)) } as unknown as pulumi.Resource;
 
 describe("RegistrationWindow", () => {
@@ -35,7 +41,7 @@ describe("RegistrationWindow", () => {
         const made: pulumi.Resource[] = [];
         const waited: number[] = [];
         for (let i = 0; i < 6; i++) {
-            const r = new pulumi.CustomResource("test:index:Thing", `thing-${i}`, { i });
+            const r = new Thing(`thing-${i}`, { i });
             made.push(r);
             const before = answered;
             const wait = w.admit(r);
