@@ -1,3 +1,4 @@
+import { capHeapGrowth } from "./heap";
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
@@ -395,6 +396,21 @@ async function main(argv: string[]): Promise<number> {
         if (!process.stdin.isTTY) controller.abort();
     };
     process.on("SIGINT", onSigint);
+    // A reader that went away (`up --json | head`): its stream is written no more, and the run stops as
+    // after an interrupt (the node in progress finishes), rather than go on unseen or die mid-node.
+    const onReaderGone = (stream: NodeJS.WriteStream) => (e: NodeJS.ErrnoException) => {
+        if (e.code !== "EPIPE") throw e;
+        stream.write = (() => true) as typeof stream.write;
+        if (!interrupted) {
+            interrupted = true;
+            // Said on the other stream (stderr for stdout, even with --json: stdout's reader is gone).
+            const other = stream === process.stdout ? process.stderr : process.stdout;
+            other.write(`The reader of ${stream === process.stdout ? "stdout" : "stderr"} went away: stopping after the node in progress (\`up\` resumes).\n`);
+            controller.abort();
+        }
+    };
+    process.stdout.on("error", onReaderGone(process.stdout));
+    process.stderr.on("error", onReaderGone(process.stderr));
     const events: ProgressEvent[] = [];
     // up/rollback: follows the run against its plan (where it stopped; the window's wave boundary).
     let tracker: RunTracker | undefined;
@@ -419,6 +435,8 @@ async function main(argv: string[]): Promise<number> {
     const soaksOf = (config: { soak?: SoakSettings }, waves: Wave[]) => soakSteps(waves, soakSettings(config.soak, f.soakSeconds));
     // An engine command first reads the stack's config with the Pulumi CLI: started now, it runs while the engine's modules load.
     if (cmd === "up" || cmd === "rollback" || cmd === "preview" || cmd === "refresh") prefetchStackConfig(opts);
+    // The engine's program runs in this process: its garbage is collected early (cli/heap.ts).
+    const heap = ["up", "rollback", "preview", "refresh", "destroy", "preflight"].includes(cmd) ? capHeapGrowth() : undefined;
     try {
         switch (cmd) {
             case "plan": {
@@ -582,6 +600,7 @@ async function main(argv: string[]): Promise<number> {
         return EXIT.usage;
     } finally {
         process.off("SIGINT", onSigint);
+        heap?.stop();
     }
 }
 

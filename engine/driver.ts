@@ -1,7 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { EngineEvent, OutputMap, Stack, UpdateSummary } from "@pulumi/pulumi/automation";
+import type { EngineEvent, OutputMap, Stack, UpdateSummary, UpResult } from "@pulumi/pulumi/automation";
 import { UpgradeConfig } from "../lib/config/schema";
 import { DriverError } from "./errors";
 import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
@@ -13,7 +13,19 @@ import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } fro
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
 import { commandProviderPresent, projectName, stackConfigText, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
-import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, StackLock, takeLock } from "./locks";
+import {
+    backendKind,
+    describeLock,
+    locksInEngineText,
+    PendingOperation,
+    readLocks,
+    readPendingOperations,
+    redactUrl,
+    removeLocks,
+    StackLock,
+    stackPresence,
+    takeLock,
+} from "./locks";
 
 // The Automation API and the program (with the Pulumi SDK and the components) take seconds to load on
 // a busy machine; they are loaded when an engine call needs them, so an `up` with nothing to do, or a
@@ -38,16 +50,21 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
 }
 
 /** The stack, created on first use; inline program = this project's program, in this process. */
-export async function openStack(o: RunOptions, inputs?: () => { validated?: Validated; live?: LiveState }): Promise<Stack> {
+export async function openStack(
+    o: RunOptions,
+    inputs?: () => { validated?: Validated; live?: LiveState },
+    /** Given the program's exports, resolved in this process, once an update's program has run. */
+    onExports?: (values: OutputMap) => void,
+): Promise<Stack> {
     if (!toolchainPresent(o)) {
         throw new DriverError("toolchain", "No Pulumi CLI in the project's Pulumi home: run `npm run bootstrap` (see README).");
     }
     // The config is validated and the live state read by the driver before the engine starts; both reach
     // the program through this closure, so the program neither validates again nor reads the hosts.
     const runId = new Date().toISOString();
-    const inline = () => {
+    const inline = async () => {
         const given = inputs?.() ?? {};
-        return program().upgradeProgram({
+        const exports = await program().upgradeProgram({
             centers: o.centers,
             mode: o.mode,
             live: given.live ?? "none",
@@ -55,8 +72,34 @@ export async function openStack(o: RunOptions, inputs?: () => { validated?: Vali
             runId,
             soakSeconds: o.soakSeconds,
         });
+        if (onExports) program().whenExportsKnown(exports, onExports);
+        return exports;
     };
-    return automation().LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program: inline }, await workspaceOptions(o));
+    const ws = await workspaceOptions(o);
+    const auto = automation();
+    // `pulumi stack select` (a CLI start-up, ~0.5 s) only checks that the stack exists, or, failing, makes
+    // it with a second CLI run; every engine command names its stack itself (`--stack`). When the backend
+    // says whether it holds the stack, the one step needed is taken: none, or `pulumi stack init`.
+    const presence = fs.existsSync(path.join(ws.workDir ?? "", "Pulumi.yaml")) ? await stackPresence(engineEnv(o).PULUMI_BACKEND_URL, o.stack) : "unknown";
+    if (presence === "present") {
+        const workspace = await auto.LocalWorkspace.create({ ...ws, program: inline });
+        const own = workspace as unknown as { selectStack: (name: string) => Promise<void> };
+        own.selectStack = async () => undefined;
+        try {
+            return await auto.Stack.select(o.stack, workspace);
+        } finally {
+            delete (own as Partial<typeof own>).selectStack;
+        }
+    }
+    if (presence === "absent") {
+        // Made by another run meanwhile: `stack init` refuses, and the stack is selected as usual.
+        const made = await auto.LocalWorkspace.createStack({ stackName: o.stack, projectName, program: inline }, ws).catch((e) => {
+            if (e instanceof auto.StackAlreadyExistsError) return undefined;
+            throw e;
+        });
+        if (made) return made;
+    }
+    return auto.LocalWorkspace.createOrSelectStack({ stackName: o.stack, projectName, program: inline }, ws);
 }
 
 /** Commands on hosts need the command provider plugin; say so before the engine fails less clearly. */
@@ -273,7 +316,7 @@ async function refuseIfLocked(o: RunOptions): Promise<void> {
  * start-up, under a second). Only a run that took the lock, wrote the state and let go within that
  * gap could be overwritten; no up, rollback or refresh is that short.
  */
-async function clearPendingOperations(stack: Stack, o: RunOptions, say: (l: string) => void): Promise<number> {
+async function clearPendingOperations(open: () => Promise<Stack>, o: RunOptions, say: (l: string) => void): Promise<number> {
     const url = engineEnv(o).PULUMI_BACKEND_URL;
     let lock: Awaited<ReturnType<typeof takeLock>> | undefined;
     try {
@@ -285,100 +328,120 @@ async function clearPendingOperations(stack: Stack, o: RunOptions, say: (l: stri
         );
     }
     if (lock && "heldBy" in lock) throw lockedError(o.stack, lock.heldBy);
-    let state: Awaited<ReturnType<Stack["exportStack"]>>;
+    let state: Awaited<ReturnType<Stack["exportStack"]>> | undefined;
+    let pending: PendingOperation[] | undefined;
     try {
-        state = await stack.exportStack();
+        // Read from the backend (usually none: no CLI start-up then); the CLI's export when there are some.
+        pending = lock ? await readPendingOperations(url, o.stack) : undefined;
+        if (pending?.length !== 0) {
+            state = await (await open()).exportStack();
+            pending = (state.deployment as { pending_operations?: PendingOperation[] }).pending_operations ?? [];
+        }
     } finally {
         await lock?.release();
     }
-    const pending = (state.deployment as { pending_operations?: { resource: { urn: string }; type: string }[] }).pending_operations ?? [];
-    if (pending.length === 0) return 0;
+    if (!state || pending.length === 0) return 0;
     for (const p of pending) say(`clearing the record of an interrupted ${p.type} of ${p.resource.urn.split("::").pop()}`);
     (state.deployment as { pending_operations?: unknown[] }).pending_operations = [];
-    await stack.importStack(state);
+    await (await open()).importStack(state);
     return pending.length;
 }
 
 async function run<T>(
     o: RunOptions,
     operation: string,
-    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void) => Promise<T>,
+    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void, exported: () => OutputMap | undefined) => Promise<T>,
     /** For an `up`: the result when every planned node is already done; the engine is then not started. */
     nothingToDo?: () => T,
 ): Promise<T> {
     const emit = o.onEvent ?? (() => undefined);
     const t0 = Date.now();
-    let stack: Stack | undefined;
     let live: LiveState | undefined;
     let validated: Validated | undefined;
-    const openOnce = async (): Promise<Stack> => {
-        try {
-            stack = stack ?? (await openStack(o, () => ({ validated, live })));
-            return stack;
-        } catch (e) {
+    let exported: OutputMap | undefined;
+    let opening: Promise<Stack> | undefined;
+    const openOnce = (): Promise<Stack> => {
+        opening ??= openStack(
+            o,
+            () => ({ validated, live }),
+            (values) => (exported = values),
+        ).catch((e) => {
             throw classify(e, String(e), false, o.stack);
-        }
+        });
+        return opening;
     };
-    // An up first looks without the engine (the CLI's config, then the hosts): when every node is
-    // done it ends there, in about the time of the live read.
-    const quick = nothingToDo !== undefined && toolchainPresent(o);
-    // Every other operation opens the stack now, its config read beside it by one CLI call (each call is
-    // mostly the CLI's start-up); a stack that does not exist yet is made by the opening, then read.
-    const opening = quick ? undefined : openOnce();
-    opening?.catch(() => undefined); // awaited below, where its error is reported
     // A stack another run holds is refused here, before its state is read or anything else runs.
     if (LOCKING.has(operation)) await refuseIfLocked(o);
-    const fromCli = toolchainPresent(o) ? await stackConfigFromCli(o) : undefined;
-    if (opening) await opening;
-    const { config, credentials } = fromCli ?? (await loadStackConfig(await openOnce()));
-    // Validated and planned once per run; the program gets both through its closure.
-    const waves = planWaves(config);
-    validated = { config, waves };
-    if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
-    const soaks = o.mode === "rollback" ? [] : soakSteps(waves, soakSettings(config.soak, o.soakSeconds));
-    const idx = buildNameIndex(config.hosts, o.mode === "rollback", undefined, soaks);
-    const translate = makeTranslator(idx, emit, operation === "preview");
-    const seen: RunObservations = { failed: [], upgraded: [] };
-    const onEvent = (ev: EngineEvent) => {
-        o.onEngineEvent?.(ev);
-        observe(idx, seen, ev);
-        translate(ev);
-    };
-    const finished = (result: "succeeded" | "failed" | "interrupted") =>
-        emit({ type: "run-finished", operation, result, elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
-    emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
+    // Each step below is mostly a CLI's start-up (~0.5 s on 2 cores), so they run side by side. An up
+    // first looks without the engine (the CLI's config, then the hosts): when every node is done it ends
+    // there, in about the time of the live read, so its stack is opened only once there is work. Every
+    // other operation opens the stack at once, beside the config read; a stack that does not exist yet
+    // is made by the opening, then read. Once the config is valid, up and rollback look for a killed
+    // run's pending operations beside the live read (in the backend itself: no CLI). Nothing of ours
+    // (a lock) is left behind on any path.
+    const quick = nothingToDo !== undefined && toolchainPresent(o);
+    if (!quick) openOnce().catch(() => undefined); // awaited below, where its error is reported
+    let cleared: Promise<number> | undefined;
     try {
-        // `preview --no-live` (live "none"): the state alone decides; `up` always reads the hosts.
-        if ((operation === "up" || (operation === "preview" && o.live !== "none")) && o.mode !== "rollback") {
-            const read = await readLive(validated, credentials, o, emit);
-            live = read.live;
-            // Every planned node at the target and healthy: nothing to run, so the engine is not started
-            // at all (the state is left as it is; the next run with work brings it up to date).
-            if (read.allDone && nothingToDo) {
-                finished("succeeded");
-                return nothingToDo();
-            }
-        }
-        const opened = await openOnce();
+        const fromCli = toolchainPresent(o) ? await stackConfigFromCli(o) : undefined;
+        const { config, credentials } = fromCli ?? (await loadStackConfig(await openOnce()));
+        // Validated and planned once per run; the program gets both through its closure.
+        const waves = planWaves(config);
+        validated = { config, waves };
+        if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
         if (operation === "up" || operation === "rollback") {
-            await clearPendingOperations(opened, o, (l) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() }));
+            const say = (l: string) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() });
+            cleared = clearPendingOperations(openOnce, o, say);
+            cleared.catch(() => undefined); // awaited below, where its error is reported
         }
-        const r = await body(opened, config, onEvent);
-        const stale = (seen.recorded ?? []).filter((k) => live && !live[k]?.done);
-        if (stale.length) {
-            emit({
-                type: "diagnostic",
-                severity: "info",
-                message: `the state was stale: it recorded ${stale.join(", ")} as done, but live ${stale.length === 1 ? "it was" : "they were"} not at ${config.targetVersion} and healthy; ${stale.length === 1 ? "it" : "they"} ${operation === "preview" ? "will run" : "ran again"}.`,
-                time: new Date().toISOString(),
-            });
+        const soaks = o.mode === "rollback" ? [] : soakSteps(waves, soakSettings(config.soak, o.soakSeconds));
+        const idx = buildNameIndex(config.hosts, o.mode === "rollback", undefined, soaks);
+        const translate = makeTranslator(idx, emit, operation === "preview");
+        const seen: RunObservations = { failed: [], upgraded: [] };
+        const onEvent = (ev: EngineEvent) => {
+            o.onEngineEvent?.(ev);
+            observe(idx, seen, ev);
+            translate(ev);
+        };
+        const finished = (result: "succeeded" | "failed" | "interrupted") =>
+            emit({ type: "run-finished", operation, result, elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
+        emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
+        try {
+            // `preview --no-live` (live "none"): the state alone decides; `up` always reads the hosts.
+            if ((operation === "up" || (operation === "preview" && o.live !== "none")) && o.mode !== "rollback") {
+                const read = await readLive(validated, credentials, o, emit);
+                live = read.live;
+                // Every planned node at the target and healthy: nothing to run, so the engine is not started
+                // at all (the state is left as it is; the next run with work brings it up to date).
+                if (read.allDone && nothingToDo) {
+                    finished("succeeded");
+                    return nothingToDo();
+                }
+            }
+            await cleared;
+            const opened = await openOnce();
+            // Interrupted before the engine started (an abort the engine's process would never hear of):
+            // nothing ran, and nothing starts.
+            if (o.signal?.aborted) throw new DriverError("interrupted", "Interrupted before the engine started: nothing ran.");
+            const r = await body(opened, config, onEvent, () => exported);
+            const stale = (seen.recorded ?? []).filter((k) => live && !live[k]?.done);
+            if (stale.length) {
+                emit({
+                    type: "diagnostic",
+                    severity: "info",
+                    message: `the state was stale: it recorded ${stale.join(", ")} as done, but live ${stale.length === 1 ? "it was" : "they were"} not at ${config.targetVersion} and healthy; ${stale.length === 1 ? "it" : "they"} ${operation === "preview" ? "will run" : "ran again"}.`,
+                    time: new Date().toISOString(),
+                });
+            }
+            finished("succeeded");
+            return r;
+        } catch (e) {
+            const err = classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
+            finished(err.kind === "interrupted" ? "interrupted" : "failed");
+            throw err;
         }
-        finished("succeeded");
-        return r;
-    } catch (e) {
-        const err = classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
-        finished(err.kind === "interrupted" ? "interrupted" : "failed");
-        throw err;
+    } finally {
+        await cleared?.catch(() => undefined);
     }
 }
 
@@ -413,10 +476,67 @@ async function readLive(
     return { live, allDone: planned.every((k) => live[k]?.done) };
 }
 
+/**
+ * An up whose end is answered in this process. The Automation API's `up()` ends with three more CLI
+ * runs (`stack output` twice and `stack history`: ~0.45 s of start-up each, 1.4 s on 2 cores) to return
+ * what this process already has: the program's exports, resolved here (program/sdk.ts), and the
+ * summary, which the engine sends as its last event. The stack answers those two calls from them for
+ * this one up; when either is missing (an engine that sent no summary), the API asks the CLI as before.
+ */
+async function upAnsweredHere(
+    stack: Stack,
+    exported: () => OutputMap | undefined,
+    up: (watch: (onEvent: (e: EngineEvent) => void) => (e: EngineEvent) => void) => Promise<UpResult>,
+): Promise<UpResult> {
+    const startTime = new Date();
+    let summary: EngineEvent["summaryEvent"];
+    const own = stack as unknown as { outputs: Stack["outputs"]; info: Stack["info"] };
+    const asked = { outputs: own.outputs, info: own.info };
+    own.outputs = async () => exported() ?? asked.outputs.call(stack);
+    own.info = async (showSecrets?: boolean) =>
+        summary
+            ? ({ kind: "update", result: "succeeded", startTime, endTime: new Date(), resourceChanges: summary.resourceChanges } as UpdateSummary)
+            : asked.info.call(stack, showSecrets);
+    try {
+        return await up((onEvent) => (e) => {
+            if (e.summaryEvent) summary = e.summaryEvent;
+            onEvent(e);
+        });
+    } finally {
+        // The instance's own answers go; the prototype's (the CLI's) are back for anything after.
+        delete (own as Partial<typeof own>).outputs;
+        delete (own as Partial<typeof own>).info;
+    }
+}
+
+/**
+ * The signal as the Automation API should hear it. It listens for "abort" only once the CLI has been
+ * spawned, so an abort that came just before (an interrupt while the run opened) was never heard: the
+ * engine ran to the end. Here a listener added after the abort is called at once (the engine then gets
+ * its SIGINT and stops gracefully).
+ */
+function heardLate(signal: AbortSignal | undefined): AbortSignal | undefined {
+    if (!signal) return undefined;
+    return new Proxy(signal, {
+        get(target, key) {
+            if (key === "addEventListener") {
+                return (...args: Parameters<AbortSignal["addEventListener"]>) => {
+                    const [type, listener] = args;
+                    if (type !== "abort" || !target.aborted) return target.addEventListener(...args);
+                    const event = new Event("abort");
+                    queueMicrotask(() => (typeof listener === "function" ? listener.call(target, event) : listener?.handleEvent(event)));
+                };
+            }
+            const value = Reflect.get(target, key, target);
+            return typeof value === "function" ? value.bind(target) : value;
+        },
+    });
+}
+
 /** The engine's preview: what would run where; runs nothing on hosts. */
 export async function preview(o: RunOptions) {
     return run(o, "preview", async (stack, _c, onEvent) => {
-        const r = await stack.preview({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
+        const r = await stack.preview({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never", parallel: 64 });
         return r.changeSummary;
     });
 }
@@ -426,8 +546,10 @@ export async function up(o: RunOptions) {
     return run(
         o,
         o.mode === "rollback" ? "rollback" : "up",
-        async (stack, _c, onEvent) => {
-            const r = await stack.up({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never", parallel: 64 });
+        async (stack, _c, onEvent, exported) => {
+            const r = await upAnsweredHere(stack, exported, (watch) =>
+                stack.up({ onEvent: watch(onEvent), onOutput: o.onOutput, signal: heardLate(o.signal), color: "never", parallel: 64 }),
+            );
             return { engineRan: true, summary: r.summary, outputs: r.outputs };
         },
         // `engineRan: false`: the hosts were read and every node found done, so no update was recorded.
@@ -439,12 +561,20 @@ export async function up(o: RunOptions) {
 
 /** Forget every resource (runs nothing on hosts: commands here have no delete step). */
 export async function destroy(o: RunOptions) {
-    return run(o, "destroy", async (stack, _c, onEvent) => (await stack.destroy({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never" })).summary);
+    return run(
+        o,
+        "destroy",
+        async (stack, _c, onEvent) => (await stack.destroy({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never" })).summary,
+    );
 }
 
 /** Refresh the state (the command provider reads nothing back; kept for completeness of the API). */
 export async function refresh(o: RunOptions) {
-    return run(o, "refresh", async (stack, _c, onEvent) => (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: o.signal, color: "never" })).summary);
+    return run(
+        o,
+        "refresh",
+        async (stack, _c, onEvent) => (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never" })).summary,
+    );
 }
 
 /** The last run's per-node outputs, from the state: no SSH. */
@@ -498,7 +628,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
         await stack.setAllConfig(all);
         let outputs: Record<string, { value: unknown }> = {};
         try {
-            outputs = (await stack.up({ onEvent: translate, signal: o.signal, color: "never", parallel: 64 })).outputs;
+            outputs = (await stack.up({ onEvent: translate, signal: heardLate(o.signal), color: "never", parallel: 64 })).outputs;
         } catch (e) {
             if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack);
         }

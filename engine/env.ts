@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import type { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
 
-import { projectRoot } from "./paths";
+import { plainStackConfig } from "../lib/config/stackFile";
+import { projectRoot, stacksDir } from "./paths";
 
 export { projectName, projectRoot, stacksDir } from "./paths";
 
@@ -169,6 +170,12 @@ export async function workspaceOptions(o: EngineEnvOptions & { workDir?: string 
 }
 
 const configReads = new Map<string, Promise<string | undefined>>();
+
+/**
+ * A config without secrets (keys in files, an agent) is its stack file, read here in milliseconds: the
+ * CLI (~0.5 s of start-up) is asked only when it must decrypt or merge (lib/config/stackFile.ts).
+ */
+const plainConfigOf = (stack: string) => plainStackConfig(path.join(projectRoot, "Pulumi.yaml"), stacksDir, stack);
 const configReadKey = (o: EngineEnvOptions & { stack: string }) => JSON.stringify([o.stack, o.backendUrl ?? "", o.pulumiHome ?? "", o.passphraseFile ?? ""]);
 
 /**
@@ -177,7 +184,7 @@ const configReadKey = (o: EngineEnvOptions & { stack: string }) => JSON.stringif
  */
 export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): void {
     const key = configReadKey(o);
-    if (configReads.has(key) || !toolchainPresent(o)) return;
+    if (configReads.has(key) || !toolchainPresent(o) || plainConfigOf(o.stack)) return;
     configReads.set(
         key,
         new Promise((resolve) =>
@@ -196,6 +203,8 @@ export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): vo
  * say (e.g. no such stack yet). A prefetched answer is used once: the next call reads again.
  */
 export function stackConfigText(o: EngineEnvOptions & { stack: string }): Promise<string | undefined> {
+    const plain = plainConfigOf(o.stack);
+    if (plain) return Promise.resolve(JSON.stringify(plain));
     prefetchStackConfig(o);
     const key = configReadKey(o);
     const p = configReads.get(key) ?? Promise.resolve(undefined);

@@ -13,6 +13,7 @@ import { ROOT_NAME } from "../lib/names";
 import { LiveState } from "../lib/probe";
 import { readLiveState } from "./live";
 import { trimSdk } from "./sdk";
+export { whenExportsKnown } from "./sdk";
 
 export function sha256File(path: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");

@@ -25,3 +25,29 @@ export function trimSdk(): void {
         (pulumi.Resource as unknown as { callsites: () => unknown[] }).callsites = () => [];
     }
 }
+
+/** A stack output as the Automation API gives it. */
+export interface ExportedValue {
+    value: unknown;
+    secret: boolean;
+}
+
+/**
+ * Calls `done` with the program's exports once they are known, as the state will record them (JSON
+ * values; a secret output's plain value, flagged). Only in an update: a preview's values can be unknown.
+ * The engine's run cannot end before the exports resolve, so by the time an `up` returns they are here.
+ */
+export function whenExportsKnown(exports: Record<string, unknown>, done: (values: Record<string, ExportedValue>) => void): void {
+    if (pulumi.runtime.isDryRun()) return;
+    const keys = Object.keys(exports);
+    const outputs = keys.map((k) => pulumi.output(exports[k]));
+    pulumi.all(outputs).apply(async (values) => {
+        const secret = await Promise.all(outputs.map((o) => pulumi.isSecret(o)));
+        // JSON as the state holds it (undefined members dropped), so the values equal `stack output`'s.
+        done(
+            Object.fromEntries(
+                keys.flatMap((k, i) => (values[i] === undefined ? [] : [[k, { value: JSON.parse(JSON.stringify(values[i])), secret: secret[i] }]])),
+            ),
+        );
+    });
+}

@@ -380,6 +380,9 @@ export async function reset(o: UpOptions = {}): Promise<UpResult> {
     return up({
         ...o,
         dir,
+        // Only the project's own sandbox rewrites the `sandbox` stack's config by default: a reset of another
+        // one (a test's, the bench's) must not point the user's stack at it.
+        stackConfig: o.stackConfig ?? dir === sandboxDir(undefined),
         hosts: o.hosts ?? old?.hosts.length,
         net: o.net ?? old?.net,
         sshPort: o.sshPort ?? old?.hosts[0]?.sshPort,

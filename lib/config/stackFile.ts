@@ -3,15 +3,14 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { PulumiConfigMap } from "./load";
 
-/**
- * The stack's config straight from `stacks/Pulumi.<stack>.yaml`, without the Pulumi CLI: what
- * `plan` needs (plain values, and which secrets are set) in milliseconds. Secret values stay
- * encrypted and unread. Undefined when the file does not exist.
- */
-export function readStackConfigFile(stacksDir: string, stack: string): PulumiConfigMap | undefined {
-    const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
+type StackFileDoc = { config?: Record<string, unknown>; environment?: unknown };
+
+function loadYaml<T>(file: string): T | undefined {
     if (!fs.existsSync(file)) return undefined;
-    const doc = (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
+    return (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as T;
+}
+
+function configMapOf(doc: StackFileDoc): PulumiConfigMap {
     const map: Record<string, { value?: string; objectValue?: unknown; secret?: boolean }> = {};
     for (const [k, v] of Object.entries(doc.config ?? {})) {
         if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && "secure" in v) {
@@ -23,4 +22,28 @@ export function readStackConfigFile(stacksDir: string, stack: string): PulumiCon
         }
     }
     return map;
+}
+
+/**
+ * The stack's config straight from `stacks/Pulumi.<stack>.yaml`, without the Pulumi CLI: what
+ * `plan` needs (plain values, and which secrets are set) in milliseconds. Secret values stay
+ * encrypted and unread. Undefined when the file does not exist.
+ */
+export function readStackConfigFile(stacksDir: string, stack: string): PulumiConfigMap | undefined {
+    const doc = loadYaml<StackFileDoc>(path.join(stacksDir, `Pulumi.${stack}.yaml`));
+    return doc && configMapOf(doc);
+}
+
+/**
+ * The stack's whole config when its file alone decides it, as `pulumi config --json` gives it: no
+ * secret value (only the CLI decrypts), no ESC `environment`, no project-level `config:` in the project
+ * file (defaults the CLI merges in). Undefined otherwise: then the CLI must be asked.
+ */
+export function plainStackConfig(projectFile: string, stacksDir: string, stack: string): PulumiConfigMap | undefined {
+    const project = loadYaml<{ config?: unknown }>(projectFile);
+    if (!project || project.config !== undefined) return undefined;
+    const doc = loadYaml<StackFileDoc>(path.join(stacksDir, `Pulumi.${stack}.yaml`));
+    if (!doc || doc.environment !== undefined) return undefined;
+    const map = configMapOf(doc);
+    return Object.values(map).some((v) => typeof v === "object" && v.secret) ? undefined : map;
 }

@@ -1,10 +1,12 @@
 import * as fs from "fs";
 import * as os from "os";
+import { execFileSync } from "child_process";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
 import { engineEnv, pulumiBinary, pulumiCommand, pulumiHome } from "../../engine/env";
 import { projectRoot } from "../../engine/paths";
+import { plainStackConfig } from "../../lib/config/stackFile";
 
 // The real Pulumi CLI (built by the bootstrap) runs an inline program offline: file backend,
 // passphrase secrets, no plugin download. No provider is involved: this proves the engine itself.
@@ -68,5 +70,27 @@ describe("the real Pulumi engine, offline", () => {
         fs.appendFileSync(wrapper, "# changed\n");
         expect((await pulumiCommand({ pulumiHome: home })).version?.version).toBe(real);
         expect(JSON.parse(fs.readFileSync(cache, "utf8")).version).toBe(real);
+    });
+
+    test("a config without secrets, read from its file, is what `pulumi config --json` gives", async () => {
+        const dir = path.join(tmp, "project");
+        fs.mkdirSync(path.join(dir, "stacks"), { recursive: true });
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: scm-upgrade-config-probe\nruntime: nodejs\nstackConfigDir: stacks\n");
+        fs.writeFileSync(
+            path.join(dir, "stacks", "Pulumi.probe.yaml"),
+            "config:\n  scm-upgrade-config-probe:parallelism: 2\n  scm-upgrade-config-probe:flag: true\n  scm-upgrade-config-probe:name: 'node A'\n" +
+                "  scm-upgrade-config-probe:ssh:\n    user: scmadmin\n    port: 2222\n  scm-upgrade-config-probe:hosts:\n    - name: A\n      services: [cloud, config-server]\n",
+        );
+        const run = (args: string[]) => execFileSync(pulumiBinary(), args, { cwd: dir, env: { ...process.env, ...env }, encoding: "utf8" });
+        run(["stack", "init", "probe"]);
+        const fromCli = JSON.parse(run(["config", "--json", "--stack", "probe"])) as Record<string, { value: string; objectValue?: unknown }>;
+        const fromFile = plainStackConfig(path.join(dir, "Pulumi.yaml"), path.join(dir, "stacks"), "probe");
+        expect(fromFile).toBeDefined();
+        const values = (m: Record<string, unknown>) =>
+            Object.fromEntries(
+                Object.entries(m).map(([k, v]) => [k, (v as { objectValue?: unknown; value?: string }).objectValue ?? (v as { value?: string }).value]),
+            );
+        expect(values(fromFile!)).toEqual(values(fromCli));
+        expect(Object.keys(fromFile!).sort()).toEqual(Object.keys(fromCli).sort());
     });
 });

@@ -1,4 +1,4 @@
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -11,6 +11,7 @@ import { chromiumPresent, probe, requireChromium } from "../../tools/chromium";
 import { readAudit } from "../../sandbox/audit";
 import { startHostSshd, status, stopHostSshd } from "../../sandbox/cluster";
 import { sandboxStackConfig, writeSandboxStackConfig } from "../../sandbox/stackConfig";
+import { readLocks } from "../../engine/locks";
 import { describeWithProvider } from "../helpers/engine";
 import { SandboxFixture, useSandbox } from "../sandbox/fixture";
 
@@ -134,6 +135,30 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
         order = planOrder(sb);
     });
 
+    test("case 1a: the reader of `up --json` goes away before the engine starts (`| head -1`): nothing runs, exit 130, no lock left", () =>
+        timed("case 1a (stdout reader gone)", async () => {
+            const t = new Date().toISOString();
+            const err = path.join(state, "head.err");
+            const bin = path.join(projectRoot, "bin", "scm-upgrade.js");
+            // A real pipe, as in a shell: `head` exits after the first line, and the next write meets a closed pipe.
+            const r = spawnSync(
+                "bash",
+                ["-c", `"$1" "$2" up --yes --json --stack "$3" 2>"$4" | head -1 >/dev/null; echo "\${PIPESTATUS[0]}"`, "-", process.execPath, bin, stack, err],
+                {
+                    cwd: projectRoot,
+                    env: { ...process.env, ...env },
+                    encoding: "utf8",
+                    timeout: 120000,
+                },
+            );
+            const stderr = fs.readFileSync(err, "utf8");
+            expect(r.stdout.trim()).toBe("130");
+            expect(stderr).toContain("The reader of stdout went away: stopping after the node in progress");
+            expect(lastLine(stderr)).toMatch(/^error: Interrupted\. Stopped before any node was upgraded; next: C\/cloud \(wave 1\), not started\./);
+            expect(auditSince(t)).toEqual([]);
+            expect(await readLocks(`file://${state}`, stack)).toEqual([]);
+        }));
+
     test("case 1: SIGINT to `up` without a terminal: the node in progress finishes, exit 130, a line says where it stopped and how to resume", () =>
         timed("case 1 (SIGINT, no terminal)", async () => {
             t0 = new Date().toISOString();
@@ -231,7 +256,7 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
             const t4 = new Date().toISOString();
             const r = await start(["rollback", "--yes"]).done;
             reportOf(r.out);
-            expect(r.code).toBe(0);
+            expect(`exit ${r.code}: ${lastLine(r.out)}`).toMatch(/^exit 0: /);
             expect(begun(t4, "rollback")).toEqual(order.slice(0, 6).reverse());
             const untouched = new Set(order.slice(6));
             expect(auditSince(t4).filter((e) => untouched.has(`${e.host}/${e.service}`))).toEqual([]);

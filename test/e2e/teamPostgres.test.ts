@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { stacksDir } from "../../engine/env";
-import { readLocks } from "../../engine/locks";
+import { readLocks, readPendingOperations, stackPresence } from "../../engine/locks";
 import { readAudit } from "../../sandbox/audit";
 import { reset, status } from "../../sandbox/cluster";
 import { describeWithProvider } from "../helpers/engine";
@@ -82,6 +82,10 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
             const [lock] = locks;
             const before = bob.exportState(stack);
             expect(pendingOps(before).length).toBeGreaterThan(0);
+            // Read from the backend directly, the pending operations are the ones the CLI's export gives.
+            const urnAndType = (ops: { type: string; resource: { urn: string } }[] = []) => ops.map((p) => `${p.type} ${p.resource.urn}`);
+            expect(urnAndType(await readPendingOperations(pg.url, stack))).toEqual(urnAndType(pendingOps(before)));
+            expect(await stackPresence(pg.url, stack)).toBe("present");
             const loser = await bob.run(["up", "--yes", "--stack", stack]);
             const after = bob.exportState(stack);
             killGroup(first.child, "SIGCONT");

@@ -35,6 +35,11 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
         console.log(`end-to-end upgrade of ${sb.state().hosts.length} hosts: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
         expect(r.engineRan).toBe(true);
         expect(r.summary.result).toBe("succeeded");
+        // Answered in this process (engine/driver.ts upAnsweredHere): the same as the CLI gives afterwards.
+        const opened = await driver.openStack({ stack });
+        expect(r.outputs).toEqual(await opened.outputs());
+        expect(Object.keys(r.outputs.nodes?.value as object).sort()).toHaveLength(12);
+        expect(r.summary.resourceChanges).toEqual((await opened.history(1))[0].resourceChanges);
         const order = waves.flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
         const audited = readAudit(sb.dir).filter((e) => e.action === "upgrade" && e.outcome === "begin");
         expect(audited.map((e) => `${e.host}/${e.service}`)).toEqual(order);

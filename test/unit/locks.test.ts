@@ -1,7 +1,18 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { backendKind, describeLock, locksInEngineText, readLocks, redactUrl, removeLocks, takeLock } from "../../engine/locks";
+import * as zlib from "zlib";
+import {
+    backendKind,
+    describeLock,
+    locksInEngineText,
+    readLocks,
+    readPendingOperations,
+    redactUrl,
+    removeLocks,
+    stackPresence,
+    takeLock,
+} from "../../engine/locks";
 
 describe("stack locks", () => {
     test("the engine's lock error names each holder", () => {
@@ -74,6 +85,51 @@ describe("stack locks", () => {
             expect(await readLocks(url, "prod")).toHaveLength(winners.length);
             for (const w of winners) if ("release" in w) await w.release();
             expect(await readLocks(url, "prod")).toEqual([]);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("a checkpoint's pending operations, read from a file:// backend: plain or gzip; none for a new stack; unknown forms left to the CLI", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-checkpoint-"));
+        try {
+            const url = `file://${dir}`;
+            const stacks = path.join(dir, ".pulumi", "stacks");
+            const file = path.join(stacks, "scm-upgrade", "prod.json");
+            const op = { resource: { urn: "urn:pulumi:prod::scm-upgrade::command:remote:Command::scm-C-cloud-upgrade" }, type: "creating" };
+            const checkpoint = (pending?: unknown[]) =>
+                JSON.stringify({ version: 3, checkpoint: { stack: "prod", latest: { resources: [], ...(pending ? { pending_operations: pending } : {}) } } });
+            // No checkpoint yet: a stack to be made, nothing pending.
+            expect(await readPendingOperations(url, "prod")).toEqual([]);
+            expect(await stackPresence(url, "prod")).toBe("absent");
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, checkpoint([op]));
+            expect(await readPendingOperations(url, "prod")).toEqual([op]);
+            expect(await stackPresence(url, "prod")).toBe("present");
+            expect(await readPendingOperations(url, "prod2")).toEqual([]);
+            fs.writeFileSync(file, checkpoint());
+            expect(await readPendingOperations(url, "prod")).toEqual([]);
+            // A stack made but never updated: no deployment yet.
+            fs.writeFileSync(file, JSON.stringify({ version: 3, checkpoint: { stack: "prod" } }));
+            expect(await readPendingOperations(url, "prod")).toEqual([]);
+            // Gzip (PULUMI_SELF_MANAGED_STATE_GZIP): the same.
+            fs.rmSync(file);
+            fs.writeFileSync(`${file}.gz`, zlib.gzipSync(checkpoint([op])));
+            expect(await readPendingOperations(url, "prod")).toEqual([op]);
+            expect(await stackPresence(url, "prod")).toBe("present");
+            // Both forms at once, text that is not a checkpoint, the older project-less layout: ask the CLI.
+            fs.writeFileSync(file, checkpoint());
+            expect(await readPendingOperations(url, "prod")).toBeUndefined();
+            expect(await stackPresence(url, "prod")).toBe("unknown");
+            fs.rmSync(`${file}.gz`);
+            fs.writeFileSync(file, "{ not json");
+            expect(await readPendingOperations(url, "prod")).toBeUndefined();
+            fs.writeFileSync(path.join(stacks, "legacy.json"), checkpoint([op]));
+            expect(await readPendingOperations(url, "legacy")).toBeUndefined();
+            expect(await stackPresence(url, "legacy")).toBe("unknown");
+            // A backend this does not read.
+            expect(await readPendingOperations("s3://bucket", "prod")).toBeUndefined();
+            expect(await stackPresence("s3://bucket", "prod")).toBe("unknown");
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
