@@ -1,4 +1,4 @@
-import { capHeapGrowth } from "./heap";
+import { capHeapGrowth, HEAP_HEADROOM_MIB } from "./heap";
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
@@ -436,7 +436,9 @@ async function main(argv: string[]): Promise<number> {
     // An engine command first reads the stack's config with the Pulumi CLI: started now, it runs while the engine's modules load.
     if (cmd === "up" || cmd === "rollback" || cmd === "preview" || cmd === "refresh") prefetchStackConfig(opts);
     // The engine's program runs in this process: its garbage is collected early (cli/heap.ts).
-    const heap = ["up", "rollback", "preview", "refresh", "destroy", "preflight"].includes(cmd) ? capHeapGrowth() : undefined;
+    // SCM_UPGRADE_HEAP_HEADROOM_MIB: the headroom (0: no cap, V8's own sizing).
+    const headroom = Number(process.env.SCM_UPGRADE_HEAP_HEADROOM_MIB ?? HEAP_HEADROOM_MIB);
+    const heap = ["up", "rollback", "preview", "refresh", "destroy", "preflight"].includes(cmd) && headroom > 0 ? capHeapGrowth(headroom) : undefined;
     try {
         switch (cmd) {
             case "plan": {
