@@ -245,7 +245,9 @@ func TestCommandLifecycle(t *testing.T) {
 func TestFailedCommandErrorTextAndNoState(t *testing.T) {
 	s := startSshd(t, randomLoopback())
 	srv := newServerWithLogger(&recorder{})
-	script := "echo before-failure; echo to-stderr >&2; exit 3"
+	// stdout and stderr are two SSH streams, joined as they arrive (the official provider does the same):
+	// the pause makes the order of the two lines certain.
+	script := "echo before-failure; sleep 0.3; echo to-stderr >&2; exit 3"
 	in := check(t, srv, cmdURN, props("connection", connOf(s), "create", script))
 	st, err := create(t, srv, cmdURN, in, false)
 	if err == nil {
@@ -254,7 +256,7 @@ func TestFailedCommandErrorTextAndNoState(t *testing.T) {
 	if st != nil {
 		t.Fatal("a failed create must record no state")
 	}
-	want := "Process exited with status 3: running \"echo before-failure; echo to-stderr >&2; exit 3\":\nbefore-failure\nto-stderr\n"
+	want := "Process exited with status 3: running \"echo before-failure; sleep 0.3; echo to-stderr >&2; exit 3\":\nbefore-failure\nto-stderr\n"
 	if err.Error() != want {
 		t.Fatalf("error text:\n got %q\nwant %q", err.Error(), want)
 	}
