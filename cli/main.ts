@@ -1,4 +1,3 @@
-import { capHeapGrowth, HEAP_HEADROOM_MIB } from "./heap";
 import * as fs from "fs";
 import * as path from "path";
 import * as readline from "readline";
@@ -13,6 +12,7 @@ import { planToDot, planToJson, planToMermaid, renderPlanTable, SoakSettings, so
 import type { RecordedNodes } from "../lib/results";
 import { readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
+import { capHeapGrowth, HEAP_HEADROOM_MIB } from "./heap";
 import { formatPlanWarnings, planForDrawing, requireStackFile, stackFileName } from "./stacks";
 import { checkWindow, clockOf, watchWindow, windowNow, windowSpec } from "./window";
 import { RunTracker } from "./runTracker";

@@ -12,7 +12,7 @@ import { LiveStateError, readLiveState, SshCredentials } from "../program/live";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
-import { commandProviderPresent, projectName, stackConfigText, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
+import { commandProviderPresent, plainConfigOf, projectName, stackConfigText, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
 import {
     backendKind,
     describeLock,
@@ -145,11 +145,13 @@ export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
 }
 
 /**
- * The stack's config read with one call of the CLI, without the Automation API (what `getAllConfig`
- * runs, minus selecting the stack): the quick look of an `up`. Undefined when the CLI cannot say,
- * e.g. the stack does not exist yet (the full path creates it and reports any error).
+ * The stack's config without the Automation API: its stack file when that alone decides it (no secret),
+ * else one call of the CLI (what `getAllConfig` runs, minus selecting the stack). Undefined when the CLI
+ * cannot say, e.g. the stack does not exist yet (the full path creates it and reports any error).
  */
-async function stackConfigFromCli(o: RunOptions): Promise<StackConfig | undefined> {
+async function quickStackConfig(o: RunOptions): Promise<StackConfig | undefined> {
+    const plain = plainConfigOf(o.stack);
+    if (plain) return validateStackConfig(o.stack, plain);
     const out = await stackConfigText(o);
     if (out === undefined) return undefined;
     return validateStackConfig(o.stack, JSON.parse(out) as Record<string, { value?: string; secret?: boolean }>);
@@ -383,8 +385,8 @@ async function run<T>(
     if (!quick) openOnce().catch(() => undefined); // awaited below, where its error is reported
     let cleared: Promise<number> | undefined;
     try {
-        const fromCli = toolchainPresent(o) ? await stackConfigFromCli(o) : undefined;
-        const { config, credentials } = fromCli ?? (await loadStackConfig(await openOnce()));
+        const quickly = toolchainPresent(o) ? await quickStackConfig(o) : undefined;
+        const { config, credentials } = quickly ?? (await loadStackConfig(await openOnce()));
         // Validated and planned once per run; the program gets both through its closure.
         const waves = planWaves(config);
         validated = { config, waves };

@@ -172,10 +172,10 @@ export async function workspaceOptions(o: EngineEnvOptions & { workDir?: string 
 const configReads = new Map<string, Promise<string | undefined>>();
 
 /**
- * A config without secrets (keys in files, an agent) is its stack file, read here in milliseconds: the
- * CLI (~0.5 s of start-up) is asked only when it must decrypt or merge (lib/config/stackFile.ts).
+ * A config without secrets (keys in files, an agent) is its stack file, read in milliseconds: the CLI
+ * (~0.5 s of start-up) is asked only when it must decrypt or merge (lib/config/stackFile.ts).
  */
-const plainConfigOf = (stack: string) => plainStackConfig(path.join(projectRoot, "Pulumi.yaml"), stacksDir, stack);
+export const plainConfigOf = (stack: string) => plainStackConfig(path.join(projectRoot, "Pulumi.yaml"), stacksDir, stack);
 const configReadKey = (o: EngineEnvOptions & { stack: string }) => JSON.stringify([o.stack, o.backendUrl ?? "", o.pulumiHome ?? "", o.passphraseFile ?? ""]);
 
 /**
@@ -203,8 +203,6 @@ export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): vo
  * say (e.g. no such stack yet). A prefetched answer is used once: the next call reads again.
  */
 export function stackConfigText(o: EngineEnvOptions & { stack: string }): Promise<string | undefined> {
-    const plain = plainConfigOf(o.stack);
-    if (plain) return Promise.resolve(JSON.stringify(plain));
     prefetchStackConfig(o);
     const key = configReadKey(o);
     const p = configReads.get(key) ?? Promise.resolve(undefined);

@@ -10,8 +10,11 @@ function loadYaml<T>(file: string): T | undefined {
     return (yaml.load(fs.readFileSync(file, "utf8")) ?? {}) as T;
 }
 
-function configMapOf(doc: StackFileDoc): PulumiConfigMap {
-    const map: Record<string, { value?: string; objectValue?: unknown; secret?: boolean }> = {};
+/** Each key's entry as `pulumi config --json` shows it. */
+type ConfigEntries = Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>;
+
+function configMapOf(doc: StackFileDoc): ConfigEntries {
+    const map: ConfigEntries = {};
     for (const [k, v] of Object.entries(doc.config ?? {})) {
         if (v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && "secure" in v) {
             map[k] = { secret: true };
@@ -39,11 +42,11 @@ export function readStackConfigFile(stacksDir: string, stack: string): PulumiCon
  * secret value (only the CLI decrypts), no ESC `environment`, no project-level `config:` in the project
  * file (defaults the CLI merges in). Undefined otherwise: then the CLI must be asked.
  */
-export function plainStackConfig(projectFile: string, stacksDir: string, stack: string): PulumiConfigMap | undefined {
+export function plainStackConfig(projectFile: string, stacksDir: string, stack: string): ConfigEntries | undefined {
     const project = loadYaml<{ config?: unknown }>(projectFile);
     if (!project || project.config !== undefined) return undefined;
     const doc = loadYaml<StackFileDoc>(path.join(stacksDir, `Pulumi.${stack}.yaml`));
     if (!doc || doc.environment !== undefined) return undefined;
     const map = configMapOf(doc);
-    return Object.values(map).some((v) => typeof v === "object" && v.secret) ? undefined : map;
+    return Object.values(map).some((v) => v.secret) ? undefined : map;
 }
