@@ -146,7 +146,8 @@ export function profileNodeScript(s: Session): NodeScriptProfile {
             }
             ms["health gate: sleeps"] += sleeps;
             ms["health gate: polls"] += Math.max(0, span - sleeps);
-        } else if (head.startsWith("./scmupgrade.py ")) {
+        } else if (head.startsWith("./scmupgrade.py ") || body.some((l) => l.text.startsWith("./scmupgrade.py "))) {
+            // run directly, or inside `out=$(...)` (its output held in a variable)
             ms["scmupgrade.py (stop, replace, start, T)"] += span;
             upgradeEnd = next;
         } else if (body.some((l) => / list -m /.test(l.text))) {

@@ -258,14 +258,20 @@ export function renderPreflight(a: PreflightArgs): string {
         `getent group -- "$group" >/dev/null 2>&1 && check install-group ok "$group" || check install-group fail "group $group does not exist"`,
         `[ -d "$root" ] && check install-root ok "$root" || check install-root fail "install root $root is missing"`,
         `command -v curl >/dev/null && check curl ok "$(command -v curl)" || check curl fail "curl is needed for the health gate"`,
-        `for d in "$staging" "$root"; do`,
-        `  free=$(df -Pm -- "$d" 2>/dev/null | awk 'NR==2{print $4}')`,
-        `  if [ -z "$free" ]; then check free-disk fail "cannot read free space of $d";`,
+        // One df for both folders (its lines in the order asked; a folder it cannot read gives no line, so the
+        // lines are matched by order only when both came): one process instead of four.
+        `dfl=(); { read -r _; while read -r _ _ _ a _; do dfl+=("$a"); done; } < <(df -Pm -- "$staging" "$root" 2>/dev/null)`,
+        `if [ "\${#dfl[@]}" -ne 2 ]; then dfl=(); for d in "$staging" "$root"; do a=; { read -r _; read -r _ _ _ a _; } < <(df -Pm -- "$d" 2>/dev/null); dfl+=("$a"); done; fi`,
+        `i=0; for d in "$staging" "$root"; do`,
+        `  free=\${dfl[i]}; i=$((i+1))`,
+        `  if ! [[ $free =~ ^[0-9]+$ ]]; then check free-disk fail "cannot read free space of $d";`,
         `  elif [ "$free" -lt "$minfree" ]; then check free-disk fail "$d has $free MiB free, needs $minfree";`,
         `  else check free-disk ok "$d $free MiB free"; fi`,
         "done",
-        // node ports of this host, for the management-port check (3.2 opens server port + 1)
-        `ports=$(ls -d -- "$root"/*/conf/*/[0-9]* 2>/dev/null | sed 's#.*/##' | sort -n | uniq)`,
+        // node ports of this host, for the management-port check (3.2 opens server port + 1): an indexed array's
+        // keys, unique and ascending, with no ls, sed, sort or uniq to fork
+        `declare -a portset=(); for d in "$root"/*/conf/*/[0-9]*; do p=\${d##*/}; case "$p" in *[!0-9]*) ;; *) [ -e "$d" ] && portset[10#$p]=1;; esac; done`,
+        `ports=""; [ "\${#portset[@]}" -eq 0 ] || ports="\${!portset[*]}"`,
     ];
     for (const s of a.services) {
         lines.push(
@@ -296,7 +302,7 @@ export function renderPreflight(a: PreflightArgs): string {
     lines.push(
         `for p in $ports; do`,
         `  m=$((p+1))`,
-        `  if printf '%s\\n' $ports | grep -qx "$m"; then`,
+        `  if [ -n "\${portset[m]:-}" ]; then`,
         `    set -- $(grep -ls "^management.port=" "$root"/*/conf/*/"$p"/application.properties 2>/dev/null)`,
         `    [ $# -gt 0 ] && check "management-port:$p" ok "management.port set" || check "management-port:$p" fail "3.2 opens management port $m for node $p, which another node of this host uses: set management.port"`,
         "  fi",
@@ -330,7 +336,7 @@ export interface NodeUpgradeArgs {
 }
 
 /** Lines of the control script's `list` (`NAME(port) (pid)`, pid `-` when stopped): node types are upper case with digits (`S3-SERVER`). */
-const LIST_LINE = `^[A-Z0-9_-]*(\\([0-9]*\\)) `;
+const LIST_LINE = "^[A-Z0-9_-]*[(]([0-9]+)[)] ";
 
 /**
  * Shell function `conf_ports` (needs `$install`): the node ports configured on the host, from the folder names of
@@ -338,7 +344,10 @@ const LIST_LINE = `^[A-Z0-9_-]*(\\([0-9]*\\)) `;
  */
 export const CONF_PORTS_FN = [
     "conf_ports() {",
-    '  local d p; for d in "$install"/conf/*/*/; do p=${d%/}; p=${p##*/}; case "$p" in ""|*[!0-9]*) ;; *) echo "$p";; esac; done | sort -n | uniq',
+    // an indexed array's keys come back unique and in ascending order: no sort, no uniq to fork (counted before
+    // they are read: bash before 4.4 calls an empty array unbound under set -u)
+    '  local d p; local -a seen=(); for d in "$install"/conf/*/*/; do p=${d%/}; p=${p##*/}; case "$p" in ""|*[!0-9]*) ;; *) seen[10#$p]=1;; esac; done',
+    '  [ "${#seen[@]}" -eq 0 ] || for p in "${!seen[@]}"; do printf "%s " "$p"; done',
     "}",
 ].join("\n");
 
@@ -347,20 +356,25 @@ export const CONF_PORTS_FN = [
  * node configured on the host, running or not) and `conf_ports`; needs `$ctl` and `$install`.
  */
 export const NODE_PORTS_FNS = [
-    "running_ports() {",
-    `  "$ctl" list -m run 2>/dev/null | sed -n 's/${LIST_LINE}([0-9][0-9]*).*/\\1/p' | sort -n | uniq`,
+    // ctl_ports <run|local>: the ports the control script lists, read by bash itself (no sed, sort, uniq, tr)
+    "ctl_ports() {",
+    `  local l p re=${shQuote(LIST_LINE)}; local -a seen=()`,
+    `  [ "$1" = run ] && re+='[(][0-9]+[)]'`,
+    '  while IFS= read -r l; do [[ $l =~ $re ]] && seen[10#${BASH_REMATCH[1]}]=1; done < <("$ctl" list -m "$1" 2>/dev/null)',
+    '  [ "${#seen[@]}" -eq 0 ] || for p in "${!seen[@]}"; do printf "%s " "$p"; done',
     "}",
+    "running_ports() { ctl_ports run; }",
     CONF_PORTS_FN,
-    "local_ports() {",
     // without its control script (a half-replaced install), the conf/<type>/<port>/ folders say which nodes there are
-    `  if [ -x "$ctl" ]; then "$ctl" list -m local 2>/dev/null | sed -n 's/${LIST_LINE}.*/\\1/p' | sort -n | uniq; else conf_ports; fi`,
-    "}",
+    'local_ports() { if [ -x "$ctl" ]; then ctl_ports local; else conf_ports; fi; }',
+    // file_ports <record>: the ports recorded one per line, as one line (mapfile: no tr)
+    'file_ports() { local -a a; mapfile -t a < "$1"; [ ${#a[@]} -eq 0 ] || printf "%s " "${a[@]}"; }',
 ].join("\n");
 
 /**
  * Shell function `gate <ports...>` (needs `healthy` and `$timeout`): waits until every port is healthy. It polls at
- * once, then every 0.1 s for the first 100 polls (10 s and more: a node that comes up meanwhile is seen within
- * 0.1 s), then every second (a slow node is not polled in a busy loop). On timeout it prints the ports that are not
+ * once, then every 0.05 s for 40 polls (a node that comes up within 2 s is seen within 0.05 s), every 0.1 s for 80
+ * more (10 s and more in all), then every second (a slow node is not polled in a busy loop). On timeout it prints the ports that are not
  * healthy and returns 1. `$SECONDS` is bash's own clock (no fork per reading).
  */
 export const HEALTH_GATE_FN = [
@@ -373,7 +387,7 @@ export const HEALTH_GATE_FN = [
     '    [ -z "${pending// /}" ] && return 0',
     '    if [ "$SECONDS" -ge "$end" ]; then echo "$pending"; return 1; fi',
     "    polls=$((polls + 1))",
-    '    if [ "$polls" -le 100 ]; then sleep 0.1; else sleep 1; fi',
+    '    if [ "$polls" -le 40 ]; then sleep 0.05; elif [ "$polls" -le 120 ]; then sleep 0.1; else sleep 1; fi',
     "  done",
     "}",
 ].join("\n");
@@ -539,10 +553,10 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // half-replaced: no single version, or the control script moved away by a failed replace step
         'half=0; { [ "$before" = mixed ] || [ "$before" = none ] || [ ! -x "$ctl" ]; } && half=1',
         'if [ "$before" = "$target" ] || [ "$half" = 1 ]; then',
-        '  if [ -f "$record" ]; then must_run=$(tr "\\n" " " < "$record"); else must_run=$(local_ports | tr "\\n" " "); fi',
-        'else must_run=$(running_ports | tr "\\n" " "); fi',
+        '  if [ -f "$record" ]; then must_run=$(file_ports "$record"); else must_run=$(local_ports); fi',
+        "else must_run=$(running_ports); fi",
         'if [ "$before" = "$target" ]; then',
-        '  running=" $(running_ports | tr "\\n" " ") "',
+        '  running=" $(running_ports) "',
         '  started=""',
         "  for p in $must_run; do",
         '    case "$running" in *" $p "*) continue;; esac',
@@ -564,9 +578,9 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "fi",
         'cd -- "$pkg" || fail "staged package $pkg is missing"',
         // Not at the target and intact: must_run is what runs now (one control-script call, not two).
-        'if [ "$half" = 1 ]; then was_running=$(running_ports | tr "\\n" " "); else was_running=$must_run; fi',
+        'if [ "$half" = 1 ]; then was_running=$(running_ports); else was_running=$must_run; fi',
         'echo "SCMUP running-before=${was_running:-none}"',
-        '{ mkdir -p -- "$pkg/.scm-upgrade" && printf "%s\\n" $must_run > "$record"; } || fail "cannot write $record"',
+        '{ { [ -d "$pkg/.scm-upgrade" ] || mkdir -p -- "$pkg/.scm-upgrade"; } && printf "%s\\n" $must_run > "$record"; } || fail "cannot write $record"',
         'bp=""',
         // Does this scmupgrade.py take --backup-path? Its help says so (both vendor versions print it and exit 0 at -h).
         'if [ -f "$marker" ] && ./scmupgrade.py --help 2>/dev/null | grep -q -e "--backup-path"; then',
@@ -577,16 +591,15 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '  echo "a completed backup from an earlier attempt is at ${marker%/*} (installed: $before, intact); this scmupgrade.py refuses to run over it, so this run backs up to $bp"',
         '  echo "SCMUP backup-path=$bp"',
         "fi",
-        "log=$(mktemp)",
-        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --start >"$log" 2>&1',
+        // Its output is held in a variable, not a temporary file: no mktemp, cat, grep or rm to fork on the way.
+        'out=$(./scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --start 2>&1)',
         "rc=$?",
-        'cat "$log"',
-        'tail_lines() { tail -n 15 "$log" | sed "s/^/    | /" >&2; }',
-        'if ! grep -q "upgrade success!" "$log"; then tail_lines; rm -f "$log"; fail "scmupgrade.py did not print upgrade success! (exit status $rc)"; fi',
+        '[ -z "$out" ] || printf "%s\\n" "$out"',
+        'tail_lines() { printf "%s\\n" "$out" | tail -n 15 | sed "s/^/    | /" >&2; }',
+        'if [[ $out != *"upgrade success!"* ]]; then tail_lines; fail "scmupgrade.py did not print upgrade success! (exit status $rc)"; fi',
         'after=$(installed_version "$install")',
         'echo "SCMUP version-after=$after"',
-        'if [ "$after" != "$target" ]; then tail_lines; rm -f "$log"; fail "installed version is $after after the upgrade, expected $target"; fi',
-        'rm -f "$log"',
+        'if [ "$after" != "$target" ]; then tail_lines; fail "installed version is $after after the upgrade, expected $target"; fi',
         // Restore the run state: --start started every node of the service (those configured in conf/<type>/<port>/,
         // reference section 2). Only when one of them was not running before is the control script asked what runs.
         'others=""; for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
@@ -740,7 +753,7 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
                 .map((l) => `  ${l}`),
             "}",
             `setup_${i}`,
-            'if [ -f "$record" ]; then ports=$(tr "\\n" " " < "$record"); else ports=$(local_ports | tr "\\n" " "); fi',
+            'if [ -f "$record" ]; then ports=$(file_ports "$record"); else ports=$(local_ports); fi',
             `ports_${i}=$ports`,
             'v=$(installed_version "$install")',
             '[ "$v" = "$target" ] || seen "$svc" "" "is at $v, not $target, when the soak starts"',

@@ -237,7 +237,9 @@ describe("the profile of one node: a traced session joined with the tool's event
         "++ 100.030000 42 running_ports",
         "++ 100.031000 42 /x/bin/ctl list -m run",
         "+ 100.130000 42 'must_run=8080 '",
-        "+ 100.131000 42 ./scmupgrade.py --service cloud --install-path /x --start",
+        // its output held in a variable: the substitution's command one level deeper, then the assignment
+        "++ 100.131000 42 ./scmupgrade.py --service cloud --install-path /x --start",
+        "+ 101.130000 42 'out=[INFO] upgrade success!'",
         "+ 101.131000 42 rc=0",
         "++ 101.140000 42 gate 8080",
         "++ 101.141000 42 healthy 8080",

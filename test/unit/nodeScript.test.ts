@@ -207,17 +207,22 @@ describe("the node script's health gate and resume safety", () => {
         expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
     });
 
-    test("the health gate polls at once, then every 0.1 s for 100 polls, then every second", async () => {
+    test("the health gate polls at once, then every 0.05 s for 40 polls, every 0.1 s for 80 more, then every second", async () => {
         const h = fakeHost({ version: "3.1.2", running: true, healthTimeoutSeconds: 120 });
-        downForRequests = 102;
+        downForRequests = 122;
         // a `sleep` that records how long the gate would wait, and returns at once
         const fake = fs.mkdtempSync(path.join(os.tmpdir(), "scm-sleep-"));
         fs.writeFileSync(path.join(fake, "sleep"), `#!/bin/bash\necho "$*" >> ${shQuote(path.join(fake, "log"))}\n`, { mode: 0o755 });
         const r = await bash(h.text, { PATH: `${fake}:${process.env.PATH}` });
         expect(parseMarkers(r.stdout).values.result).toBe("upgraded");
-        // 102 polls answered DOWN, the 103rd UP: a sleep between each two, none before the first
-        expect(requests.length).toBe(103);
-        expect(fs.readFileSync(path.join(fake, "log"), "utf8").split("\n").filter(Boolean)).toEqual([...Array(100).fill("0.1"), "1", "1"]);
+        // 122 polls answered DOWN, the 123rd UP: a sleep between each two, none before the first
+        expect(requests.length).toBe(123);
+        expect(fs.readFileSync(path.join(fake, "log"), "utf8").split("\n").filter(Boolean)).toEqual([
+            ...Array(40).fill("0.05"),
+            ...Array(80).fill("0.1"),
+            "1",
+            "1",
+        ]);
     });
 
     test("at the target, running and healthy: skipped, scmupgrade.py not run, nothing started", async () => {
@@ -422,6 +427,21 @@ describe("running nodes of every service are seen", () => {
         const ctl = path.join(dir, "s3ctl.sh");
         fs.writeFileSync(ctl, "#!/bin/bash\nprintf 'S3-SERVER(16000) (31337)\\nS3-SERVER(16002) (-)\\nTotal:2\\n'\n", { mode: 0o755 });
         const r = await bash(`ctl=${shQuote(ctl)}\n${NODE_PORTS_FNS}\nrunning_ports; echo --; local_ports`);
-        expect(r.stdout).toBe("16000\n--\n16000\n16002\n");
+        // one line of ports, each followed by a space (the form the node script matches " $p " against)
+        expect(r.stdout).toBe("16000 --\n16000 16002 ");
+    });
+
+    test("conf_ports and file_ports: each port once, in numeric order; an empty record gives nothing", async () => {
+        const install = fs.mkdtempSync(path.join(os.tmpdir(), "scm-conf-"));
+        for (const d of ["content-server/15000", "other-server/15000", "content-server/9000", "content-server/800", "content-server/not-a-port"])
+            fs.mkdirSync(path.join(install, "conf", d), { recursive: true });
+        const record = path.join(install, "running");
+        fs.writeFileSync(record, "8080\n8800\n");
+        const empty = path.join(install, "empty");
+        fs.writeFileSync(empty, "");
+        const r = await bash(
+            `install=${shQuote(install)}\nctl=/nonexistent\n${NODE_PORTS_FNS}\nconf_ports; echo -; local_ports; echo -; file_ports ${shQuote(record)}; echo -; file_ports ${shQuote(empty)}; echo -`,
+        );
+        expect(r.stdout).toBe("800 9000 15000 -\n800 9000 15000 -\n8080 8800 -\n-\n");
     });
 });

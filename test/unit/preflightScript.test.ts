@@ -1,0 +1,94 @@
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { parseMarkers, renderPreflight, serviceFilesOf } from "../../lib/shell";
+
+// The preflight script run with bash against a fake install folder on this machine: the free-space
+// check (one df for both folders, each folder named when it cannot be read) and the management-port
+// check (node ports gathered from conf/<type>/<port>/ in bash, unique and in numeric order).
+
+function fakeInstall(ports: { folder: string; type: string; port: number; managementPort?: boolean }[]): { root: string; staging: string } {
+    const top = fs.mkdtempSync(path.join(os.tmpdir(), "scm-pf-"));
+    const root = path.join(top, "sequoiacm");
+    const staging = path.join(top, "scm_upgrade");
+    fs.mkdirSync(staging, { recursive: true });
+    for (const name of ["config-server", "content-server"] as const) {
+        const s = serviceFilesOf(name);
+        fs.mkdirSync(path.join(root, s.folder, s.jarDir), { recursive: true });
+        fs.writeFileSync(path.join(root, s.folder, s.jarDir, `${s.jarPrefixes[0]}3.1.2.jar`), "");
+    }
+    for (const p of ports) {
+        const d = path.join(root, p.folder, "conf", p.type, String(p.port));
+        fs.mkdirSync(d, { recursive: true });
+        fs.writeFileSync(path.join(d, "application.properties"), p.managementPort ? `management.port=${p.port + 100}\n` : "server.port=1\n");
+    }
+    return { root, staging };
+}
+
+function preflight(root: string, staging: string, minFreeMb = 1): { status: number; checks: { name: string; status: string; detail: string }[] } {
+    const text = renderPreflight({
+        host: "h1",
+        installRoot: root,
+        stagingDir: staging,
+        installUser: os.userInfo().username,
+        installGroup: spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim(),
+        become: "login",
+        sourceVersion: "3.1.2",
+        targetVersion: "3.2.0",
+        services: [serviceFilesOf("config-server"), serviceFilesOf("content-server")],
+        minFreeMb,
+    });
+    const r = spawnSync("bash", ["-c", text], { encoding: "utf8" });
+    return { status: r.status ?? -1, checks: parseMarkers(r.stdout).checks };
+}
+
+const named = (checks: { name: string; status: string; detail: string }[], prefix: string) =>
+    checks.filter((c) => c.name.startsWith(prefix)).map((c) => `${c.name} ${c.status} ${c.detail}`);
+
+describe("preflight script", () => {
+    test("free space: both folders read, each named; a folder df cannot read fails by name, the other still passes", () => {
+        const { root, staging } = fakeInstall([]);
+        const ok = preflight(root, staging);
+        expect(ok.status).toBe(0);
+        const free = named(ok.checks, "free-disk");
+        expect(free).toHaveLength(2);
+        expect(free[0]).toMatch(new RegExp(`^free-disk ok ${staging} \\d+ MiB free$`));
+        expect(free[1]).toMatch(new RegExp(`^free-disk ok ${root} \\d+ MiB free$`));
+
+        const missing = path.join(staging, "not-there");
+        const one = preflight(root, missing);
+        expect(one.status).toBe(1);
+        const f = named(one.checks, "free-disk");
+        expect(f[0]).toBe(`free-disk fail cannot read free space of ${missing}`);
+        expect(f[1]).toMatch(new RegExp(`^free-disk ok ${root} \\d+ MiB free$`));
+
+        const full = preflight(root, staging, 1e12);
+        expect(named(full.checks, "free-disk")).toEqual([
+            expect.stringMatching(new RegExp(`^free-disk fail ${staging} has \\d+ MiB free, needs 1000000000000$`)),
+            expect.stringMatching(new RegExp(`^free-disk fail ${root} has \\d+ MiB free, needs 1000000000000$`)),
+        ]);
+    });
+
+    test("management port: server port + 1 taken by another node fails unless management.port is set; ports once each, in numeric order", () => {
+        const { root, staging } = fakeInstall([
+            // 9000 and 9001 on two services: 3.2 would open 9001 for node 9000
+            { folder: "sequoiacm-config", type: "config-server", port: 9000 },
+            { folder: "sequoiacm-content", type: "content-server", port: 9001 },
+            // 15000 twice (two node types of one folder) is one port; 15001 taken, but 15000 sets management.port
+            { folder: "sequoiacm-content", type: "content-server", port: 15000, managementPort: true },
+            { folder: "sequoiacm-content", type: "other-server", port: 15000, managementPort: true },
+            { folder: "sequoiacm-config", type: "config-server", port: 15001 },
+            // 800 < 9000 numerically (a text sort would put it last); 801 taken
+            { folder: "sequoiacm-config", type: "config-server", port: 800 },
+            { folder: "sequoiacm-config", type: "config-server", port: 801, managementPort: true },
+        ]);
+        const r = preflight(root, staging);
+        expect(named(r.checks, "management-port")).toEqual([
+            "management-port:800 fail 3.2 opens management port 801 for node 800, which another node of this host uses: set management.port",
+            "management-port:9000 fail 3.2 opens management port 9001 for node 9000, which another node of this host uses: set management.port",
+            "management-port:15000 ok management.port set",
+        ]);
+        expect(r.status).toBe(1);
+    });
+});
