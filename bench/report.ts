@@ -86,6 +86,17 @@ export function columns(rows: string[][]): string {
         .join("\n");
 }
 
+/**
+ * `(wall - critical path) / nodes` in ms: what a run adds per node over its minimal time, whatever T is (the
+ * ratio to the critical path depends on how long a node takes; this does not). Fixed costs are spread over the nodes.
+ */
+export function overPerNodeMs(wall: Figure, cp: Figure, nodes: number): Figure {
+    const a = figureValue(wall);
+    const b = figureValue(cp);
+    if (a !== undefined && b !== undefined && nodes > 0) return fig(((a - b) * 1000) / nodes);
+    return na("na" in wall ? wall.na : "na" in cp ? cp.na : "no nodes");
+}
+
 export function ratios(r: HostRun) {
     return {
         oursOverCriticalPath: ratioFigure(r.ours, r.criticalPath),
@@ -116,8 +127,18 @@ export function renderReport(rep: Report): string {
         );
     targetRatio("ours / critical path", "oursOverCriticalPath");
     targetRatio("ours / Ansible", "oursOverAnsible");
+    perRun(
+        "  ours over the critical path, per node (ms)",
+        (r) => overPerNodeMs(r.ours, r.criticalPath, r.nodes),
+        (x) => x.toFixed(0),
+    );
     perRun("Ansible / critical path", (r) => ratios(r).ansibleOverCriticalPath, f2);
     perRun("[reference] scripts / critical path", (r) => ratios(r).scriptsOverCriticalPath, f2);
+    perRun(
+        "[reference] scripts over the critical path, per node (ms)",
+        (r) => overPerNodeMs(r.scripts, r.criticalPath, r.nodes),
+        (x) => x.toFixed(0),
+    );
     perRun(
         "peak RSS of scm-upgrade up (MiB)",
         (r) => r.oursPeakRssMiB,
@@ -199,6 +220,8 @@ export function reportJson(rep: Report, extra: Record<string, unknown> = {}): un
                     ansibleOverCriticalPath: j(q.ansibleOverCriticalPath),
                     scriptsOverCriticalPath: j(q.scriptsOverCriticalPath),
                 },
+                oursOverPerNodeMs: j(overPerNodeMs(r.ours, r.criticalPath, r.nodes)),
+                scriptsOverPerNodeMs: j(overPerNodeMs(r.scripts, r.criticalPath, r.nodes)),
             };
         }),
         plan: {

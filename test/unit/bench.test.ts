@@ -123,6 +123,9 @@ describe("the report never makes a figure up", () => {
         expect(line("ours / critical path")).toContain(`<= ${TARGETS.oursOverCriticalPath}`);
         expect(line("ours / critical path")).toContain("not measured");
         expect(line("Ansible / critical path")).toContain("2.50");
+        // per node over the critical path: (30 - 20) s over 12 nodes; n/a with the reason when `up` was not measured
+        expect(line("[reference] scripts over the critical path, per node (ms)")).toMatch(/\s833$/);
+        expect(line("  ours over the critical path, per node (ms)")).toContain(`n/a (${NA})`);
         expect(line("scm-upgrade up wall time, offline stand-in provider")).toContain(`n/a (${NA})`);
         expect(line("scm-upgrade plan, 1000 hosts, subprocess")).toContain("NOT met");
         expect(line("scm-upgrade preview --no-live, 200 hosts, offline stand-in provider")).toContain(`n/a (${NA})`);
@@ -142,13 +145,21 @@ describe("the report never makes a figure up", () => {
 
     test("JSON: n/a is null with the reason beside it", () => {
         const j = reportJson(rep) as {
-            runs: { oursSeconds: unknown; oursNotMeasured: string; ratios: Record<string, unknown> }[];
+            runs: {
+                oursSeconds: unknown;
+                oursNotMeasured: string;
+                ratios: Record<string, unknown>;
+                oursOverPerNodeMs: unknown;
+                scriptsOverPerNodeMs: number;
+            }[];
             previews: { seconds: unknown; provider: string }[];
         };
         expect(j.runs[0].oursSeconds).toBeNull();
         expect(j.runs[0].oursNotMeasured).toBe(NA);
         expect(j.runs[0].ratios.oursOverCriticalPath).toBeNull();
         expect(j.runs[0].ratios.ansibleOverCriticalPath).toBe(2.5);
+        expect(j.runs[0].scriptsOverPerNodeMs).toBeCloseTo(833.33, 2);
+        expect(j.runs[0].oursOverPerNodeMs).toBeNull();
         expect(j.previews[0].seconds).toBeNull();
         expect(j.previews[1]).toMatchObject({ hosts: 1000, seconds: 31, peakRssMiB: 390, provider: "offline stand-in" });
     });
