@@ -59,12 +59,13 @@ export function cell(f: Figure | undefined, format: (x: number) => string = f1):
     return "value" in f ? format(f.value) : `n/a (${f.na})`;
 }
 
+/** n/a carrying the first missing side's reason. */
+const missing = (a: Figure, b: Figure, otherwise: string): Figure => na("na" in a ? a.na : "na" in b ? b.na : otherwise);
+
 /** `ours / critical path` etc.; n/a when a side is missing, carrying the first reason. */
 export function ratioFigure(a: Figure, b: Figure): Figure {
     const r = ratio(figureValue(a), figureValue(b));
-    if (r !== undefined) return fig(r);
-    const why = "na" in a ? a.na : "na" in b ? b.na : "no figure";
-    return na(why);
+    return r !== undefined ? fig(r) : missing(a, b, "no figure");
 }
 
 function verdict(f: Figure, max: number): string {
@@ -94,7 +95,7 @@ export function overPerNodeMs(wall: Figure, cp: Figure, nodes: number): Figure {
     const a = figureValue(wall);
     const b = figureValue(cp);
     if (a !== undefined && b !== undefined && nodes > 0) return fig(((a - b) * 1000) / nodes);
-    return na("na" in wall ? wall.na : "na" in cp ? cp.na : "no nodes");
+    return missing(wall, cp, "no nodes");
 }
 
 export function ratios(r: HostRun) {

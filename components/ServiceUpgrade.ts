@@ -48,7 +48,7 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
         this.finishedAt = markers.apply((m) => m["finished-at"] ?? "");
         // The values above are read in this process (RollingUpgrade's `nodes`, the stack's outputs). Registering
         // them as the component's outputs would cost one more write of the whole state in the chain of every node,
-        // after its command and before the next node starts: ~25 ms per node at 40 hosts (bench/README.md).
+        // after its command and before the next node starts: ~20 ms per node at 40 hosts (bench/README.md).
         this.registerOutputs({});
     }
 }

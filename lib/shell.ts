@@ -258,12 +258,9 @@ export function renderPreflight(a: PreflightArgs): string {
         `getent group -- "$group" >/dev/null 2>&1 && check install-group ok "$group" || check install-group fail "group $group does not exist"`,
         `[ -d "$root" ] && check install-root ok "$root" || check install-root fail "install root $root is missing"`,
         `command -v curl >/dev/null && check curl ok "$(command -v curl)" || check curl fail "curl is needed for the health gate"`,
-        // One df for both folders (its lines in the order asked; a folder it cannot read gives no line, so the
-        // lines are matched by order only when both came): one process instead of four.
-        `dfl=(); { read -r _; while read -r _ _ _ a _; do dfl+=("$a"); done; } < <(df -Pm -- "$staging" "$root" 2>/dev/null)`,
-        `if [ "\${#dfl[@]}" -ne 2 ]; then dfl=(); for d in "$staging" "$root"; do a=; { read -r _; read -r _ _ _ a _; } < <(df -Pm -- "$d" 2>/dev/null); dfl+=("$a"); done; fi`,
-        `i=0; for d in "$staging" "$root"; do`,
-        `  free=\${dfl[i]}; i=$((i+1))`,
+        // df's second line, its 4th field, read by bash (no awk to fork)
+        `for d in "$staging" "$root"; do`,
+        `  free=; { read -r _; read -r _ _ _ free _; } < <(df -Pm -- "$d" 2>/dev/null)`,
         `  if ! [[ $free =~ ^[0-9]+$ ]]; then check free-disk fail "cannot read free space of $d";`,
         `  elif [ "$free" -lt "$minfree" ]; then check free-disk fail "$d has $free MiB free, needs $minfree";`,
         `  else check free-disk ok "$d $free MiB free"; fi`,

@@ -5,7 +5,7 @@ import * as path from "path";
 import { parseMarkers, renderPreflight, serviceFilesOf } from "../../lib/shell";
 
 // The preflight script run with bash against a fake install folder on this machine: the free-space
-// check (one df for both folders, each folder named when it cannot be read) and the management-port
+// check (df's free space read by bash, each folder named when it cannot be read) and the management-port
 // check (node ports gathered from conf/<type>/<port>/ in bash, unique and in numeric order).
 
 function fakeInstall(ports: { folder: string; type: string; port: number; managementPort?: boolean }[]): { root: string; staging: string } {
