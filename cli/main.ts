@@ -5,7 +5,7 @@ import { parseArgs } from "util";
 import { formatProblems } from "../lib/config/schema";
 import type * as Driver from "../engine/driver";
 import { DriverError } from "../engine/errors";
-import { prefetchStackConfig } from "../engine/env";
+import { prefetchStackConfig, prefetchStackInit } from "../engine/env";
 import { planOfStackFile } from "../engine/planOfStack";
 import { ProgressEvent } from "../engine/events";
 import { planToDot, planToJson, planToMermaid, renderPlanTable, SoakSettings, soakSettings, soakSteps, Wave } from "../lib/plan";
@@ -435,6 +435,8 @@ async function main(argv: string[]): Promise<number> {
     const soaksOf = (config: { soak?: SoakSettings }, waves: Wave[]) => soakSteps(waves, soakSettings(config.soak, f.soakSeconds));
     // An engine command first reads the stack's config with the Pulumi CLI: started now, it runs while the engine's modules load.
     if (cmd === "up" || cmd === "rollback" || cmd === "preview" || cmd === "refresh") prefetchStackConfig(opts);
+    // A preview opens its stack at once (making it when new): the CLI's `stack init` runs while the engine's modules load.
+    if (cmd === "preview") prefetchStackInit(opts);
     // The engine's program runs in this process: its garbage is collected early (cli/heap.ts).
     // SCM_UPGRADE_HEAP_HEADROOM_MIB: the headroom (0: no cap, V8's own sizing).
     const headroom = Number(process.env.SCM_UPGRADE_HEAP_HEADROOM_MIB ?? HEAP_HEADROOM_MIB);

@@ -12,7 +12,20 @@ import { LiveStateError, readLiveState, SshCredentials } from "../program/live";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
-import { commandProviderPresent, plainConfigOf, projectName, stackConfigText, workspaceOptions, EngineEnvOptions, engineEnv, toolchainPresent } from "./env";
+import {
+    commandProviderPresent,
+    plainConfigOf,
+    prefetchStackInit,
+    projectName,
+    removeUntakenStackInit,
+    stackConfigText,
+    stackInitSettled,
+    takeStackInit,
+    workspaceOptions,
+    EngineEnvOptions,
+    engineEnv,
+    toolchainPresent,
+} from "./env";
 import {
     backendKind,
     describeLock,
@@ -56,6 +69,8 @@ export async function openStack(
     /** Given the program's exports, resolved in this process, once an update's program has run. */
     onExports?: (values: OutputMap) => void,
 ): Promise<Stack> {
+    // Taken at once: this opening owns it from here (a run's end removes only a stack made early and never taken).
+    const early = takeStackInit(o);
     if (!toolchainPresent(o)) {
         throw new DriverError("toolchain", "No Pulumi CLI in the project's Pulumi home: run `npm run bootstrap` (see README).");
     }
@@ -80,6 +95,8 @@ export async function openStack(
     // `pulumi stack select` (a CLI start-up, ~0.5 s) only checks that the stack exists, or, failing, makes
     // it with a second CLI run; every engine command names its stack itself (`--stack`). When the backend
     // says whether it holds the stack, the one step needed is taken: none, or `pulumi stack init`.
+    // A `stack init` started early (prefetchStackInit) has made the stack by now, or left it to the steps below.
+    await early;
     const presence = fs.existsSync(path.join(ws.workDir ?? "", "Pulumi.yaml")) ? await stackPresence(engineEnv(o).PULUMI_BACKEND_URL, o.stack) : "unknown";
     if (presence === "present") {
         const workspace = await auto.LocalWorkspace.create({ ...ws, program: inline });
@@ -385,11 +402,14 @@ async function run<T>(
     if (!quick) openOnce().catch(() => undefined); // awaited below, where its error is reported
     let cleared: Promise<number> | undefined;
     try {
+        await stackInitSettled(o);
         const quickly = toolchainPresent(o) ? await quickStackConfig(o) : undefined;
         const { config, credentials } = quickly ?? (await loadStackConfig(await openOnce()));
         // Validated and planned once per run; the program gets both through its closure.
         const waves = planWaves(config);
         validated = { config, waves };
+        // A new stack is made while the hosts are read; removed below if the run ends before it opens it.
+        if (quick && operation === "up") prefetchStackInit(o);
         if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
         if (operation === "up" || operation === "rollback") {
             const say = (l: string) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() });
@@ -444,6 +464,7 @@ async function run<T>(
         }
     } finally {
         await cleared?.catch(() => undefined);
+        await removeUntakenStackInit(o);
     }
 }
 

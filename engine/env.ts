@@ -5,6 +5,7 @@ import * as path from "path";
 import type { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
 
 import { plainStackConfig } from "../lib/config/stackFile";
+import { backendKind, stackPresence, stackPresenceNow } from "./locks";
 import { projectRoot, stacksDir } from "./paths";
 
 export { projectName, projectRoot, stacksDir } from "./paths";
@@ -194,6 +195,68 @@ export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): vo
                 { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 },
                 (err, stdout) => resolve(err ? undefined : stdout),
             ),
+        ),
+    );
+}
+
+const stackInits = new Map<string, { made: Promise<boolean>; taken: boolean }>();
+
+/**
+ * Starts `pulumi stack init` for a stack its backend does not hold yet (read directly: file:// or
+ * postgres://), once: a new stack's first engine command then pays no CLI start-up of its own for it
+ * (~0.6 s), the init running while the tool loads (preview) or reads the hosts (up). `takeStackInit`
+ * hands the result to the stack's opening; one that is never taken is the caller's to remove.
+ */
+export function prefetchStackInit(o: EngineEnvOptions & { stack: string }): void {
+    const key = configReadKey(o);
+    if (stackInits.has(key) || !toolchainPresent(o) || !fs.existsSync(path.join(projectRoot, "Pulumi.yaml"))) return;
+    const env = { ...process.env, ...engineEnv(o) };
+    const url = env.PULUMI_BACKEND_URL as string;
+    // As the Automation API's own createStack runs it (non-interactive, in the project's folder).
+    const init = () =>
+        new Promise<boolean>((resolve) =>
+            execFile(pulumiBinary(o), ["stack", "init", o.stack, "--non-interactive"], { cwd: projectRoot, env }, (err) => resolve(!err)),
+        );
+    // file://: known and started now, before the rest of the tool loads; a database answers later.
+    const now = stackPresenceNow(url, o.stack);
+    if (now === "present" || (now === "unknown" && backendKind(url) === "file")) return;
+    stackInits.set(key, { made: now === "absent" ? init() : stackPresence(url, o.stack).then((p) => (p === "absent" ? init() : false)), taken: false });
+}
+
+/**
+ * Resolves once a prefetched `stack init` of this stack has ended: it may write the stack file (a new
+ * `encryptionsalt`, truncated and rewritten in place), so the file is read only after it.
+ */
+export async function stackInitSettled(o: EngineEnvOptions & { stack: string }): Promise<void> {
+    await stackInits.get(configReadKey(o))?.made;
+}
+
+/**
+ * The prefetched `stack init` of this stack, once: true when it made the stack, false when it did not
+ * run or failed (the opening then goes its usual way, and reports the error itself); undefined when
+ * none was started.
+ */
+export function takeStackInit(o: EngineEnvOptions & { stack: string }): Promise<boolean> | undefined {
+    const init = stackInits.get(configReadKey(o));
+    if (!init || init.taken) return undefined;
+    init.taken = true;
+    return init.made;
+}
+
+/**
+ * A stack made early for a run that ended before opening it (nothing to do, a host unreachable, an
+ * interrupt) is removed again, so that no empty stack is left behind; its stack file stays as it is.
+ */
+export async function removeUntakenStackInit(o: EngineEnvOptions & { stack: string }): Promise<void> {
+    const made = takeStackInit(o);
+    stackInits.delete(configReadKey(o));
+    if (!made || !(await made)) return;
+    await new Promise<void>((resolve) =>
+        execFile(
+            pulumiBinary(o),
+            ["stack", "rm", o.stack, "--yes", "--preserve-config", "--non-interactive"],
+            { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) } },
+            () => resolve(),
         ),
     );
 }

@@ -190,18 +190,25 @@ export interface PendingOperation {
 }
 
 /** The stack's checkpoint as the backend holds it; "unknown" when its form is not one this knows. */
+/** The stack's checkpoint file in a file:// backend, "none" for a new stack, "unknown" when this cannot tell. */
+function fileCheckpoint(url: string, stack: string): { file: string } | "none" | "unknown" {
+    const key = `.pulumi/stacks/${projectName}/${stack}.json`;
+    const root = url.slice("file://".length).replace(/\?.*$/, "");
+    const found = [key, `${key}.gz`].map((k) => path.join(root, k)).filter((f) => fs.existsSync(f));
+    // Both forms at once: which one the CLI reads is its business.
+    if (found.length > 1) return "unknown";
+    if (found.length === 1) return { file: found[0] };
+    // None under the project: a new stack, or a backend of the older, project-less layout.
+    return fs.existsSync(path.join(root, ".pulumi", "stacks", `${stack}.json`)) ? "unknown" : "none";
+}
+
 async function readCheckpoint(url: string, stack: string): Promise<{ name: string; data: Buffer } | "none" | "unknown"> {
     const kind = backendKind(url);
     if (kind === "other") return "unknown";
     const key = `.pulumi/stacks/${projectName}/${stack}.json`;
     if (kind === "file") {
-        const root = url.slice("file://".length).replace(/\?.*$/, "");
-        const found = [key, `${key}.gz`].map((k) => path.join(root, k)).filter((f) => fs.existsSync(f));
-        // Both forms at once: which one the CLI reads is its business.
-        if (found.length > 1) return "unknown";
-        if (found.length === 1) return { name: found[0], data: fs.readFileSync(found[0]) };
-        // None under the project: a new stack, or a backend of the older, project-less layout.
-        return fs.existsSync(path.join(root, ".pulumi", "stacks", `${stack}.json`)) ? "unknown" : "none";
+        const found = fileCheckpoint(url, stack);
+        return typeof found === "string" ? found : { name: found.file, data: fs.readFileSync(found.file) };
     }
     return withPg(url, async (q, table, keyPrefix) => {
         const exists = await q("SELECT to_regclass($1) AS t", [table]);
@@ -220,6 +227,17 @@ export async function stackPresence(url: string, stack: string): Promise<"presen
     try {
         const raw = await readCheckpoint(url, stack);
         return raw === "none" ? "absent" : raw === "unknown" ? "unknown" : "present";
+    } catch {
+        return "unknown";
+    }
+}
+
+/** As `stackPresence`, at once, for a file:// backend; "unknown" for any other (ask `stackPresence`). */
+export function stackPresenceNow(url: string, stack: string): "present" | "absent" | "unknown" {
+    if (backendKind(url) !== "file") return "unknown";
+    try {
+        const found = fileCheckpoint(url, stack);
+        return found === "none" ? "absent" : found === "unknown" ? "unknown" : "present";
     } catch {
         return "unknown";
     }

@@ -4,7 +4,7 @@
  * command provider's connections.
  */
 import * as fs from "fs";
-import { Client, ConnectConfig } from "ssh2";
+import type { Client, ConnectConfig } from "ssh2";
 import { effectiveHost, HostConfig, UpgradeConfig } from "../lib/config/schema";
 import { LiveState, liveKey, parseLiveProbe, renderLiveProbe } from "../lib/probe";
 
@@ -38,7 +38,9 @@ function auth(config: UpgradeConfig, h: HostConfig, creds: SshCredentials): Part
 
 function connect(c: ConnectConfig): Promise<Client> {
     return new Promise((resolve, reject) => {
-        const client = new Client();
+        // Loaded on the first dial (~0.1 s): a preview with --no-live never needs it.
+        const ssh2 = require("ssh2") as typeof import("ssh2");
+        const client = new ssh2.Client();
         client.once("ready", () => resolve(client));
         client.once("error", reject);
         client.connect(c);

@@ -4,7 +4,18 @@ import { execFileSync } from "child_process";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace } from "@pulumi/pulumi/automation";
-import { engineEnv, pulumiBinary, pulumiCommand, pulumiHome } from "../../engine/env";
+import {
+    engineEnv,
+    prefetchStackInit,
+    pulumiBinary,
+    pulumiCommand,
+    pulumiHome,
+    removeUntakenStackInit,
+    stackInitSettled,
+    stacksDir,
+    takeStackInit,
+} from "../../engine/env";
+import { stackPresence } from "../../engine/locks";
 import { projectRoot } from "../../engine/paths";
 import { plainStackConfig } from "../../lib/config/stackFile";
 
@@ -92,5 +103,43 @@ describe("the real Pulumi engine, offline", () => {
             );
         expect(values(fromFile!)).toEqual(values(fromCli));
         expect(Object.keys(fromFile!).sort()).toEqual(Object.keys(fromCli).sort());
+    });
+    test("a new stack's `stack init` starts at once, is taken once, and a stack made early and never opened is removed", async () => {
+        const stack = `test-early-init-${process.pid}`;
+        const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
+        const url = `file://${tmp}/early`;
+        fs.mkdirSync(`${tmp}/early`, { recursive: true });
+        const text = "# kept as written\nconfig:\n  scm-upgrade:targetVersion: 3.2.0\n";
+        fs.writeFileSync(file, text);
+        const o = { stack, backendUrl: url };
+        try {
+            expect(await stackPresence(url, stack)).toBe("absent");
+            prefetchStackInit(o);
+            prefetchStackInit(o); // once per stack: the second call starts nothing
+            await stackInitSettled(o);
+            expect(await stackPresence(url, stack)).toBe("present");
+            const made = takeStackInit(o);
+            expect(await made).toBe(true);
+            expect(takeStackInit(o)).toBeUndefined();
+            // Taken (the run opened it): a run's end leaves it.
+            await removeUntakenStackInit(o);
+            expect(await stackPresence(url, stack)).toBe("present");
+            // A stack the backend holds: nothing is started.
+            prefetchStackInit(o);
+            expect(takeStackInit(o)).toBeUndefined();
+            await removeUntakenStackInit(o);
+            expect(await stackPresence(url, stack)).toBe("present");
+
+            // Made early and never taken (the run ended before opening it): removed; its stack file stays, with at
+            // most the CLI's encryptionsalt added.
+            execFileSync(pulumiBinary(), ["stack", "rm", stack, "--yes", "--preserve-config"], { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) } });
+            expect(await stackPresence(url, stack)).toBe("absent");
+            prefetchStackInit(o);
+            await removeUntakenStackInit(o);
+            expect(await stackPresence(url, stack)).toBe("absent");
+            expect(fs.readFileSync(file, "utf8").replace(/^encryptionsalt: .*\n/m, "")).toBe(text);
+        } finally {
+            fs.rmSync(file, { force: true });
+        }
     });
 });

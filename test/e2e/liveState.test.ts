@@ -5,7 +5,13 @@ import { reset, status } from "../../sandbox/cluster";
 import { planWaves } from "../../lib/plan";
 import { describeWithProvider } from "../helpers/engine";
 import { useStackSandbox } from "../helpers/stackSandbox";
+import { runCli } from "../helpers/cli";
+import { stacksDir } from "../../engine/env";
+import { stackPresence } from "../../engine/locks";
+import { sandboxStackConfig } from "../../sandbox/stackConfig";
 import * as fs from "fs";
+import * as os from "os";
+import * as yaml from "js-yaml";
 
 // The tool tells the truth about the cluster: every preview and up reads the nodes' live version
 // and health first, so a cluster that changed under the state (reset, a manual rollback) is
@@ -59,6 +65,43 @@ describeWithProvider("live state before every preview and up", () => {
         expect(r.stderr).toContain("Nothing to do: all 12 nodes are at 3.2.0 and healthy (read live from the hosts).");
         expect(r.stdout).not.toMatch(/upgraded/);
         expect(readAudit(sb.dir).length).toBe(count);
+    });
+
+    test("a new stack with a plain config (keys in files): made while the hosts are read, removed again when there is nothing to do, kept when there is work", async () => {
+        // A stack the backend does not hold, a config without secrets: `up` starts `pulumi stack init` beside
+        // the live read (engine/env.ts prefetchStackInit) instead of after it.
+        const stack = "test-live-state-plain";
+        const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
+        const state = fs.mkdtempSync(path.join(os.tmpdir(), "scm-live-plain-state-"));
+        const url = `file://${state}`;
+        const text = `# written by liveState.test.ts\n${yaml.dump({ config: sandboxStackConfig(sb.state()) }, { lineWidth: 200 })}`;
+        fs.writeFileSync(file, text);
+        try {
+            const count = readAudit(sb.dir).length;
+            const idle = runCli(["up", "--yes", "--stack", stack], { PULUMI_BACKEND_URL: url }, 600000);
+            expect(idle.code).toBe(0);
+            expect(idle.stderr).toContain("Nothing to do: all 12 nodes are at 3.2.0 and healthy (read live from the hosts).");
+            expect(readAudit(sb.dir).length).toBe(count);
+            // No empty stack left behind, and the stack file as written (the CLI may only add its encryptionsalt).
+            expect(await stackPresence(url, stack)).toBe("absent");
+            expect(fs.readFileSync(file, "utf8").replace(/^encryptionsalt: .*\n/m, "")).toBe(text);
+
+            const script = sb.script("D");
+            const rb = await sb.ssh(
+                "D",
+                `cd '${path.dirname(script)}' && ./scmupgrade.py --service cloud --install-path '${sb.install("D", "cloud")}' --rollback --start`,
+            );
+            expect(rb.stdout).toContain("rollback success!");
+            const t0 = new Date().toISOString();
+            const r = runCli(["up", "--yes", "--stack", stack], { PULUMI_BACKEND_URL: url }, 600000);
+            expect(r.code).toBe(0);
+            expect(upgradesSince(t0)).toEqual(["D/cloud"]);
+            expect(await stackPresence(url, stack)).toBe("present");
+            await allAt("3.2.0");
+        } finally {
+            fs.rmSync(file, { force: true });
+            fs.rmSync(state, { recursive: true, force: true });
+        }
     });
 
     test("a standby node rolled back by hand with the vendor script: up upgrades exactly that node", async () => {

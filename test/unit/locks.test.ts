@@ -11,6 +11,7 @@ import {
     redactUrl,
     removeLocks,
     stackPresence,
+    stackPresenceNow,
     takeLock,
 } from "../../engine/locks";
 
@@ -102,10 +103,12 @@ describe("stack locks", () => {
             // No checkpoint yet: a stack to be made, nothing pending.
             expect(await readPendingOperations(url, "prod")).toEqual([]);
             expect(await stackPresence(url, "prod")).toBe("absent");
+            expect(stackPresenceNow(url, "prod")).toBe("absent");
             fs.mkdirSync(path.dirname(file), { recursive: true });
             fs.writeFileSync(file, checkpoint([op]));
             expect(await readPendingOperations(url, "prod")).toEqual([op]);
             expect(await stackPresence(url, "prod")).toBe("present");
+            expect(stackPresenceNow(url, "prod")).toBe("present");
             expect(await readPendingOperations(url, "prod2")).toEqual([]);
             fs.writeFileSync(file, checkpoint());
             expect(await readPendingOperations(url, "prod")).toEqual([]);
@@ -121,13 +124,16 @@ describe("stack locks", () => {
             fs.writeFileSync(file, checkpoint());
             expect(await readPendingOperations(url, "prod")).toBeUndefined();
             expect(await stackPresence(url, "prod")).toBe("unknown");
+            expect(stackPresenceNow(url, "prod")).toBe("unknown");
             fs.rmSync(`${file}.gz`);
             fs.writeFileSync(file, "{ not json");
             expect(await readPendingOperations(url, "prod")).toBeUndefined();
             fs.writeFileSync(path.join(stacks, "legacy.json"), checkpoint([op]));
             expect(await readPendingOperations(url, "legacy")).toBeUndefined();
             expect(await stackPresence(url, "legacy")).toBe("unknown");
-            // A backend this does not read.
+            expect(stackPresenceNow(url, "legacy")).toBe("unknown");
+            // A backend this does not read, or not at once (a database: stackPresence asks it).
+            expect(stackPresenceNow("postgres://u@127.0.0.1:5432/db", "prod")).toBe("unknown");
             expect(await readPendingOperations("s3://bucket", "prod")).toBeUndefined();
             expect(await stackPresence("s3://bucket", "prod")).toBe("unknown");
         } finally {
