@@ -188,13 +188,15 @@ export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): vo
     if (configReads.has(key) || !toolchainPresent(o) || plainConfigOf(o.stack)) return;
     configReads.set(
         key,
-        new Promise((resolve) =>
-            execFile(
-                pulumiBinary(o),
-                ["config", "--json", "--show-secrets", "--stack", o.stack],
-                { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 },
-                (err, stdout) => resolve(err ? undefined : stdout),
-            ),
+        runPulumi(o, ["config", "--json", "--show-secrets", "--stack", o.stack]).then((r) => (r.ok ? r.stdout : undefined)),
+    );
+}
+
+/** One Pulumi CLI command in the project's folder with the engine's environment, outside the Automation API. */
+function runPulumi(o: EngineEnvOptions, args: string[]): Promise<{ ok: boolean; stdout: string }> {
+    return new Promise((resolve) =>
+        execFile(pulumiBinary(o), args, { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 }, (err, stdout) =>
+            resolve({ ok: !err, stdout: String(stdout) }),
         ),
     );
 }
@@ -210,17 +212,14 @@ const stackInits = new Map<string, { made: Promise<boolean>; taken: boolean }>()
 export function prefetchStackInit(o: EngineEnvOptions & { stack: string }): void {
     const key = configReadKey(o);
     if (stackInits.has(key) || !toolchainPresent(o) || !fs.existsSync(path.join(projectRoot, "Pulumi.yaml"))) return;
-    const env = { ...process.env, ...engineEnv(o) };
-    const url = env.PULUMI_BACKEND_URL as string;
+    const url = engineEnv(o).PULUMI_BACKEND_URL;
     // As the Automation API's own createStack runs it (non-interactive, in the project's folder).
-    const init = () =>
-        new Promise<boolean>((resolve) =>
-            execFile(pulumiBinary(o), ["stack", "init", o.stack, "--non-interactive"], { cwd: projectRoot, env }, (err) => resolve(!err)),
-        );
+    const init = async () => (await runPulumi(o, ["stack", "init", o.stack, "--non-interactive"])).ok;
     // file://: known and started now, before the rest of the tool loads; a database answers later.
     const now = stackPresenceNow(url, o.stack);
-    if (now === "present" || (now === "unknown" && backendKind(url) === "file")) return;
-    stackInits.set(key, { made: now === "absent" ? init() : stackPresence(url, o.stack).then((p) => (p === "absent" ? init() : false)), taken: false });
+    if (now === "absent") stackInits.set(key, { made: init(), taken: false });
+    else if (now === "unknown" && backendKind(url) === "postgres")
+        stackInits.set(key, { made: stackPresence(url, o.stack).then((p) => (p === "absent" ? init() : false)), taken: false });
 }
 
 /**
@@ -250,15 +249,7 @@ export function takeStackInit(o: EngineEnvOptions & { stack: string }): Promise<
 export async function removeUntakenStackInit(o: EngineEnvOptions & { stack: string }): Promise<void> {
     const made = takeStackInit(o);
     stackInits.delete(configReadKey(o));
-    if (!made || !(await made)) return;
-    await new Promise<void>((resolve) =>
-        execFile(
-            pulumiBinary(o),
-            ["stack", "rm", o.stack, "--yes", "--preserve-config", "--non-interactive"],
-            { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) } },
-            () => resolve(),
-        ),
-    );
+    if (made && (await made)) await runPulumi(o, ["stack", "rm", o.stack, "--yes", "--preserve-config", "--non-interactive"]);
 }
 
 /**

@@ -189,10 +189,12 @@ export interface PendingOperation {
     type: string;
 }
 
-/** The stack's checkpoint as the backend holds it; "unknown" when its form is not one this knows. */
+/** Where the CLI keeps a stack's checkpoint, under the backend's root (file://) or key prefix (postgres://). */
+const checkpointKey = (stack: string) => `.pulumi/stacks/${projectName}/${stack}.json`;
+
 /** The stack's checkpoint file in a file:// backend, "none" for a new stack, "unknown" when this cannot tell. */
 function fileCheckpoint(url: string, stack: string): { file: string } | "none" | "unknown" {
-    const key = `.pulumi/stacks/${projectName}/${stack}.json`;
+    const key = checkpointKey(stack);
     const root = url.slice("file://".length).replace(/\?.*$/, "");
     const found = [key, `${key}.gz`].map((k) => path.join(root, k)).filter((f) => fs.existsSync(f));
     // Both forms at once: which one the CLI reads is its business.
@@ -202,14 +204,15 @@ function fileCheckpoint(url: string, stack: string): { file: string } | "none" |
     return fs.existsSync(path.join(root, ".pulumi", "stacks", `${stack}.json`)) ? "unknown" : "none";
 }
 
+/** The stack's checkpoint as the backend holds it; "unknown" when its form is not one this knows. */
 async function readCheckpoint(url: string, stack: string): Promise<{ name: string; data: Buffer } | "none" | "unknown"> {
     const kind = backendKind(url);
     if (kind === "other") return "unknown";
-    const key = `.pulumi/stacks/${projectName}/${stack}.json`;
     if (kind === "file") {
         const found = fileCheckpoint(url, stack);
         return typeof found === "string" ? found : { name: found.file, data: fs.readFileSync(found.file) };
     }
+    const key = checkpointKey(stack);
     return withPg(url, async (q, table, keyPrefix) => {
         const exists = await q("SELECT to_regclass($1) AS t", [table]);
         if (!exists.rows[0]?.t) return "none";
@@ -219,25 +222,27 @@ async function readCheckpoint(url: string, stack: string): Promise<{ name: strin
     });
 }
 
+type Presence = "present" | "absent" | "unknown";
+const presenceOf = (found: object | "none" | "unknown"): Presence => (found === "none" ? "absent" : found === "unknown" ? "unknown" : "present");
+
 /**
  * Whether the backend holds the stack (its checkpoint is there): "present", "absent", or "unknown" when
  * this cannot tell (a backend or layout it does not read, an error): then ask the CLI.
  */
-export async function stackPresence(url: string, stack: string): Promise<"present" | "absent" | "unknown"> {
+export async function stackPresence(url: string, stack: string): Promise<Presence> {
+    if (backendKind(url) !== "postgres") return stackPresenceNow(url, stack);
     try {
-        const raw = await readCheckpoint(url, stack);
-        return raw === "none" ? "absent" : raw === "unknown" ? "unknown" : "present";
+        return presenceOf(await readCheckpoint(url, stack));
     } catch {
         return "unknown";
     }
 }
 
-/** As `stackPresence`, at once, for a file:// backend; "unknown" for any other (ask `stackPresence`). */
-export function stackPresenceNow(url: string, stack: string): "present" | "absent" | "unknown" {
+/** As `stackPresence`, at once: a file:// backend is read now; any other is "unknown" (a database: ask `stackPresence`). */
+export function stackPresenceNow(url: string, stack: string): Presence {
     if (backendKind(url) !== "file") return "unknown";
     try {
-        const found = fileCheckpoint(url, stack);
-        return found === "none" ? "absent" : found === "unknown" ? "unknown" : "present";
+        return presenceOf(fileCheckpoint(url, stack));
     } catch {
         return "unknown";
     }
