@@ -1,0 +1,84 @@
+import { spawnSync } from "child_process";
+import * as path from "path";
+
+// bin/loader.js, as the command line loads it, in a process of its own (its hooks are the whole process's).
+const root = path.join(__dirname, "..", "..");
+
+function inChild(script: string): Record<string, unknown> {
+    const r = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(path.join(root, "bin", "loader.js"))});\n${script}`], {
+        cwd: root,
+        encoding: "utf8",
+        timeout: 60000,
+    });
+    expect(r.stderr).toBe("");
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+const LOADED = `const loaded = (re) => Object.keys(require.cache).some((f) => re.test(f.split(require("path").sep).join("/")));`;
+
+describe("the command line's loader (bin/loader.js)", () => {
+    test("the SDK and zod start without the modules this tool never uses; our TypeScript still compiles", () => {
+        const out = inChild(`${LOADED}
+            require("@pulumi/pulumi"); require("@pulumi/pulumi/automation"); require("@pulumi/command");
+            const z = require("zod");
+            const names = require(${JSON.stringify(path.join(root, "lib", "names.ts"))});
+            console.log(JSON.stringify({
+                typescript: loaded(/node_modules\\/typescript\\//),
+                arborist: loaded(/node_modules\\/@npmcli\\/arborist\\//),
+                normalize: loaded(/node_modules\\/normalize-package-data\\//),
+                zodLocales: loaded(/node_modules\\/zod\\/v4\\/locales\\/(de|fr)\\.cjs$/),
+                sdk: loaded(/node_modules\\/@pulumi\\/pulumi\\/automation\\/stack\\.js$/),
+                ours: typeof names.childName,
+                english: z.string().safeParse(1).error.issues[0].message,
+            }));`);
+        expect(out).toEqual({
+            typescript: false,
+            arborist: false,
+            normalize: false,
+            zodLocales: false,
+            sdk: true,
+            ours: "object",
+            english: "Invalid input: expected string, received number",
+        });
+    });
+
+    test("a module held back loads when it is used, and works through its stand-in as it would itself", () => {
+        const out = inChild(`${LOADED}
+            const Module = require("module");
+            // required as the SDK requires them, from a file of the SDK
+            const sdkFile = require.resolve("@pulumi/pulumi/runtime/closure/codePaths.js");
+            require(sdkFile);
+            const parent = require.cache[sdkFile];
+            const normalize = Module._load("normalize-package-data", parent, false);
+            const before = loaded(/node_modules\\/normalize-package-data\\//);
+            // as TypeScript's __importDefault and __importStar leave it: the module itself under "default"
+            const data = { name: "x", version: "1.0.0" };
+            normalize.default(data);
+            const called = { before, after: loaded(/node_modules\\/normalize-package-data\\//), id: data._id };
+            const shim = require("@pulumi/pulumi/typescript-shim");
+            const ts = { before: loaded(/node_modules\\/typescript\\//), version: typeof shim.version, kind: typeof shim.SyntaxKind };
+            ts.after = loaded(/node_modules\\/typescript\\//);
+            const z = require("zod");
+            z.config(z.locales.de());
+            const german = z.string().safeParse(1).error.issues[0].message;
+            z.config(z.locales.en());
+            console.log(JSON.stringify({ called, ts, german, direct: typeof normalize }));`);
+        expect(out).toEqual({
+            called: { before: false, after: true, id: "x@1.0.0" },
+            ts: { before: false, version: "string", kind: "object", after: true },
+            german: expect.stringMatching(/^Ungültige Eingabe/),
+            direct: "function",
+        });
+    });
+
+    test("the command line keeps no stack frame unless asked (SCM_UPGRADE_DEBUG_STACKS=1)", () => {
+        const script = "console.log(JSON.stringify({ limit: Error.stackTraceLimit }));";
+        expect(inChild(script)).toEqual({ limit: 0 });
+        const r = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(path.join(root, "bin", "loader.js"))}); ${script}`], {
+            cwd: root,
+            encoding: "utf8",
+            env: { ...process.env, SCM_UPGRADE_DEBUG_STACKS: "1" },
+        });
+        expect(JSON.parse(r.stdout)).toEqual({ limit: 10 });
+    });
+});
