@@ -240,6 +240,32 @@ describe("scm-upgrade command line", () => {
         }
     });
 
+    // A teammate's stack, or one made from another Pulumi home, has its secrets (and its stack file's salt)
+    // under another passphrase: the CLI's refusal becomes exit 3 with the fix, and nothing is made or changed.
+    test("a stack made with another passphrase: exit 3 naming the variable to set; no stack made, its file unchanged", () => {
+        writeStack("test-cli-pass", seed);
+        const file = path.join(stacksDir, "Pulumi.test-cli-pass.yaml");
+        expect(cli(["refresh", "--stack", "test-cli-pass"]).code).toBe(0);
+        const written = fs.readFileSync(file, "utf8");
+        expect(written).toContain("encryptionsalt");
+        const other = { PULUMI_CONFIG_PASSPHRASE: "another operator's passphrase" };
+        const refusedWith = (r: ReturnType<typeof cli>) => {
+            expect(r.stderr).toContain("The secrets of stack test-cli-pass cannot be read with this passphrase");
+            expect(r.stderr).toContain("incorrect passphrase");
+            expect(r.stderr).toContain("Set PULUMI_CONFIG_PASSPHRASE_FILE (or PULUMI_CONFIG_PASSPHRASE) to the passphrase it was made with");
+            expect(r.stderr).not.toContain("code: -2");
+            expect(r.code).toBe(3);
+        };
+        refusedWith(cli(["preview", "--stack", "test-cli-pass", "--no-live"], other));
+        refusedWith(cli(["refresh", "--stack", "test-cli-pass"], other));
+        // The same stack file against a backend that has no such stack yet: the stack is not made there.
+        const elsewhere = path.join(tmp, "state-elsewhere");
+        fs.mkdirSync(elsewhere);
+        refusedWith(runCli(["preview", "--stack", "test-cli-pass", "--no-live"], { PULUMI_BACKEND_URL: `file://${elsewhere}`, ...other }));
+        expect(fs.existsSync(path.join(elsewhere, ".pulumi", "stacks", "scm-upgrade", "test-cli-pass.json"))).toBe(false);
+        expect(fs.readFileSync(file, "utf8")).toBe(written);
+    });
+
     test("a stack locked by a killed run: commands exit 5 and name `unlock`; unlock removes only a dead run's lock", () => {
         writeStack("test-cli-lock", seed);
         expect(cli(["refresh", "--stack", "test-cli-lock"]).code).toBe(0);

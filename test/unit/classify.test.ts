@@ -123,3 +123,28 @@ describe("the staged script's checks", () => {
         );
     });
 });
+
+describe("a failed Pulumi CLI call", () => {
+    // As the Automation API reports a CLI that exited non-zero: its own exit code first, the CLI's words in stderr.
+    const cliFailure = (stderr: string) => {
+        // Not in the SDK's typings: the SDK's own way to make the error a failed CLI call gives.
+        const { CommandResult } = require("@pulumi/pulumi/automation/cmd") as { CommandResult: new (stdout: string, stderr: string, code: number) => object };
+        const { createCommandError } = require("@pulumi/pulumi/automation/errors") as { createCommandError: (r: object) => Error };
+        const e = createCommandError(new CommandResult("", `Command failed with exit code 1: pulumi stack init s --non-interactive\n${stderr}`, -2));
+        return classify(e, String(e), false, "s", run([]));
+    };
+
+    test("the message is the CLI's own reason, not the Automation API's exit code", () => {
+        const e = cliFailure("error: failed to load checkpoint: unexpected end of JSON input\n");
+        expect(e.kind).toBe("upgrade-failed");
+        expect(e.message).toBe("The run failed before any node was changed: failed to load checkpoint: unexpected end of JSON input");
+    });
+
+    test("another passphrase than the stack's: invalid config (exit 3) with the variable to set", () => {
+        const e = cliFailure("error: could not create secrets manager for new stack: incorrect passphrase\n");
+        expect(e.kind).toBe("invalid-config");
+        expect(e.message).toBe(
+            "The secrets of stack s cannot be read with this passphrase (the Pulumi CLI: could not create secrets manager for new stack: incorrect passphrase): it was made with another one, by another operator or from another Pulumi home. Set PULUMI_CONFIG_PASSPHRASE_FILE (or PULUMI_CONFIG_PASSPHRASE) to the passphrase it was made with, then run again. Nothing was changed.",
+        );
+    });
+});
