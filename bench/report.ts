@@ -47,6 +47,8 @@ export interface Report {
     planHosts: number;
     /** The command provider that ran (stand-in or official). */
     providerKind: string;
+    /** Timed `up` runs at each host count, the figure being their median (`--runs`; default 1). */
+    upRuns?: number;
     benchPeakRssMiB: number;
     notes: string[];
 }
@@ -114,7 +116,8 @@ export function renderReport(rep: Report): string {
         rows.push([label, ...rep.runs.map((r) => cell(get(r), format)), target, judge ? rep.runs.map(judge).join(" / ") : ""]);
     perRun("critical path: staging once + sum of waves (s)", (r) => r.criticalPath);
     perRun("  staging once (s)", (r) => (r.stagingSeconds === undefined ? na("not measured") : fig(r.stagingSeconds)), f2);
-    perRun(`scm-upgrade up wall time, ${rep.providerKind} provider (s)`, (r) => r.ours);
+    const median = (rep.upRuns ?? 1) > 1 ? `, median of ${rep.upRuns} runs` : "";
+    perRun(`scm-upgrade up wall time, ${rep.providerKind} provider${median} (s)`, (r) => r.ours);
     perRun("  of which the live-state read (s)", (r) => r.liveReadSeconds ?? na("not measured"), f2);
     perRun("Ansible playbook wall time (s)", (r) => r.ansible);
     perRun("[reference, NOT the tool] scripts over SSH (s)", (r) => r.scripts);

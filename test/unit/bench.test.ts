@@ -143,6 +143,13 @@ describe("the report never makes a figure up", () => {
         expect(text).not.toMatch(/issue\s*#?\d/i);
     });
 
+    test("with --runs, the up line says its figure is the median of that many runs", () => {
+        const line = (text: string) => text.split("\n").find((l) => l.startsWith("scm-upgrade up wall time")) ?? "";
+        expect(line(renderReport(rep))).toMatch(/^scm-upgrade up wall time, offline stand-in provider \(s\)/);
+        expect(line(renderReport({ ...rep, upRuns: 1 }))).toMatch(/^scm-upgrade up wall time, offline stand-in provider \(s\)/);
+        expect(line(renderReport({ ...rep, upRuns: 3 }))).toMatch(/^scm-upgrade up wall time, offline stand-in provider, median of 3 runs \(s\)/);
+    });
+
     test("JSON: n/a is null with the reason beside it", () => {
         const j = reportJson(rep) as {
             runs: {
