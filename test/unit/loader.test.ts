@@ -4,10 +4,11 @@ import * as path from "path";
 // bin/loader.js, as the command line loads it, in a process of its own (its hooks are the whole process's).
 const root = path.join(__dirname, "..", "..");
 
-function inChild(script: string): Record<string, unknown> {
+function inChild(script: string, env: Record<string, string> = {}): Record<string, unknown> {
     const r = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(path.join(root, "bin", "loader.js"))});\n${script}`], {
         cwd: root,
         encoding: "utf8",
+        env: { ...process.env, ...env },
         timeout: 60000,
     });
     expect(r.stderr).toBe("");
@@ -74,11 +75,6 @@ describe("the command line's loader (bin/loader.js)", () => {
     test("the command line keeps no stack frame unless asked (SCM_UPGRADE_DEBUG_STACKS=1)", () => {
         const script = "console.log(JSON.stringify({ limit: Error.stackTraceLimit }));";
         expect(inChild(script)).toEqual({ limit: 0 });
-        const r = spawnSync(process.execPath, ["-e", `require(${JSON.stringify(path.join(root, "bin", "loader.js"))}); ${script}`], {
-            cwd: root,
-            encoding: "utf8",
-            env: { ...process.env, SCM_UPGRADE_DEBUG_STACKS: "1" },
-        });
-        expect(JSON.parse(r.stdout)).toEqual({ limit: 10 });
+        expect(inChild(script, { SCM_UPGRADE_DEBUG_STACKS: "1" })).toEqual({ limit: 10 });
     });
 });
