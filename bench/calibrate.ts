@@ -1,7 +1,7 @@
 /**
  * The minimal times the critical path is made of, measured directly on the sandbox hosts (this
  * machine), with no SSH and no wrapper script:
- *   - staging once: the tool's own staging texts (renderPrepareStaging + renderUnpack) run with bash;
+ *   - staging once: the tool's own staging text (renderUnpack of the package on the host) run with bash;
  *   - one node: `scmupgrade.py --service S --install-path X --start` run in the host's staging
  *     folder, with the bench's slowdown in place, until every node of that service on that host
  *     answers healthy on the 3.2 endpoints (polled every 50 ms; content-server: Node-Status running).
@@ -12,7 +12,7 @@ import { spawn } from "child_process";
 import * as path from "path";
 import { effectiveHost, UpgradeConfig } from "../lib/config/schema";
 import { nodeKey, PlanNode, Wave } from "../lib/plan";
-import { renderPrepareStaging, renderUnpack } from "../lib/shell";
+import { renderUnpack } from "../lib/shell";
 import { installDir, nodeHealth } from "../sandbox/cluster";
 import { findHost, SandboxState } from "../sandbox/state";
 import { SandboxService } from "../sandbox/topology";
@@ -62,7 +62,7 @@ export async function calibrate(state: SandboxState, c: UpgradeConfig, waves: re
     for (const name of hosts) {
         const h = c.hosts.find((x) => x.name === name)!;
         const e = effectiveHost(c, h);
-        const prep = await bash(renderPrepareStaging({ stagingDir: e.stagingDir, become: c.become, loginUser: e.user }));
+        // The package is on the host (remotePath, bench/config.ts): the tool's staging is this one command.
         const unpack = await bash(
             renderUnpack({
                 stagingDir: e.stagingDir,
@@ -72,8 +72,8 @@ export async function calibrate(state: SandboxState, c: UpgradeConfig, waves: re
                 become: c.become,
             }),
         );
-        if (prep.code !== 0 || unpack.code !== 0) throw new Error(`staging on ${name} failed: ${prep.out}${unpack.out}`);
-        stagingMs = Math.min(stagingMs, prep.ms + unpack.ms);
+        if (unpack.code !== 0) throw new Error(`staging on ${name} failed: ${unpack.out}`);
+        stagingMs = Math.min(stagingMs, unpack.ms);
     }
     const shapes: Calibration["shapes"] = {};
     for (const [shape, n] of pick) {

@@ -8,7 +8,7 @@ import { effectiveHost, UpgradeConfig } from "../lib/config/schema";
 import { mapLimit } from "../sandbox/cluster";
 import { batches, nodeKey, Wave } from "../lib/plan";
 import { preflightArgsFor, upgradeArgsFor } from "../lib/nodeArgs";
-import { parseMarkers, renderPrepareStaging, renderPreflight, renderServiceUpgrade, renderUnpack } from "../lib/shell";
+import { parseMarkers, renderPreflight, renderServiceUpgrade, renderUnpack } from "../lib/shell";
 import { sshRun, SshTarget } from "../sandbox/ssh";
 
 export interface ScriptsRun {
@@ -54,7 +54,7 @@ export async function runScripts(
     log(`scripts: preflight of ${c.hosts.length} hosts in ${((t1 - t0) / 1000).toFixed(1)} s`);
     await mapLimit([...c.hosts], concurrency, async (h) => {
         const e = effectiveHost(c, h);
-        await must(c, h.name, "prepare staging", renderPrepareStaging({ stagingDir: e.stagingDir, become: c.become, loginUser: e.user }), (v) => !!v.prepared);
+        // The package is on the host (remotePath): the tool unpacks it with this one command, nothing before it.
         await must(
             c,
             h.name,

@@ -47,20 +47,24 @@ export class StagedPackage extends pulumi.ComponentResource {
         const triggers = [identity, args.upgradeScript?.sha256 ?? "", args.stagingDir, ...(args.extraTriggers ?? [])];
         const keep = settledOptions(args.settled);
 
-        // The upload folder is made only when something is uploaded: a package already on the host is unpacked
-        // by one command (it makes the staging folder itself), one SSH round trip fewer per host.
+        // A package already on the host is unpacked by one command (it makes the staging folder itself). An
+        // upload makes its own missing folders as the login user (the command provider's copy, both the
+        // official one from 1.2.1 and the stand-in), which is all the upload folder needs with `login` and
+        // `su`; only `sudo` needs a command first, to make the folder as root and give it to the login user.
+        // One SSH round trip fewer per host otherwise.
         const uploading = "localPath" in args.package || !!args.upgradeScript;
-        const prepare = uploading
-            ? new RemoteCommand(
-                  childName.stagePrepare(name),
-                  {
-                      connection: args.connection,
-                      create: renderPrepareStaging({ stagingDir: args.stagingDir, become: args.become, loginUser: args.loginUser }),
-                      triggers,
-                  },
-                  { parent: this, dependsOn: args.after ?? [], ...keep },
-              )
-            : undefined;
+        const prepare =
+            uploading && args.become === "sudo"
+                ? new RemoteCommand(
+                      childName.stagePrepare(name),
+                      {
+                          connection: args.connection,
+                          create: renderPrepareStaging({ stagingDir: args.stagingDir, become: args.become, loginUser: args.loginUser }),
+                          triggers,
+                      },
+                      { parent: this, dependsOn: args.after ?? [], ...keep },
+                  )
+                : undefined;
 
         const uploads: pulumi.Resource[] = [];
         let tarballPath: string;
@@ -75,7 +79,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                         remotePath: tarballPath,
                         triggers,
                     },
-                    { parent: this, dependsOn: [prepare as pulumi.Resource], ...keep },
+                    { parent: this, dependsOn: prepare ? [prepare] : (args.after ?? []), ...keep },
                 ),
             );
         } else {
@@ -93,7 +97,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                         remotePath: scriptOverridePath,
                         triggers,
                     },
-                    { parent: this, dependsOn: [prepare as pulumi.Resource], ...keep },
+                    { parent: this, dependsOn: prepare ? [prepare] : (args.after ?? []), ...keep },
                 ),
             );
         }
@@ -114,7 +118,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                 }),
                 triggers,
             },
-            { parent: this, dependsOn: prepare ? [prepare, ...uploads] : (args.after ?? []), ...keep },
+            { parent: this, dependsOn: uploads.length ? uploads : (args.after ?? []), ...keep },
         );
         this.command = unpack;
         this.staged = unpack.stdout.apply(() => identity);

@@ -258,8 +258,20 @@ export function renderPreflight(a: PreflightArgs): string {
         `getent group -- "$group" >/dev/null 2>&1 && check install-group ok "$group" || check install-group fail "group $group does not exist"`,
         `[ -d "$root" ] && check install-root ok "$root" || check install-root fail "install root $root is missing"`,
         `command -v curl >/dev/null && check curl ok "$(command -v curl)" || check curl fail "curl is needed for the health gate"`,
+        // A missing staging folder is made at staging (the vendor's step 1): by the login user with
+        // `login` (so it must be able to), by root with `sudo` and `su`. Its nearest existing folder
+        // stands in for it in the free-space check.
+        `at=$staging; while [ ! -e "$at" ] && [ "$at" != / ]; do at=\${at%/*}; at=\${at:-/}; done`,
+        `if [ "$at" = "$staging" ] && [ ! -d "$staging" ]; then check staging-dir fail "$staging exists and is not a folder: remove it or set stagingDir"`,
+        `elif [ "$at" = "$staging" ]; then`,
+        `  if [ ${shQuote(a.become)} != login ] || { [ -w "$staging" ] && [ -x "$staging" ]; }; then check staging-dir ok "$staging"`,
+        `  else check staging-dir fail "$staging is not writable by $user, who stages the release with become login: chown $user:$group $staging, or set stagingDir"; fi`,
+        `elif [ ! -d "$at" ]; then check staging-dir fail "$staging cannot be made: $at is not a folder; set stagingDir"`,
+        `elif [ ${shQuote(a.become)} != login ]; then check staging-dir ok "$staging not there yet: made as root at staging"`,
+        `elif [ -w "$at" ] && [ -x "$at" ]; then check staging-dir ok "$staging not there yet: made by $user at staging"`,
+        `else check staging-dir fail "$staging does not exist and $user cannot make it in $at: mkdir -p $staging and chown $user:$group $staging as root, or set stagingDir"; fi`,
         // df's second line, its 4th field, read by bash (no awk to fork)
-        `for d in "$staging" "$root"; do`,
+        `for d in "$at" "$root"; do`,
         `  free=; { read -r _; read -r _ _ _ free _; } < <(df -Pm -- "$d" 2>/dev/null)`,
         `  if ! [[ $free =~ ^[0-9]+$ ]]; then check free-disk fail "cannot read free space of $d";`,
         `  elif [ "$free" -lt "$minfree" ]; then check free-disk fail "$d has $free MiB free, needs $minfree";`,

@@ -28,6 +28,10 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
     });
 
     test("every node ends at 3.2.0 and healthy, in the plan's order; a second up changes nothing", async () => {
+        // One host has no staging folder yet (the vendor's step 1 makes it): the preflight lets it through and
+        // the upload makes it.
+        const bare = sb.state().hosts[1];
+        fs.rmSync(bare.stagingDir, { recursive: true, force: true });
         const events: ProgressEvent[] = [];
         const { waves } = await driver.plan({ stack });
         const t0 = Date.now();
@@ -47,6 +51,9 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
         expect(healthy).toEqual(order);
         const st = await status({ dir: sb.dir });
         for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}:${n.port} 3.2.0 UP`);
+        expect(fs.statSync(path.join(bare.stagingDir, "sequoiacm", "scmupgrade.py")).mode & 0o111).not.toBe(0);
+        const pre = events.find((e) => e.type === "preflight" && e.host === bare.name && e.status === "ok");
+        expect(pre).toBeDefined();
 
         const count = readAudit(sb.dir).length;
         // Every node read live at the target: the engine is not started, nothing runs on the hosts.

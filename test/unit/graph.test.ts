@@ -91,7 +91,7 @@ async function graphOf(c: UpgradeConfig) {
             expect(deps).toContain(`scm-${h.name}-preflight-checks`);
         }
     }
-    return { result, recorded };
+    return { result, recorded, edges };
 }
 
 const sorted = (m: Map<string, Set<string>>) => Object.fromEntries([...m].map(([k, v]) => [k, [...v].sort()]).sort());
@@ -124,6 +124,29 @@ describe("RollingUpgrade resource graph (mocks)", () => {
         expect(recorded.filter((r) => r.type === "sequoiacm:upgrade:Preflight").length).toBe(4);
         expect(recorded.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-run")).length).toBe(12);
         expect(recorded.filter((r) => r.type === "command:remote:CopyToRemote").length).toBe(4);
+    });
+
+    test("staging: the upload follows the host's preflight and makes its own folder; only sudo makes it first, as root", async () => {
+        for (const become of ["login", "su", "sudo"] as const) {
+            // login: the SSH user is the install user; su: root switches to it; sudo: the SSH user switches to it.
+            const ssh = { ...seed.ssh, user: become === "su" ? "root" : "scmadmin" };
+            const c = config({ ...seed, ssh, become, installUser: become === "login" ? "scmadmin" : "sdbadmin" });
+            const { recorded, edges } = await graphOf(c);
+            for (const h of c.hosts) {
+                const stage = `scm-${h.name}-stage`;
+                const prepare = recorded.find((r) => r.name === `${stage}-prepare`);
+                expect(edges.get(`${stage}-unpack`)).toEqual([`${stage}-upload`]);
+                if (become === "sudo") {
+                    expect(prepare?.type).toBe("command:remote:Command");
+                    expect(edges.get(`${stage}-prepare`)).toEqual([`scm-${h.name}-preflight`]);
+                    expect(edges.get(`${stage}-upload`)).toEqual([`${stage}-prepare`]);
+                } else {
+                    expect(prepare).toBeUndefined();
+                    expect(edges.get(`${stage}-upload`)).toEqual([`scm-${h.name}-preflight`]);
+                }
+            }
+            expect(recorded.filter((r) => r.name.endsWith("-stage-prepare")).length).toBe(become === "sudo" ? 4 : 0);
+        }
     });
 
     test("larger two-center topology with three branch sites and parallelism 2 matches the plan", async () => {

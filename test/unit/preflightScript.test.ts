@@ -2,7 +2,8 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseMarkers, renderPreflight, serviceFilesOf } from "../../lib/shell";
+import type { BecomeMode } from "../../lib/config/schema";
+import { parseMarkers, PreflightArgs, renderPreflight, serviceFilesOf } from "../../lib/shell";
 
 // The preflight script run with bash against a fake install folder on this machine: the free-space
 // check (df's free space read by bash, each folder named when it cannot be read) and the management-port
@@ -26,19 +27,31 @@ function fakeInstall(ports: { folder: string; type: string; port: number; manage
     return { root, staging };
 }
 
-function preflight(root: string, staging: string, minFreeMb = 1): { status: number; checks: { name: string; status: string; detail: string }[] } {
-    const text = renderPreflight({
+const groupOf = () => spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim();
+
+function preflightArgs(root: string, staging: string, minFreeMb: number, become: BecomeMode): PreflightArgs {
+    return {
         host: "h1",
         installRoot: root,
         stagingDir: staging,
         installUser: os.userInfo().username,
-        installGroup: spawnSync("id", ["-gn"], { encoding: "utf8" }).stdout.trim(),
-        become: "login",
+        installGroup: groupOf(),
+        become,
         sourceVersion: "3.1.2",
         targetVersion: "3.2.0",
         services: [serviceFilesOf("config-server"), serviceFilesOf("content-server")],
         minFreeMb,
-    });
+    };
+}
+
+function preflight(
+    root: string,
+    staging: string,
+    minFreeMb = 1,
+    become: BecomeMode = "login",
+): { status: number; checks: { name: string; status: string; detail: string }[] } {
+    // Run as this user whatever `become` says (asInstallUser would switch to the same user).
+    const text = renderPreflight(preflightArgs(root, staging, minFreeMb, become)).replace(/^sudo -n -H -u \S+ -- /, "");
     const r = spawnSync("bash", ["-c", text], { encoding: "utf8" });
     return { status: r.status ?? -1, checks: parseMarkers(r.stdout).checks };
 }
@@ -56,18 +69,75 @@ describe("preflight script", () => {
         expect(free[0]).toMatch(new RegExp(`^free-disk ok ${staging} \\d+ MiB free$`));
         expect(free[1]).toMatch(new RegExp(`^free-disk ok ${root} \\d+ MiB free$`));
 
-        const missing = path.join(staging, "not-there");
-        const one = preflight(root, missing);
+        const missing = path.join(root, "not-there");
+        const one = preflight(missing, staging);
         expect(one.status).toBe(1);
         const f = named(one.checks, "free-disk");
-        expect(f[0]).toBe(`free-disk fail cannot read free space of ${missing}`);
-        expect(f[1]).toMatch(new RegExp(`^free-disk ok ${root} \\d+ MiB free$`));
+        expect(f[0]).toMatch(new RegExp(`^free-disk ok ${staging} \\d+ MiB free$`));
+        expect(f[1]).toBe(`free-disk fail cannot read free space of ${missing}`);
 
         const full = preflight(root, staging, 1e12);
         expect(named(full.checks, "free-disk")).toEqual([
             expect.stringMatching(new RegExp(`^free-disk fail ${staging} has \\d+ MiB free, needs 1000000000000$`)),
             expect.stringMatching(new RegExp(`^free-disk fail ${root} has \\d+ MiB free, needs 1000000000000$`)),
         ]);
+    });
+
+    test("staging folder: a missing one is made at staging, so its nearest folder is checked; login needs it writable, sudo and su make it as root", () => {
+        const { root, staging } = fakeInstall([]);
+        const user = os.userInfo().username;
+        const there = preflight(root, staging);
+        expect(there.status).toBe(0);
+        expect(named(there.checks, "staging-dir")).toEqual([`staging-dir ok ${staging}`]);
+
+        // A host without the staging folder (the vendor's step 1 makes it): free space where it will be made.
+        const deep = path.join(staging, "a", "b");
+        const missing = preflight(root, deep);
+        expect(missing.status).toBe(0);
+        expect(named(missing.checks, "staging-dir")).toEqual([`staging-dir ok ${deep} not there yet: made by ${user} at staging`]);
+        expect(named(missing.checks, "free-disk")[0]).toMatch(new RegExp(`^free-disk ok ${staging} \\d+ MiB free$`));
+        expect(named(preflight(root, deep, 1, "sudo").checks, "staging-dir")).toEqual([`staging-dir ok ${deep} not there yet: made as root at staging`]);
+
+        const file = path.join(staging, "a-file");
+        fs.writeFileSync(file, "");
+        expect(named(preflight(root, file).checks, "staging-dir")).toEqual([
+            `staging-dir fail ${file} exists and is not a folder: remove it or set stagingDir`,
+        ]);
+        expect(named(preflight(root, path.join(file, "x")).checks, "staging-dir")).toEqual([
+            `staging-dir fail ${path.join(file, "x")} cannot be made: ${file} is not a folder; set stagingDir`,
+        ]);
+        expect(preflight(root, file).status).toBe(1);
+    });
+
+    test("staging folder: with become login, one the install user cannot write or make fails, naming the fix", () => {
+        // The script as an unprivileged user: root may write anywhere, so as root it runs as nobody.
+        const { root, staging } = fakeInstall([]);
+        const locked = path.join(path.dirname(staging), "locked");
+        fs.mkdirSync(locked, { mode: 0o555 });
+        fs.chmodSync(locked, 0o555);
+        fs.chmodSync(path.dirname(staging), 0o755);
+        const asRoot = process.getuid?.() === 0;
+        const who = asRoot ? "nobody" : os.userInfo().username;
+        const run = (stagingDir: string) => {
+            const text = renderPreflight({ ...preflightArgs(root, stagingDir, 1, "login"), installUser: who });
+            const r = asRoot
+                ? spawnSync("runuser", ["-u", "nobody", "--", "bash", "-c", text], { encoding: "utf8" })
+                : spawnSync("bash", ["-c", text], { encoding: "utf8" });
+            return { status: r.status, checks: named(parseMarkers(r.stdout).checks, "staging-dir") };
+        };
+        const inLocked = path.join(locked, "scm_upgrade");
+        expect(run(inLocked)).toEqual({
+            status: 1,
+            checks: [
+                `staging-dir fail ${inLocked} does not exist and ${who} cannot make it in ${locked}: mkdir -p ${inLocked} and chown ${who}:${groupOf()} ${inLocked} as root, or set stagingDir`,
+            ],
+        });
+        expect(run(locked)).toEqual({
+            status: 1,
+            checks: [
+                `staging-dir fail ${locked} is not writable by ${who}, who stages the release with become login: chown ${who}:${groupOf()} ${locked}, or set stagingDir`,
+            ],
+        });
     });
 
     test("management port: server port + 1 taken by another node fails unless management.port is set; ports once each, in numeric order", () => {
