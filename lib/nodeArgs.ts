@@ -33,6 +33,7 @@ export function preflightArgsFor(config: UpgradeConfig, hostName: string, minFre
         targetVersion: config.targetVersion,
         services: servicesInOrder(config, h).map(serviceFilesOf),
         minFreeMb,
+        uploads: "localPath" in config.package || !!config.upgradeScript,
     };
 }
 

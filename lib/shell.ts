@@ -228,6 +228,8 @@ export interface PreflightArgs {
     services: ServiceFiles[];
     /** Free space needed in the staging and install folders, in MiB. */
     minFreeMb: number;
+    /** The release (or a separate scmupgrade.py) is uploaded into the staging folder's `.incoming`. */
+    uploads?: boolean;
 }
 
 /** A whole number for the shell text (a non-number would be shell syntax: refuse it here). */
@@ -264,8 +266,13 @@ export function renderPreflight(a: PreflightArgs): string {
         `at=$staging; while [ ! -e "$at" ] && [ "$at" != / ]; do at=\${at%/*}; at=\${at:-/}; done`,
         `if [ "$at" = "$staging" ] && [ ! -d "$staging" ]; then check staging-dir fail "$staging exists and is not a folder: remove it or set stagingDir"`,
         `elif [ "$at" = "$staging" ]; then`,
-        `  if [ ${shQuote(a.become)} != login ] || { [ -w "$staging" ] && [ -x "$staging" ]; }; then check staging-dir ok "$staging"`,
-        `  else check staging-dir fail "$staging is not writable by $user, who stages the release with become login: chown $user:$group $staging, or set stagingDir"; fi`,
+        // What staging writes in it: the unpacked release and the upload folder, each made there when missing.
+        `  cant=""; [ ${shQuote(a.become)} = login ] && for n in sequoiacm${a.uploads ? " .incoming" : ""}; do`,
+        `    if [ -e "$staging/$n" ]; then w=$staging/$n; else w=$staging; fi`,
+        `    [ -d "$w" ] && [ -w "$w" ] && [ -x "$w" ] || case " $cant " in *" $w "*) ;; *) cant="$cant $w";; esac`,
+        "  done",
+        `  if [ -z "$cant" ]; then check staging-dir ok "$staging"`,
+        `  else check staging-dir fail "$user, who stages the release with become login, cannot write$cant: chown -R $user:$group $staging as root, or set stagingDir"; fi`,
         `elif [ ! -d "$at" ]; then check staging-dir fail "$staging cannot be made: $at is not a folder; set stagingDir"`,
         `elif [ ${shQuote(a.become)} != login ]; then check staging-dir ok "$staging not there yet: made as root at staging"`,
         `elif [ -w "$at" ] && [ -x "$at" ]; then check staging-dir ok "$staging not there yet: made by $user at staging"`,

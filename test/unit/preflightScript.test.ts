@@ -109,7 +109,7 @@ describe("preflight script", () => {
         expect(preflight(root, file).status).toBe(1);
     });
 
-    test("staging folder: with become login, one the install user cannot write or make fails, naming the fix", () => {
+    test("staging folder: with become login, what the install user cannot write or make fails, naming the fix", () => {
         // The script as an unprivileged user: root may write anywhere, so as root it runs as nobody.
         const { root, staging } = fakeInstall([]);
         const locked = path.join(path.dirname(staging), "locked");
@@ -118,26 +118,41 @@ describe("preflight script", () => {
         fs.chmodSync(path.dirname(staging), 0o755);
         const asRoot = process.getuid?.() === 0;
         const who = asRoot ? "nobody" : os.userInfo().username;
-        const run = (stagingDir: string) => {
-            const text = renderPreflight({ ...preflightArgs(root, stagingDir, 1, "login"), installUser: who });
+        const run = (stagingDir: string, uploads: boolean) => {
+            const text = renderPreflight({ ...preflightArgs(root, stagingDir, 1, "login"), installUser: who, uploads });
             const r = asRoot
                 ? spawnSync("runuser", ["-u", "nobody", "--", "bash", "-c", text], { encoding: "utf8" })
                 : spawnSync("bash", ["-c", text], { encoding: "utf8" });
             return { status: r.status, checks: named(parseMarkers(r.stdout).checks, "staging-dir") };
         };
         const inLocked = path.join(locked, "scm_upgrade");
-        expect(run(inLocked)).toEqual({
+        const fix = (what: string) => `chown -R ${who}:${groupOf()} ${what} as root, or set stagingDir`;
+        expect(run(inLocked, true)).toEqual({
             status: 1,
             checks: [
                 `staging-dir fail ${inLocked} does not exist and ${who} cannot make it in ${locked}: mkdir -p ${inLocked} and chown ${who}:${groupOf()} ${inLocked} as root, or set stagingDir`,
             ],
         });
-        expect(run(locked)).toEqual({
+        expect(run(locked, false)).toEqual({
             status: 1,
-            checks: [
-                `staging-dir fail ${locked} is not writable by ${who}, who stages the release with become login: chown ${who}:${groupOf()} ${locked}, or set stagingDir`,
-            ],
+            checks: [`staging-dir fail ${who}, who stages the release with become login, cannot write ${locked}: ${fix(locked)}`],
         });
+
+        // A folder of root's where the release was unpacked and handed to the install user (the vendor's step 1
+        // by hand): unpacking again writes only in sequoiacm/; an upload also needs .incoming/ made.
+        const pkg = path.join(locked, "sequoiacm");
+        fs.chmodSync(locked, 0o755);
+        fs.mkdirSync(pkg);
+        fs.chmodSync(locked, 0o555);
+        if (asRoot) spawnSync("chown", ["nobody", pkg]);
+        expect(run(locked, false)).toEqual({ status: 0, checks: [`staging-dir ok ${locked}`] });
+        expect(run(locked, true)).toEqual({
+            status: 1,
+            checks: [`staging-dir fail ${who}, who stages the release with become login, cannot write ${locked}: ${fix(locked)}`],
+        });
+        fs.chmodSync(pkg, 0o555);
+        expect(run(locked, false).checks).toEqual([`staging-dir fail ${who}, who stages the release with become login, cannot write ${pkg}: ${fix(locked)}`]);
+        fs.chmodSync(locked, 0o755);
     });
 
     test("management port: server port + 1 taken by another node fails unless management.port is set; ports once each, in numeric order", () => {
