@@ -57,16 +57,26 @@ export function explainFailure(raw: string): string {
         .split("\n")
         .filter((l) => /^\s*\| /.test(l))
         .map((l) => l.trimEnd());
-    const parts = [
-        reason ??
-            text
-                .split("\n")
-                .find((l) => l.trim() !== "")
-                ?.trim() ??
-            "failed",
-    ];
+    const parts = [reason ?? firstLine(text)];
     if (tail.length) parts.push("last lines of scmupgrade.py:", ...tail);
     return parts.join("\n");
+}
+
+/**
+ * The first line of a failure without the script's reason. The provider's "Process exited with status N:"
+ * says nothing by itself: what the command printed follows it (a wrapper that failed before the script ran,
+ * such as `sudo -n` asking for a password or `su` to a user that does not exist), so its last lines go with it.
+ */
+function firstLine(text: string): string {
+    const lines = text.split("\n").map((l) => l.trim());
+    const first = lines.find((l) => l !== "");
+    if (!first) return "failed";
+    if (!/^Process exited with status \d+:?$/.test(first)) return first;
+    const said = lines.slice(lines.indexOf(first) + 1).filter((l) => l !== "" && !l.startsWith("SCMUP "));
+    const out = said.length ? `${first.replace(/:?$/, ":")} ${said.slice(-3).join(" | ")}` : first.replace(/:$/, " (no output)");
+    return /\bsudo: (a password is required|a terminal is required)/.test(out)
+        ? `${out} (become sudo needs the SSH user to run sudo without a password: NOPASSWD in sudoers)`
+        : out;
 }
 
 /** The engine steps that run a resource's command: everything else is bookkeeping. */

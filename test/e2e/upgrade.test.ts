@@ -1,9 +1,10 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as driver from "../../engine/driver";
 import { ProgressEvent } from "../../engine/events";
-import { stacksDir } from "../../engine/env";
+import { projectRoot, stacksDir } from "../../engine/env";
 import { readAudit } from "../../sandbox/audit";
 import { status } from "../../sandbox/cluster";
 import { writeSandboxStackConfig } from "../../sandbox/stackConfig";
@@ -61,5 +62,22 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
         expect(again.engineRan).toBe(false);
         expect(again.summary.result).toBe("succeeded");
         expect(readAudit(sb.dir).length).toBe(count);
+    });
+
+    test("`scm-upgrade preflight` with become su to an install user the hosts lack: exit 4, each host's su error said, nothing run", async () => {
+        const su = `${stack}-su`;
+        await writeSandboxStackConfig(sb.state(), { stackName: su, extra: { "scm-upgrade:become": "su", "scm-upgrade:installUser": "nosuch" } });
+        try {
+            const count = readAudit(sb.dir).length;
+            const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), "preflight", "--stack", su], { encoding: "utf8" });
+            expect(r.status).toBe(4);
+            // The wrapper failed before the checks ran: what su said, not just the provider's "Process exited with status 1:".
+            for (const h of sb.state().hosts) {
+                expect(r.stdout).toMatch(new RegExp(`^${h.name}: FAILED\\n {4}Process exited with status 1: su: user nosuch does not exist`, "m"));
+            }
+            expect(readAudit(sb.dir).length).toBe(count);
+        } finally {
+            fs.rmSync(path.join(stacksDir, `Pulumi.${su}.yaml`), { force: true });
+        }
     });
 });

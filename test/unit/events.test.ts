@@ -119,4 +119,21 @@ describe("engine events -> progress events", () => {
             "failed to dial remote host: dial tcp 10.0.0.9:22: connect: connection refused",
         );
     });
+
+    test("a wrapper that failed before the script ran: the provider's exit line with what the command said", () => {
+        const exited = (said: string) => `Process exited with status 1: running "su -s /bin/bash nosuch -c 'set -u\nexit 0'":\n${said}`;
+        expect(explainPreflight(exited("su: user nosuch does not exist or the user entry does not contain all the required fields\n\n"))).toBe(
+            "Process exited with status 1: su: user nosuch does not exist or the user entry does not contain all the required fields",
+        );
+        expect(explainFailure(exited("sudo: a password is required\n"))).toBe(
+            "Process exited with status 1: sudo: a password is required (become sudo needs the SSH user to run sudo without a password: NOPASSWD in sudoers)",
+        );
+        // The last three lines said, markers left out; nothing said at all is said so.
+        expect(explainFailure(exited("one\nSCMUP check=x ok y\ntwo\nthree\nfour\n"))).toBe("Process exited with status 1: two | three | four");
+        expect(explainFailure(exited("\n"))).toBe("Process exited with status 1 (no output)");
+        // The script's own reason still comes first.
+        expect(explainFailure(exited("SCMUP result=failed\nSCMUP reason=nodes 8080 of cloud on A are not healthy\n"))).toBe(
+            "nodes 8080 of cloud on A are not healthy",
+        );
+    });
 });
