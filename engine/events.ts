@@ -74,9 +74,10 @@ function firstLine(text: string): string {
     if (!/^Process exited with status \d+:?$/.test(first)) return first;
     const said = lines.slice(lines.indexOf(first) + 1).filter((l) => l !== "" && !l.startsWith("SCMUP "));
     const out = said.length ? `${first.replace(/:?$/, ":")} ${said.slice(-3).join(" | ")}` : first.replace(/:$/, " (no output)");
-    return /\bsudo: (a password is required|a terminal is required)/.test(out)
-        ? `${out} (become sudo needs the SSH user to run sudo without a password: NOPASSWD in sudoers)`
-        : out;
+    if (/\bsudo: (a password is required|a terminal is required)/.test(out))
+        return `${out} (become sudo needs the SSH user to run sudo without a password: NOPASSWD in sudoers)`;
+    if (/\bsudo: sorry, you must have a tty/.test(out)) return `${out} (become sudo runs without a terminal: Defaults:<SSH user> !requiretty in sudoers)`;
+    return out;
 }
 
 /** The engine steps that run a resource's command: everything else is bookkeeping. */

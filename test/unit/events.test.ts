@@ -128,6 +128,9 @@ describe("engine events -> progress events", () => {
         expect(explainFailure(exited("sudo: a password is required\n"))).toBe(
             "Process exited with status 1: sudo: a password is required (become sudo needs the SSH user to run sudo without a password: NOPASSWD in sudoers)",
         );
+        expect(explainFailure(exited("sudo: sorry, you must have a tty to run sudo\n"))).toBe(
+            "Process exited with status 1: sudo: sorry, you must have a tty to run sudo (become sudo runs without a terminal: Defaults:<SSH user> !requiretty in sudoers)",
+        );
         // The last three lines said, markers left out; nothing said at all is said so.
         expect(explainFailure(exited("one\nSCMUP check=x ok y\ntwo\nthree\nfour\n"))).toBe("Process exited with status 1: two | three | four");
         expect(explainFailure(exited("\n"))).toBe("Process exited with status 1 (no output)");
