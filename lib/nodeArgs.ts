@@ -34,6 +34,7 @@ export function preflightArgsFor(config: UpgradeConfig, hostName: string, minFre
         services: servicesInOrder(config, h).map(serviceFilesOf),
         minFreeMb,
         uploads: "localPath" in config.package || !!config.upgradeScript,
+        ...("remotePath" in config.package ? { packageOnHost: config.package.remotePath } : {}),
     };
 }
 

@@ -230,6 +230,8 @@ export interface PreflightArgs {
     minFreeMb: number;
     /** The release (or a separate scmupgrade.py) is uploaded into the staging folder's `.incoming`. */
     uploads?: boolean;
+    /** The release tarball already on the host (`package.remotePath`), which staging unpacks. */
+    packageOnHost?: string;
 }
 
 /** A whole number for the shell text (a non-number would be shell syntax: refuse it here). */
@@ -260,6 +262,16 @@ export function renderPreflight(a: PreflightArgs): string {
         `getent group -- "$group" >/dev/null 2>&1 && check install-group ok "$group" || check install-group fail "group $group does not exist"`,
         `[ -d "$root" ] && check install-root ok "$root" || check install-root fail "install root $root is missing"`,
         `command -v curl >/dev/null && check curl ok "$(command -v curl)" || check curl fail "curl is needed for the health gate"`,
+        // Checked here with everything else rather than found missing at staging. With login the install user
+        // unpacks it, so must read it; sudo and su unpack as root.
+        ...(a.packageOnHost
+            ? [
+                  `tarball=${shQuote(a.packageOnHost)}`,
+                  `if [ ! -f "$tarball" ]; then check package fail "$tarball is not on this host: copy the release there, or set package.localPath to upload it"`,
+                  `elif [ ${shQuote(a.become)} = login ] && [ ! -r "$tarball" ]; then check package fail "$tarball is not readable by $user"`,
+                  `else check package ok "$tarball"; fi`,
+              ]
+            : []),
         // A missing staging folder is made at staging (the vendor's step 1): by the login user with
         // `login` (so it must be able to), by root with `sudo` and `su`. Its nearest existing folder
         // stands in for it in the free-space check.

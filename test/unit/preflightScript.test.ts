@@ -155,6 +155,23 @@ describe("preflight script", () => {
         fs.chmodSync(locked, 0o755);
     });
 
+    test("a package already on the host (remotePath) is looked for with the other checks, not first missed at staging", () => {
+        const { root, staging } = fakeInstall([]);
+        const tarball = path.join(staging, "sequoiacm-3.2.0-release.tar.gz");
+        const run = (packageOnHost: string) => {
+            const r = spawnSync("bash", ["-c", renderPreflight({ ...preflightArgs(root, staging, 1, "login"), packageOnHost })], { encoding: "utf8" });
+            return { status: r.status, checks: named(parseMarkers(r.stdout).checks, "package") };
+        };
+        expect(run(tarball)).toEqual({
+            status: 1,
+            checks: [`package fail ${tarball} is not on this host: copy the release there, or set package.localPath to upload it`],
+        });
+        fs.writeFileSync(tarball, "");
+        expect(run(tarball)).toEqual({ status: 0, checks: [`package ok ${tarball}`] });
+        // No check when the package is uploaded.
+        expect(named(preflight(root, staging).checks, "package")).toEqual([]);
+    });
+
     test("management port: server port + 1 taken by another node fails unless management.port is set; ports once each, in numeric order", () => {
         const { root, staging } = fakeInstall([
             // 9000 and 9001 on two services: 3.2 would open 9001 for node 9000
