@@ -275,7 +275,8 @@ export function renderPreflight(a: PreflightArgs): string {
         // A missing staging folder is made at staging (the vendor's step 1): by the login user with
         // `login` (so it must be able to), by root with `sudo` and `su`. Its nearest existing folder
         // stands in for it in the free-space check.
-        `at=$staging; while [ ! -e "$at" ] && [ "$at" != / ]; do at=\${at%/*}; at=\${at:-/}; done`,
+        // (a path with no slash left ends at `.`: the loop always ends)
+        `at=$staging; while [ ! -e "$at" ] && [ "$at" != / ]; do case "$at" in */*) at=\${at%/*}; at=\${at:-/};; *) at=.;; esac; done`,
         `if [ "$at" = "$staging" ] && [ ! -d "$staging" ]; then check staging-dir fail "$staging exists and is not a folder: remove it or set stagingDir"`,
         `elif [ "$at" = "$staging" ]; then`,
         // What staging writes in it: the unpacked release and the upload folder, each made there when missing.

@@ -60,6 +60,8 @@ const texts = (v: string): [string, string][] => {
                 targetVersion: v,
                 services: [svc, serviceFilesOf("cloud")],
                 minFreeMb: 1,
+                uploads: true,
+                packageOnHost: v,
             }),
         ],
         [

@@ -98,6 +98,13 @@ describe("preflight script", () => {
         expect(named(missing.checks, "free-disk")[0]).toMatch(new RegExp(`^free-disk ok ${staging} \\d+ MiB free$`));
         expect(named(preflight(root, deep, 1, "sudo").checks, "staging-dir")).toEqual([`staging-dir ok ${deep} not there yet: made as root at staging`]);
 
+        // A relative path (the config refuses one; the script must still end): its walk up ends at `.`.
+        const relative = spawnSync("bash", ["-c", renderPreflight(preflightArgs(root, "not-here/either", 1, "login"))], { encoding: "utf8", timeout: 10000 });
+        expect(relative.status).toBe(0);
+        expect(named(parseMarkers(relative.stdout).checks, "staging-dir")).toEqual([
+            `staging-dir ok not-here/either not there yet: made by ${user} at staging`,
+        ]);
+
         const file = path.join(staging, "a-file");
         fs.writeFileSync(file, "");
         expect(named(preflight(root, file).checks, "staging-dir")).toEqual([
