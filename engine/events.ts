@@ -72,7 +72,8 @@ function firstLine(text: string): string {
     const first = lines.find((l) => l !== "");
     if (!first) return "failed";
     if (!/^Process exited with status \d+:?$/.test(first)) return first;
-    const said = lines.slice(lines.indexOf(first) + 1).filter((l) => l !== "" && !l.startsWith("SCMUP "));
+    // Markers and scmupgrade.py's own lines (shown as its tail) left out.
+    const said = lines.slice(lines.indexOf(first) + 1).filter((l) => l !== "" && !l.startsWith("SCMUP ") && !l.startsWith("| "));
     const out = said.length ? `${first.replace(/:?$/, ":")} ${said.slice(-3).join(" | ")}` : first.replace(/:$/, " (no output)");
     if (/\bsudo: (a password is required|a terminal is required)/.test(out))
         return `${out} (become sudo needs the SSH user to run sudo without a password: NOPASSWD in sudoers)`;

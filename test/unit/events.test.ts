@@ -134,6 +134,9 @@ describe("engine events -> progress events", () => {
         // The last three lines said, markers left out; nothing said at all is said so.
         expect(explainFailure(exited("one\nSCMUP check=x ok y\ntwo\nthree\nfour\n"))).toBe("Process exited with status 1: two | three | four");
         expect(explainFailure(exited("\n"))).toBe("Process exited with status 1 (no output)");
+        expect(explainFailure(exited("| [INFO] stop node\nbash: line 9: x: unbound variable\n"))).toBe(
+            "Process exited with status 1: bash: line 9: x: unbound variable\nlast lines of scmupgrade.py:\n| [INFO] stop node",
+        );
         // The script's own reason still comes first.
         expect(explainFailure(exited("SCMUP result=failed\nSCMUP reason=nodes 8080 of cloud on A are not healthy\n"))).toBe(
             "nodes 8080 of cloud on A are not healthy",
