@@ -263,13 +263,15 @@ export function renderPreflight(a: PreflightArgs): string {
         `[ -d "$root" ] && check install-root ok "$root" || check install-root fail "install root $root is missing"`,
         `command -v curl >/dev/null && check curl ok "$(command -v curl)" || check curl fail "curl is needed for the health gate"`,
         // Checked here with everything else rather than found missing at staging. With login the install user
-        // unpacks it, so must read it; sudo and su unpack as root.
+        // unpacks it, so must read it; sudo and su unpack as root, who may see what the install user cannot.
         ...(a.packageOnHost
             ? [
                   `tarball=${shQuote(a.packageOnHost)}`,
-                  `if [ ! -f "$tarball" ]; then check package fail "$tarball is not on this host: copy the release there, or set package.localPath to upload it"`,
-                  `elif [ ${shQuote(a.become)} = login ] && [ ! -r "$tarball" ]; then check package fail "$tarball is not readable by $user"`,
-                  `else check package ok "$tarball"; fi`,
+                  `if [ -f "$tarball" ]; then`,
+                  `  if [ ${shQuote(a.become)} = login ] && [ ! -r "$tarball" ]; then check package fail "$tarball is not readable by $user"; else check package ok "$tarball"; fi`,
+                  `elif [ ${shQuote(a.become)} = login ]; then check package fail "$tarball is not on this host: copy the release there, or set package.localPath to upload it"`,
+                  // Root unpacks it: it may be where the install user cannot look; staging says if it is not there.
+                  `else check package warn "$tarball is not visible to $user; staging unpacks it as root, which fails if it is not on this host"; fi`,
               ]
             : []),
         // A missing staging folder is made at staging (the vendor's step 1): by the login user with

@@ -165,16 +165,23 @@ describe("preflight script", () => {
     test("a package already on the host (remotePath) is looked for with the other checks, not first missed at staging", () => {
         const { root, staging } = fakeInstall([]);
         const tarball = path.join(staging, "sequoiacm-3.2.0-release.tar.gz");
-        const run = (packageOnHost: string) => {
-            const r = spawnSync("bash", ["-c", renderPreflight({ ...preflightArgs(root, staging, 1, "login"), packageOnHost })], { encoding: "utf8" });
+        const run = (packageOnHost: string, become: BecomeMode = "login") => {
+            const text = renderPreflight({ ...preflightArgs(root, staging, 1, become), packageOnHost }).replace(/^sudo -n -H -u \S+ -- /, "");
+            const r = spawnSync("bash", ["-c", text], { encoding: "utf8" });
             return { status: r.status, checks: named(parseMarkers(r.stdout).checks, "package") };
         };
         expect(run(tarball)).toEqual({
             status: 1,
             checks: [`package fail ${tarball} is not on this host: copy the release there, or set package.localPath to upload it`],
         });
+        // sudo and su unpack as root, who may see a file the install user cannot: a warning, staging decides.
+        expect(run(tarball, "sudo")).toEqual({
+            status: 0,
+            checks: [`package warn ${tarball} is not visible to ${os.userInfo().username}; staging unpacks it as root, which fails if it is not on this host`],
+        });
         fs.writeFileSync(tarball, "");
         expect(run(tarball)).toEqual({ status: 0, checks: [`package ok ${tarball}`] });
+        expect(run(tarball, "sudo")).toEqual({ status: 0, checks: [`package ok ${tarball}`] });
         // No check when the package is uploaded.
         expect(named(preflight(root, staging).checks, "package")).toEqual([]);
     });
