@@ -245,6 +245,8 @@ function wholeNumber(n: number, what: string): string {
  * exits 1 when any check fails, listing them.
  */
 export function renderPreflight(a: PreflightArgs): string {
+    // Who makes and writes the staging folder: the install user itself with login, root otherwise.
+    const login = a.become === "login";
     const lines = [
         preamble,
         "failed=0",
@@ -267,11 +269,10 @@ export function renderPreflight(a: PreflightArgs): string {
         ...(a.packageOnHost
             ? [
                   `tarball=${shQuote(a.packageOnHost)}`,
-                  `if [ -f "$tarball" ]; then`,
-                  `  if [ ${shQuote(a.become)} = login ] && [ ! -r "$tarball" ]; then check package fail "$tarball is not readable by $user"; else check package ok "$tarball"; fi`,
-                  `elif [ ${shQuote(a.become)} = login ]; then check package fail "$tarball is not on this host: copy the release there, or set package.localPath to upload it"`,
-                  // Root unpacks it: it may be where the install user cannot look; staging says if it is not there.
-                  `else check package warn "$tarball is not visible to $user; staging unpacks it as root, which fails if it is not on this host"; fi`,
+                  login
+                      ? `if [ ! -f "$tarball" ]; then check package fail "$tarball is not on this host: copy the release there, or set package.localPath to upload it"; elif [ ! -r "$tarball" ]; then check package fail "$tarball is not readable by $user"; else check package ok "$tarball"; fi`
+                      : // Root unpacks it: it may be where the install user cannot look; staging says if it is not there.
+                        `if [ -f "$tarball" ]; then check package ok "$tarball"; else check package warn "$tarball is not visible to $user; staging unpacks it as root, which fails if it is not on this host"; fi`,
               ]
             : []),
         // A missing staging folder is made at staging (the vendor's step 1): by the login user with
@@ -281,17 +282,24 @@ export function renderPreflight(a: PreflightArgs): string {
         `at=$staging; while [ ! -e "$at" ] && [ "$at" != / ]; do case "$at" in */*) at=\${at%/*}; at=\${at:-/};; *) at=.;; esac; done`,
         `if [ "$at" = "$staging" ] && [ ! -d "$staging" ]; then check staging-dir fail "$staging exists and is not a folder: remove it or set stagingDir"`,
         `elif [ "$at" = "$staging" ]; then`,
-        // What staging writes in it: the unpacked release and the upload folder, each made there when missing.
-        `  cant=""; [ ${shQuote(a.become)} = login ] && for n in sequoiacm${a.uploads ? " .incoming" : ""}; do`,
-        `    if [ -e "$staging/$n" ]; then w=$staging/$n; else w=$staging; fi`,
-        `    [ -d "$w" ] && [ -w "$w" ] && [ -x "$w" ] || case " $cant " in *" $w "*) ;; *) cant="$cant $w";; esac`,
-        "  done",
-        `  if [ -z "$cant" ]; then check staging-dir ok "$staging"`,
-        `  else check staging-dir fail "$user, who stages the release with become login, cannot write$cant: chown -R $user:$group $staging as root, or set stagingDir"; fi`,
+        ...(login
+            ? [
+                  // What staging writes in it: the unpacked release and the upload folder, each made there when missing.
+                  `  cant=""; for n in sequoiacm${a.uploads ? " .incoming" : ""}; do`,
+                  `    if [ -e "$staging/$n" ]; then w=$staging/$n; else w=$staging; fi`,
+                  `    [ -d "$w" ] && [ -w "$w" ] && [ -x "$w" ] || case " $cant " in *" $w "*) ;; *) cant="$cant $w";; esac`,
+                  "  done",
+                  `  if [ -z "$cant" ]; then check staging-dir ok "$staging"`,
+                  `  else check staging-dir fail "$user, who stages the release with become login, cannot write$cant: chown -R $user:$group $staging as root, or set stagingDir"; fi`,
+              ]
+            : [`  check staging-dir ok "$staging"`]),
         `elif [ ! -d "$at" ]; then check staging-dir fail "$staging cannot be made: $at is not a folder; set stagingDir"`,
-        `elif [ ${shQuote(a.become)} != login ]; then check staging-dir ok "$staging not there yet: made as root at staging"`,
-        `elif [ -w "$at" ] && [ -x "$at" ]; then check staging-dir ok "$staging not there yet: made by $user at staging"`,
-        `else check staging-dir fail "$staging does not exist and $user cannot make it in $at: mkdir -p $staging and chown $user:$group $staging as root, or set stagingDir"; fi`,
+        ...(login
+            ? [
+                  `elif [ -w "$at" ] && [ -x "$at" ]; then check staging-dir ok "$staging not there yet: made by $user at staging"`,
+                  `else check staging-dir fail "$staging does not exist and $user cannot make it in $at: mkdir -p $staging and chown $user:$group $staging as root, or set stagingDir"; fi`,
+              ]
+            : [`else check staging-dir ok "$staging not there yet: made as root at staging"; fi`]),
         // df's second line, its 4th field, read by bash (no awk to fork)
         `for d in "$at" "$root"; do`,
         `  free=; { read -r _; read -r _ _ _ free _; } < <(df -Pm -- "$d" 2>/dev/null)`,
