@@ -17,6 +17,8 @@ import { formatPlanWarnings, planForDrawing, requireStackFile, stackFileName } f
 import { checkWindow, clockOf, watchWindow, windowNow, windowSpec } from "./window";
 import { RunTracker } from "./runTracker";
 import { renderTable } from "../lib/table";
+import { CONFIG_NAMESPACE } from "../lib/config/load";
+import { SECRET_KEYS, SecretKey } from "../lib/config/vocabulary";
 
 const commonHelp = `Common flags:
   -s, --stack NAME   stack to work on (default: sandbox)
@@ -41,6 +43,7 @@ Commands:
   refresh     refresh the stack's state
   unlock      remove the lock a killed run left behind (checks that it is dead)
   report      an HTML report of a run from its \`--json\` events (up and rollback write one themselves)
+  secret      store the stack's SSH key or password as a Pulumi secret (encrypted in its stack file)
 
 ${commonHelp}
 
@@ -79,6 +82,15 @@ before \`status\`. Runs no command on any host and changes nothing on them.`,
     report: `Usage: scm-upgrade report [--stack NAME] --from EVENTS.jsonl [--out FILE.html] [--only-center standby|primary]
 Writes the HTML report (per-node timeline, summary) of a run from the events \`up --json\` or
 \`rollback --json\` printed, with the stack's plan. Default output: .reports/run-<stack>-<time>.html.`,
+    secret: `Usage: scm-upgrade secret NAME [--stack NAME] [--from FILE | < FILE] [--unset]
+Stores one SSH credential of the stack as a Pulumi secret: encrypted in stacks/Pulumi.<stack>.yaml with
+the stack's passphrase (README, "Engine environment"), with this project's Pulumi CLI, home and backend.
+The value is read from FILE or standard input (on a terminal, a prompt that does not echo; a key needs a
+file), checked first (a key SSH cannot read, a public key, an empty or multi-line password: refused,
+exit 3, nothing stored), never put on a command line or printed, and read back once stored.
+  NAME        sshPrivateKey, sshPrivateKeyPassphrase or sshPassword
+  --unset     remove it from the stack
+Example: scm-upgrade secret sshPrivateKey --stack production --from ~/.ssh/scm_upgrade_ed25519`,
     unlock: `Usage: scm-upgrade unlock [--stack NAME] [--yes]
 After a run was killed (SIGKILL), shows who held the stack's lock and since when, asks for
 confirmation (or --yes), then removes it: file:// and postgres:// backends. A lock taken on this
@@ -103,10 +115,14 @@ interface Flags {
     backend?: string;
     /** `preview --no-live`: no live-state read. */
     noLive: boolean;
+    /** `secret NAME`: which one. */
+    secret?: SecretKey;
+    /** `secret --unset`. */
+    unset: boolean;
 }
 
 function parse(cmd: string, argv: string[]): Flags {
-    const { values } = parseArgs({
+    const { values, positionals } = parseArgs({
         args: argv,
         options: {
             stack: { type: "string", short: "s", default: "sandbox" },
@@ -122,16 +138,20 @@ function parse(cmd: string, argv: string[]): Flags {
             help: { type: "boolean", short: "h", default: false },
             backend: { type: "string" },
             "no-live": { type: "boolean", default: false },
+            unset: { type: "boolean", default: false },
         },
         strict: true,
-        allowPositionals: false,
+        allowPositionals: cmd === "secret",
     });
     if (values.format && cmd !== "plan") throw new UsageError(`--format is a flag of \`plan\` only.`);
     if (values.format && !PLAN_FORMATS.includes(values.format))
         throw new UsageError(`--format must be ${PLAN_FORMATS.slice(0, -1).join(", ")} or ${PLAN_FORMATS.at(-1)}, not ${values.format}.`);
     if (values.soak !== undefined && !["plan", "preview", "up"].includes(cmd))
         throw new UsageError(`--soak is a flag of \`plan\`, \`preview\` and \`up\` only.`);
-    if ((values.from || values.out) && cmd !== "report") throw new UsageError(`--from and --out are flags of \`report\` only.`);
+    if (values.out && cmd !== "report") throw new UsageError(`--out is a flag of \`report\` only.`);
+    if (values.from && cmd !== "report" && cmd !== "secret") throw new UsageError(`--from is a flag of \`report\` and \`secret\` only.`);
+    if (values.unset && cmd !== "secret") throw new UsageError(`--unset is a flag of \`secret\` only.`);
+    const secret = cmd === "secret" && !values.help ? secretName(positionals, values.unset as boolean, values.from as string | undefined) : undefined;
     if (values["no-live"] && cmd !== "preview") throw new UsageError(`--no-live is a flag of \`preview\` only: \`up\` always reads the hosts first.`);
     if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
         throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
@@ -150,7 +170,21 @@ function parse(cmd: string, argv: string[]): Flags {
         help: values.help as boolean,
         backend: values.backend as string | undefined,
         noLive: values["no-live"] as boolean,
+        secret,
+        unset: values.unset as boolean,
     };
+}
+
+/** `secret NAME`: exactly one name, a secret key of the config (with or without its namespace). */
+function secretName(positionals: string[], unset: boolean, from: string | undefined): SecretKey {
+    const names = SECRET_KEYS.join(", ");
+    if (positionals.length !== 1) throw new UsageError(`\`secret\` takes one NAME (${names}), not ${positionals.length}.`);
+    const name = positionals[0].replace(new RegExp(`^${CONFIG_NAMESPACE}:`), "");
+    if (!(SECRET_KEYS as readonly string[]).includes(name)) {
+        throw new UsageError(`\`${positionals[0]}\` is not a secret of the config: ${names}. Plain values go in the stack file (docs/architecture.md).`);
+    }
+    if (unset && from !== undefined) throw new UsageError("--unset removes the secret: it takes no --from.");
+    return name as SecretKey;
 }
 
 class UsageError extends Error {}
@@ -353,6 +387,11 @@ let currentStack = "sandbox";
 /** The text of `report --from FILE`; a file that cannot be read is a usage error (exit 2), said plainly. */
 function readEventsFile(file: string | undefined): string {
     if (!file) throw new UsageError("`report` needs --from EVENTS.jsonl (the output of `up --json` or `rollback --json`).");
+    return readFromFile(file, "Give it the events a run printed: `scm-upgrade up --json > events.jsonl`.");
+}
+
+/** The file of `--from`: one that cannot be read is a usage error (exit 2), naming why. */
+function readFromFile(file: string, fix: string): string {
     try {
         return fs.readFileSync(file, "utf8");
     } catch (e) {
@@ -365,8 +404,50 @@ function readEventsFile(file: string | undefined): string {
                   : code === "EACCES"
                     ? "permission denied"
                     : String((e as Error).message);
-        throw new UsageError(`--from ${file}: ${why}. Give it the events a run printed: \`scm-upgrade up --json > events.jsonl\`.`);
+        throw new UsageError(`--from ${file}: ${why}. ${fix}`);
     }
+}
+
+/**
+ * A secret's value: `--from FILE` (read already), else standard input; on a terminal a prompt that does
+ * not echo (a password), or the way to give a key (a key is a file, not something typed).
+ */
+async function readSecretValue(f: Flags, name: SecretKey, fromFile: string | undefined): Promise<string> {
+    if (fromFile !== undefined) return fromFile;
+    if (!process.stdin.isTTY) return fs.readFileSync(0, "utf8");
+    if (name === "sshPrivateKey") {
+        throw new UsageError(`Give the key file: \`scm-upgrade secret sshPrivateKey --stack ${f.stack} --from ~/.ssh/<key>\` (or \`< ~/.ssh/<key>\`).`);
+    }
+    return promptHidden(`${name} of stack ${f.stack} (not shown): `);
+}
+
+/** Reads one line from the terminal without echoing it (raw mode: each key is handled here). */
+function promptHidden(question: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const stdin = process.stdin;
+        let value = "";
+        const done = (e?: Error) => {
+            stdin.off("data", onData);
+            stdin.setRawMode(false);
+            stdin.pause();
+            process.stderr.write("\n");
+            if (e) reject(e);
+            else resolve(value);
+        };
+        const onData = (chunk: string) => {
+            for (const ch of chunk) {
+                if (ch === "\r" || ch === "\n" || ch === "\u0004") return done();
+                if (ch === "\u0003") return done(new DriverError("interrupted", "Interrupted: nothing was stored."));
+                if (ch === "\u007f" || ch === "\b") value = value.slice(0, -1);
+                else value += ch;
+            }
+        };
+        process.stderr.write(question);
+        stdin.setEncoding("utf8");
+        stdin.setRawMode(true);
+        stdin.on("data", onData);
+        stdin.resume();
+    });
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -383,6 +464,7 @@ async function main(argv: string[]): Promise<number> {
     // Usage errors first (exit 2), then a stack that has no config file (exit 3), before the engine
     // could create it.
     const eventsText = cmd === "report" ? readEventsFile(f.from) : "";
+    const secretFile = cmd === "secret" && f.from !== undefined ? readFromFile(f.from, "Give the key file, e.g. --from ~/.ssh/id_ed25519.") : undefined;
     requireStackFile(f.stack);
     const controller = new AbortController();
     let interrupted = false;
@@ -582,6 +664,27 @@ async function main(argv: string[]): Promise<number> {
                 if (!run.events.some((e) => e.type === "run-started" || e.type === "node")) throw new UsageError(`${f.from} holds no run events.`);
                 const { waves } = planForDrawing(f.stack);
                 writeReport(p, f, waves, run.events, run.results);
+                return EXIT.ok;
+            }
+            case "secret": {
+                const secrets = require("../engine/secrets") as typeof import("../engine/secrets");
+                const name = f.secret as SecretKey;
+                const file = stackFileName(f.stack);
+                if (f.unset) {
+                    const removed = await secrets.unsetStackSecret(opts, name);
+                    if (f.json) p.event({ type: "secret", stack: f.stack, name, result: removed ? "removed" : "absent", time: new Date().toISOString() });
+                    else
+                        p.result(removed ? `removed ${name} from stack ${f.stack} (${file})` : `stack ${f.stack} has no ${name} in ${file}: nothing to remove`);
+                    return EXIT.ok;
+                }
+                const { value, note } = secrets.checkSecretValue(f.stack, name, await readSecretValue(f, name, secretFile));
+                await secrets.setStackSecret(opts, name, value);
+                if (f.json) p.event({ type: "secret", stack: f.stack, name, result: "stored", time: new Date().toISOString() });
+                else
+                    p.result(
+                        `stored ${name} of stack ${f.stack} as a secret, encrypted in ${file}; check it with \`scm-upgrade preflight --stack ${f.stack}\``,
+                    );
+                if (note) p.info(note);
                 return EXIT.ok;
             }
             case "unlock": {

@@ -229,14 +229,8 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
     if (e instanceof automation().ConcurrentUpdateError || /currently locked|another update is currently in progress/i.test(text)) {
         return lockedError(stack, locksInEngineText(text));
     }
-    // The passphrase secrets provider refuses before anything runs: the stack (its stack file's salt, or its
-    // state) was made with another passphrase, e.g. by a teammate or from another Pulumi home.
-    if (/incorrect passphrase|passphrase must be set|failed to decrypt/i.test(text)) {
-        return new DriverError(
-            "invalid-config",
-            `The secrets of stack ${stack} cannot be read with this passphrase (the Pulumi CLI: ${cliReason(text)}): it was made with another one, by another operator or from another Pulumi home. Set PULUMI_CONFIG_PASSPHRASE_FILE (or PULUMI_CONFIG_PASSPHRASE) to the passphrase it was made with, then run again. Nothing was changed.`,
-        );
-    }
+    const passphrase = passphraseRefusal(stack, text);
+    if (passphrase) return passphrase;
     const failed = seen?.failed ?? [];
     const done = seen?.upgraded.length ?? 0;
     const nodes = failed.filter((r): r is Extract<ResourceRole, { role: "node" }> => r.role === "node");
@@ -295,10 +289,22 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
 }
 
 /**
+ * Exit 3 when the passphrase secrets provider refused, before anything ran: the stack (its stack file's salt,
+ * or its state) was made with another passphrase, e.g. by a teammate or from another Pulumi home.
+ */
+export function passphraseRefusal(stack: string, text: string): DriverError | undefined {
+    if (!/incorrect passphrase|passphrase must be set|failed to decrypt/i.test(text)) return undefined;
+    return new DriverError(
+        "invalid-config",
+        `The secrets of stack ${stack} cannot be read with this passphrase (the Pulumi CLI: ${cliReason(text)}): it was made with another one, by another operator or from another Pulumi home. Set PULUMI_CONFIG_PASSPHRASE_FILE (or PULUMI_CONFIG_PASSPHRASE) to the passphrase it was made with, then run again. Nothing was changed.`,
+    );
+}
+
+/**
  * Why a Pulumi CLI call failed, from its text: the CLI's own `error: ` line (the Automation API's error
  * begins with its exit code, which says nothing), else the text's first line.
  */
-function cliReason(text: string): string {
+export function cliReason(text: string): string {
     const t = withoutCommandText(text);
     const own = [...t.matchAll(/^error: (.+)$/gm)].map((m) => m[1].trim()).find((l) => !/^(update|preview|refresh|destroy) failed$/i.test(l));
     return own ?? t.split("\n").find((l) => l.trim()) ?? "see the engine's output";

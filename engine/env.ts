@@ -192,13 +192,20 @@ export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): vo
     );
 }
 
-/** One Pulumi CLI command in the project's folder with the engine's environment, outside the Automation API. */
-function runPulumi(o: EngineEnvOptions, args: string[]): Promise<{ ok: boolean; stdout: string }> {
-    return new Promise((resolve) =>
-        execFile(pulumiBinary(o), args, { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 }, (err, stdout) =>
-            resolve({ ok: !err, stdout: String(stdout) }),
-        ),
-    );
+/**
+ * One Pulumi CLI command in the project's folder with the engine's environment, outside the Automation API.
+ * `input` goes to its standard input (a secret's value: never an argument, which any user can see in `ps`).
+ */
+export function runPulumi(o: EngineEnvOptions, args: string[], input?: string): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+        const child = execFile(
+            pulumiBinary(o),
+            args,
+            { cwd: projectRoot, env: { ...process.env, ...engineEnv(o) }, maxBuffer: 64 << 20 },
+            (err, stdout, stderr) => resolve({ ok: !err, stdout: String(stdout), stderr: String(stderr) }),
+        );
+        child.stdin?.end(input ?? "");
+    });
 }
 
 const stackInits = new Map<string, { made: Promise<boolean>; taken: boolean }>();

@@ -271,7 +271,7 @@ function sshCredentials({ hosts, ssh, opts }: RuleInput, report: Report): void {
             report(
                 {
                     message: `no SSH credential for host${bare.length > 1 ? "s" : ""} ${names(bare)}`,
-                    fix: "set ssh.privateKeyFile (or the host's ssh.privateKeyFile), or store a key or a password as a secret: pulumi config set --secret scm-upgrade:sshPrivateKey < <key file> (or scm-upgrade:sshPassword)",
+                    fix: "set ssh.privateKeyFile (or the host's ssh.privateKeyFile), or store a key or a password as a secret: scm-upgrade secret sshPrivateKey --stack <stack> --from <key file> (or scm-upgrade secret sshPassword --stack <stack>)",
                 },
                 ["ssh"],
             );

@@ -187,7 +187,7 @@ function localFile(opts: ValidateOptions, kind: "file" | "readable", what: strin
                 fix:
                     kind === "file"
                         ? `check the path of ${what}, relative paths count from ${opts.baseDir ?? "the project folder"}`
-                        : `check the path and the permissions of ${what}, or store the key as a secret: pulumi config set --secret scm-upgrade:sshPrivateKey < <key file>`,
+                        : `check the path and the permissions of ${what}, or store the key as a secret: scm-upgrade secret sshPrivateKey --stack <stack> --from <key file>`,
             });
         return abs;
     });

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { pulumiHome, stacksDir } from "../../engine/env";
+import { engineEnv, projectRoot, pulumiBinary, pulumiHome, stacksDir } from "../../engine/env";
 import { runCli } from "../helpers/cli";
 import { seedHosts } from "../helpers/seed";
 
@@ -291,5 +291,147 @@ describe("scm-upgrade command line", () => {
         expect(unlocked.code).toBe(0);
         expect(unlocked.stdout).toContain("removed 1 stale lock(s)");
         expect(cli(["refresh", "--stack", "test-cli-lock"]).code).toBe(0);
+    });
+
+    // `scm-upgrade secret`: the way the README and the config's fixes give to store a credential. Through the
+    // real Pulumi CLI: the value is stored encrypted, reads back as given, and the config then has its credential.
+    describe("secret", () => {
+        const stack = "test-cli-secret";
+        const file = path.join(stacksDir, `Pulumi.${stack}.yaml`);
+        const key = path.join(tmp, "id_secret");
+        spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "scm-upgrade test", "-f", key]);
+        const withInput = (args: string[], input: string) => {
+            const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
+                cwd: projectRoot,
+                encoding: "utf8",
+                env: { ...process.env, PULUMI_BACKEND_URL: backend },
+                input,
+                timeout: 120000,
+            });
+            return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+        };
+        // What a run decrypts: the CLI with the tool's own Pulumi home, backend and passphrase.
+        const decrypted = (name: string) =>
+            spawnSync(pulumiBinary(), ["config", "get", "--stack", stack, `scm-upgrade:${name}`], {
+                cwd: projectRoot,
+                encoding: "utf8",
+                env: { ...process.env, ...engineEnv({ backendUrl: backend }) },
+            });
+
+        beforeAll(() => {
+            writeStack(stack, { ...seed, ssh: { user: "scmadmin", dialErrorLimit: 1, perDialTimeoutSeconds: 2 } });
+            fs.writeFileSync(file, `# our cluster: kept by every change\n${fs.readFileSync(file, "utf8")}`);
+        });
+
+        test("a key file is stored encrypted and reads back whole; the config then has its credential", () => {
+            expect(cli(["plan", "--stack", stack]).stderr).toContain("no SSH credential for hosts A, B, C, D");
+            const r = cli(["secret", "sshPrivateKey", "--stack", stack, "--from", key]);
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            expect(r.stdout).toBe(
+                `stored sshPrivateKey of stack ${stack} as a secret, encrypted in stacks/Pulumi.${stack}.yaml; check it with \`scm-upgrade preflight --stack ${stack}\`\n`,
+            );
+            const text = fs.readFileSync(file, "utf8");
+            expect(text).toMatch(/scm-upgrade:sshPrivateKey:\n\s+secure: v1:/);
+            expect(text).toContain("# our cluster: kept by every change");
+            const body = fs.readFileSync(key, "utf8");
+            for (const line of body.split("\n").filter((l) => l.length > 20)) expect(text).not.toContain(line);
+            expect(decrypted("sshPrivateKey").stdout.trimEnd()).toBe(body.trimEnd());
+            const plan = cli(["plan", "--stack", stack]);
+            expect(plan.code).toBe(0);
+            expect(plan.stderr).not.toContain("no SSH credential");
+        });
+
+        test("what SSH could not use is refused (exit 3) and nothing is stored", () => {
+            const before = fs.readFileSync(file, "utf8");
+            const pub = cli(["secret", "sshPrivateKey", "--stack", stack, "--from", `${key}.pub`]);
+            expect(pub.code).toBe(3);
+            expect(pub.stderr).toContain("sshPrivateKey was not stored: this is a public key. Give the private key file: the same path without .pub.");
+            const notAKey = path.join(tmp, "notes.txt");
+            fs.writeFileSync(notAKey, "hosts A-D, root site on A\n");
+            const garbage = cli(["secret", "sshPrivateKey", "--stack", stack, "--from", notAKey]);
+            expect(garbage.code).toBe(3);
+            expect(garbage.stderr).toContain("sshPrivateKey was not stored: it is not a private key SSH can read (");
+            const twoLines = withInput(["secret", "sshPassword", "--stack", stack], "s3cret\nand more\n");
+            expect(twoLines.code).toBe(3);
+            expect(twoLines.stderr).toContain("sshPassword was not stored: the value has 2 lines, and a password is one.");
+            const empty = withInput(["secret", "sshPassword", "--stack", stack], "\n");
+            expect(empty.code).toBe(3);
+            expect(empty.stderr).toContain("sshPassword was not stored: the value is empty.");
+            expect(fs.readFileSync(file, "utf8")).toBe(before);
+        });
+
+        test("usage errors exit 2: no name, an unknown one, --unset with --from, an unreadable file", () => {
+            expect(cli(["secret", "--stack", stack]).stderr).toContain("`secret` takes one NAME (sshPrivateKey, sshPassword, sshPrivateKeyPassphrase), not 0.");
+            const unknown = cli(["secret", "targetVersion", "--stack", stack]);
+            expect(unknown.code).toBe(2);
+            expect(unknown.stderr).toContain("`targetVersion` is not a secret of the config: sshPrivateKey, sshPassword, sshPrivateKeyPassphrase.");
+            expect(cli(["secret", "sshPassword", "--unset", "--from", key, "--stack", stack]).code).toBe(2);
+            const missing = cli(["secret", "sshPrivateKey", "--stack", stack, "--from", path.join(tmp, "no-such-key")]);
+            expect(missing.code).toBe(2);
+            expect(missing.stderr).toContain("no such file");
+            expect(cli(["plan", "--unset"]).stderr).toContain("--unset is a flag of `secret` only.");
+            const noStack = cli(["secret", "sshPassword", "--stack", "test-cli-secret-none", "--from", key]);
+            expect(noStack.code).toBe(3);
+            expect(noStack.stderr).toContain('There is no stack "test-cli-secret-none"');
+        });
+
+        test("a password from a pipe keeps its spaces, loses the line end; --unset removes it, twice is quiet", () => {
+            const r = withInput(["secret", "scm-upgrade:sshPassword", "--stack", stack, "--json"], " pass word \n");
+            expect(r.code).toBe(0);
+            expect(JSON.parse(r.stdout)).toMatchObject({ type: "secret", stack, name: "sshPassword", result: "stored" });
+            expect(r.stdout + r.stderr).not.toContain("pass word");
+            expect(decrypted("sshPassword").stdout).toBe(" pass word \n");
+            const rm = cli(["secret", "sshPassword", "--unset", "--stack", stack]);
+            expect(rm.code).toBe(0);
+            expect(rm.stdout).toBe(`removed sshPassword from stack ${stack} (stacks/Pulumi.${stack}.yaml)\n`);
+            expect(fs.readFileSync(file, "utf8")).not.toContain("sshPassword");
+            const again = cli(["secret", "sshPassword", "--unset", "--stack", stack]);
+            expect(again.code).toBe(0);
+            expect(again.stdout).toContain(`stack ${stack} has no sshPassword`);
+        });
+
+        // On a terminal (a pseudo-terminal from python3's pty): typed without echo; a key must be a file.
+        test("on a terminal a password is prompted for and not echoed; a key is asked for as a file", () => {
+            const typed = (name: string, keys: string) => {
+                const script = [
+                    "import json, os, pty, sys, time",
+                    "pid, fd = pty.fork()",
+                    "if pid == 0:",
+                    "    os.execv(sys.argv[1], sys.argv[1:])",
+                    "out = b''",
+                    "sent = False",
+                    "while True:",
+                    "    try: chunk = os.read(fd, 4096)",
+                    "    except OSError: break",
+                    "    if not chunk: break",
+                    "    out += chunk",
+                    "    if not sent and b'(not shown): ' in out:",
+                    "        time.sleep(0.2); os.write(fd, sys.stdin.buffer.read()); sent = True",
+                    "_, status = os.waitpid(pid, 0)",
+                    "print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'out': out.decode()}))",
+                ].join("\n");
+                const r = spawnSync(
+                    "python3",
+                    ["-c", script, process.execPath, path.join(projectRoot, "bin", "scm-upgrade.js"), "secret", name, "--stack", stack],
+                    {
+                        cwd: projectRoot,
+                        encoding: "utf8",
+                        env: { ...process.env, PULUMI_BACKEND_URL: backend },
+                        input: keys,
+                        timeout: 120000,
+                    },
+                );
+                return JSON.parse(r.stdout) as { code: number; out: string };
+            };
+            const r = typed("sshPrivateKeyPassphrase", "correct horsf\x7fe\r");
+            expect(r.out).toContain(`sshPrivateKeyPassphrase of stack ${stack} (not shown): `);
+            expect(r.out).not.toContain("horse");
+            expect(r.code).toBe(0);
+            expect(decrypted("sshPrivateKeyPassphrase").stdout).toBe("correct horse\n");
+            const k = typed("sshPrivateKey", "");
+            expect(k.code).toBe(2);
+            expect(k.out).toContain(`Give the key file: \`scm-upgrade secret sshPrivateKey --stack ${stack} --from ~/.ssh/<key>\``);
+        });
     });
 });

@@ -503,7 +503,7 @@ describe("SSH credentials, when the caller says which secrets are set", () => {
             {
                 path: "ssh",
                 message: "no SSH credential for hosts A, B, C, D",
-                fix: "set ssh.privateKeyFile (or the host's ssh.privateKeyFile), or store a key or a password as a secret: pulumi config set --secret scm-upgrade:sshPrivateKey < <key file> (or scm-upgrade:sshPassword)",
+                fix: "set ssh.privateKeyFile (or the host's ssh.privateKeyFile), or store a key or a password as a secret: scm-upgrade secret sshPrivateKey --stack <stack> --from <key file> (or scm-upgrade secret sshPassword --stack <stack>)",
             },
         ]);
     });
