@@ -64,6 +64,33 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
         expect(readAudit(sb.dir).length).toBe(count);
     });
 
+    // The README's way to give a cluster its key: the secret `scm-upgrade secret` stores is the key a run uses.
+    test("a key stored with `scm-upgrade secret` is the one the preflight logs in with; without it the config is refused (exit 3)", async () => {
+        const keyed = `${stack}-secret`;
+        // No key file in the config: the secret is its only credential.
+        const ssh = { user: sb.state().user, port: sb.state().hosts[0].sshPort };
+        await writeSandboxStackConfig(sb.state(), { stackName: keyed, extra: { "scm-upgrade:ssh": ssh } });
+        const cli = (args: string[]) =>
+            spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", keyed], { encoding: "utf8" });
+        try {
+            const count = readAudit(sb.dir).length;
+            expect(cli(["secret", "sshPrivateKey", "--unset"]).status).toBe(0);
+            const none = cli(["preflight"]);
+            expect(none.status).toBe(3);
+            expect(none.stderr).toContain("no SSH credential for hosts A, B, C, D");
+            const stored = cli(["secret", "sshPrivateKey", "--from", sb.state().clientKeyPath]);
+            expect(stored.stderr).toBe("");
+            expect(stored.status).toBe(0);
+            const pre = cli(["preflight"]);
+            expect(pre.stderr).not.toContain("error");
+            expect(pre.status).toBe(0);
+            for (const h of sb.state().hosts) expect(pre.stdout).toMatch(new RegExp(`^${h.name}: ok$`, "m"));
+            expect(readAudit(sb.dir).length).toBe(count);
+        } finally {
+            fs.rmSync(path.join(stacksDir, `Pulumi.${keyed}.yaml`), { force: true });
+        }
+    });
+
     test("`scm-upgrade preflight` with become su to an install user the hosts lack: exit 4, each host's su error said, nothing run", async () => {
         const su = `${stack}-su`;
         await writeSandboxStackConfig(sb.state(), { stackName: su, extra: { "scm-upgrade:become": "su", "scm-upgrade:installUser": "nosuch" } });
