@@ -2,6 +2,7 @@
 // calls process.exit: failures are DriverErrors with a `kind` (see cli/exitCodes.ts for the CLI's codes).
 export { preview, up, destroy, refresh, status, preflight, plan, unlock, openStack, loadStackConfig, requireProvider } from "./engine/driver";
 export type { RunOptions } from "./engine/driver";
+export { checkSecretValue, setStackSecret, unsetStackSecret } from "./engine/secrets";
 export { DriverError } from "./engine/errors";
 export type { FailureKind } from "./engine/errors";
 export type { ProgressEvent } from "./engine/events";
