@@ -8,7 +8,20 @@ test("the library API exports the driver, the plan and the components", () => {
     });
     const lib = require("../../" + require("../../package.json").main);
     spy.mockRestore();
-    for (const name of ["preview", "up", "destroy", "refresh", "status", "preflight", "plan", "planWaves", "validateConfig", "checkSecretValue", "setStackSecret", "unsetStackSecret"]) {
+    for (const name of [
+        "preview",
+        "up",
+        "destroy",
+        "refresh",
+        "status",
+        "preflight",
+        "plan",
+        "planWaves",
+        "validateConfig",
+        "checkSecretValue",
+        "setStackSecret",
+        "unsetStackSecret",
+    ]) {
         expect({ name, type: typeof lib[name] }).toEqual({ name, type: "function" });
     }
     for (const name of ["RollingUpgrade", "ServiceUpgrade", "StagedPackage", "Preflight", "RollingRollback", "ServiceRollback"]) {
