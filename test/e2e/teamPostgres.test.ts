@@ -1,6 +1,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { stacksDir } from "../../engine/env";
 import { readLocks, readPendingOperations, stackPresence } from "../../engine/locks";
 import { readAudit } from "../../sandbox/audit";
@@ -23,6 +24,7 @@ import {
     writeTeamStack,
 } from "../helpers/team";
 import { useSandbox } from "../sandbox/fixture";
+import { sandboxStackConfig } from "../../sandbox/stackConfig";
 
 /**
  * A team on one stack with its state in PostgreSQL (a throwaway cluster of the Debian package's
@@ -173,4 +175,25 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
             for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service} 3.2.0 UP`);
         expect(pendingOps(bob.exportState(stack))).toEqual([]);
     }, 900000);
+
+    // One operator stores the key with `scm-upgrade secret` on a stack the database does not hold yet (made
+    // then); the other, with the shared passphrase, logs in with it.
+    test("a key stored by one operator with `scm-upgrade secret` is the one the other's preflight uses; unset, the config is refused", async () => {
+        const stack = "test-team-pg-secret";
+        stacks.push(stack);
+        const ssh = { user: sb.state().user, port: sb.state().hosts[0].sshPort };
+        fs.writeFileSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), yaml.dump({ config: { ...sandboxStackConfig(sb.state()), "scm-upgrade:ssh": ssh } }));
+        expect(await stackPresence(pg.url, stack)).toBe("absent");
+        const stored = await alice.run(["secret", "sshPrivateKey", "--stack", stack, "--from", sb.state().clientKeyPath]);
+        expect(stored.stderr).toBe("");
+        expect(stored.code).toBe(0);
+        expect(await stackPresence(pg.url, stack)).toBe("present");
+        const pre = await bob.run(["preflight", "--stack", stack]);
+        expect(pre.code).toBe(0);
+        for (const h of sb.state().hosts) expect(pre.stdout).toMatch(new RegExp(`^${h.name}: ok$`, "m"));
+        expect((await alice.run(["secret", "sshPrivateKey", "--unset", "--stack", stack])).code).toBe(0);
+        const none = await bob.run(["preflight", "--stack", stack]);
+        expect(none.code).toBe(3);
+        expect(none.stderr).toContain("no SSH credential for hosts A, B, C, D");
+    }, 300000);
 });
