@@ -464,7 +464,7 @@ async function main(argv: string[]): Promise<number> {
     // Usage errors first (exit 2), then a stack that has no config file (exit 3), before the engine
     // could create it.
     const eventsText = cmd === "report" ? readEventsFile(f.from) : "";
-    const secretFile = cmd === "secret" && f.from !== undefined ? readFromFile(f.from, "Give the key file, e.g. --from ~/.ssh/id_ed25519.") : undefined;
+    const secretFile = cmd === "secret" && f.from !== undefined ? readFromFile(f.from, "Give the file that holds the value (a key: e.g. --from ~/.ssh/id_ed25519).") : undefined;
     requireStackFile(f.stack);
     const controller = new AbortController();
     let interrupted = false;
