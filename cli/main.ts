@@ -384,6 +384,15 @@ const SSH_DIAL_ERROR = /\bdial tcp\b|failed attempts: |ssh: handshake failed|\bn
 /** The stack of this command line once parsed, for the error messages written at the end. */
 let currentStack = "sandbox";
 
+/** A run's start and end as the tables show times (UTC, to the second), and how long it took. */
+function runSpan(start: Date | string, end?: Date | string): string {
+    const utc = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, "Z");
+    const from = new Date(start);
+    if (end === undefined) return `${utc(from)} -> not ended`;
+    const to = new Date(end);
+    return `${utc(from)} -> ${utc(to)} (${Math.round((to.getTime() - from.getTime()) / 1000)} s)`;
+}
+
 /** The text of `report --from FILE`; a file that cannot be read is a usage error (exit 2), said plainly. */
 function readEventsFile(file: string | undefined): string {
     if (!file) throw new UsageError("`report` needs --from EVENTS.jsonl (the output of `up --json` or `rollback --json`).");
@@ -464,7 +473,10 @@ async function main(argv: string[]): Promise<number> {
     // Usage errors first (exit 2), then a stack that has no config file (exit 3), before the engine
     // could create it.
     const eventsText = cmd === "report" ? readEventsFile(f.from) : "";
-    const secretFile = cmd === "secret" && f.from !== undefined ? readFromFile(f.from, "Give the file that holds the value (a key: e.g. --from ~/.ssh/id_ed25519).") : undefined;
+    const secretFile =
+        cmd === "secret" && f.from !== undefined
+            ? readFromFile(f.from, "Give the file that holds the value (a key: e.g. --from ~/.ssh/id_ed25519).")
+            : undefined;
     requireStackFile(f.stack);
     const controller = new AbortController();
     let interrupted = false;
@@ -648,7 +660,7 @@ async function main(argv: string[]): Promise<number> {
                 if (f.json)
                     p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null, live: s.live ?? null, liveError: s.liveError ?? null });
                 else {
-                    if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${s.lastRun.startTime} -> ${s.lastRun.endTime}`);
+                    if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${runSpan(s.lastRun.startTime, s.lastRun.endTime)}`);
                     if (!Object.keys(nodes).length) p.result("no run recorded yet");
                     p.result(statusTable(s.nodes, nodes, s.live));
                     if (s.liveError) p.info(`live state not read: ${s.liveError}`);
