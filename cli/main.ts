@@ -660,7 +660,10 @@ async function main(argv: string[]): Promise<number> {
                 if (f.json)
                     p.event({ type: "status", stack: f.stack, nodes, lastRun: s.lastRun ?? null, live: s.live ?? null, liveError: s.liveError ?? null });
                 else {
-                    if (s.lastRun) p.result(`last run: ${s.lastRun.kind} ${s.lastRun.result}, ${runSpan(s.lastRun.startTime, s.lastRun.endTime)}`);
+                    if (s.lastRun) {
+                        const what = driver().commandOfRun(s.lastRun.message) ?? s.lastRun.kind;
+                        p.result(`last run: ${what} ${s.lastRun.result}, ${runSpan(s.lastRun.startTime, s.lastRun.endTime)}`);
+                    }
                     if (!Object.keys(nodes).length) p.result("no run recorded yet");
                     p.result(statusTable(s.nodes, nodes, s.live));
                     if (s.liveError) p.info(`live state not read: ${s.liveError}`);

@@ -573,6 +573,17 @@ function heardLate(signal: AbortSignal | undefined): AbortSignal | undefined {
     });
 }
 
+/**
+ * What the stack's history records of a run: the command that ran it (`pulumi stack history`, `status`).
+ * Without it the CLI records the subject of this project's last git commit, which says nothing of the run.
+ */
+export const historyMessage = (o: RunOptions, command: "up" | "rollback" | "refresh") =>
+    `scm-upgrade ${command}${o.centers?.length === 1 ? ` --only-center ${o.centers[0]}` : ""}`;
+
+/** The command a history entry names (`historyMessage`); undefined for a run by other means, or by an older scm-upgrade. */
+export const commandOfRun = (message: string | undefined) =>
+    /^scm-upgrade (up|rollback|refresh)( --only-center \w+)?$/.test(message ?? "") ? message : undefined;
+
 /** The engine's preview: what would run where; runs nothing on hosts. */
 export async function preview(o: RunOptions) {
     return run(o, "preview", async (stack, _c, onEvent) => {
@@ -588,7 +599,14 @@ export async function up(o: RunOptions) {
         o.mode === "rollback" ? "rollback" : "up",
         async (stack, _c, onEvent, exported) => {
             const r = await upAnsweredHere(stack, exported, (watch) =>
-                stack.up({ onEvent: watch(onEvent), onOutput: o.onOutput, signal: heardLate(o.signal), color: "never", parallel: 64 }),
+                stack.up({
+                    onEvent: watch(onEvent),
+                    onOutput: o.onOutput,
+                    signal: heardLate(o.signal),
+                    color: "never",
+                    parallel: 64,
+                    message: historyMessage(o, o.mode === "rollback" ? "rollback" : "up"),
+                }),
             );
             return { engineRan: true, summary: r.summary, outputs: r.outputs };
         },
@@ -613,7 +631,9 @@ export async function refresh(o: RunOptions) {
     return run(
         o,
         "refresh",
-        async (stack, _c, onEvent) => (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never" })).summary,
+        async (stack, _c, onEvent) =>
+            (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never", message: historyMessage(o, "refresh") }))
+                .summary,
     );
 }
 

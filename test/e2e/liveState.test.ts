@@ -116,7 +116,7 @@ describeWithProvider("live state before every preview and up", () => {
         // status: what the state recorded beside what the host says now.
         const st = cli(["status"]);
         expect(st.code).toBe(0);
-        expect(st.stdout).toMatch(/^last run: update succeeded, \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ -> \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ s\)$/m);
+        expect(st.stdout).toMatch(/^last run: scm-upgrade up succeeded, \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ -> \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(\d+ s\)$/m);
         const row = st.stdout.split("\n").find((l) => /\bC\s+cloud\s/.test(l));
         expect(row).toMatch(/upgraded 3\.1\.2 -> 3\.2\.0\s+\S+\s+3\.1\.2\s+installed 3\.1\.2/);
         const t0 = new Date().toISOString();

@@ -1,5 +1,5 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { classify, observe, RunObservations } from "../../engine/driver";
+import { classify, commandOfRun, historyMessage, observe, RunObservations } from "../../engine/driver";
 import { buildNameIndex, childName, componentName, ROOT_NAME } from "../../lib/names";
 
 // The driver's verdict on a failed run comes from the engine's structured events: which resource
@@ -147,4 +147,15 @@ describe("a failed Pulumi CLI call", () => {
             "The secrets of stack s cannot be read with this passphrase (the Pulumi CLI: could not create secrets manager for new stack: incorrect passphrase): it was made with another one, by another operator or from another Pulumi home. Set PULUMI_CONFIG_PASSPHRASE_FILE (or PULUMI_CONFIG_PASSPHRASE) to the passphrase it was made with, then run again. Nothing was changed.",
         );
     });
+});
+
+// The stack's history names the command that ran (not the project's last git commit, the CLI's default).
+test("a run's history message is its command, and only such a message is read back as one", () => {
+    expect(historyMessage({ stack: "s" }, "up")).toBe("scm-upgrade up");
+    expect(historyMessage({ stack: "s", centers: ["standby"] }, "up")).toBe("scm-upgrade up --only-center standby");
+    expect(historyMessage({ stack: "s", mode: "rollback" }, "rollback")).toBe("scm-upgrade rollback");
+    for (const m of ["scm-upgrade up", "scm-upgrade up --only-center primary", "scm-upgrade rollback", "scm-upgrade refresh"]) expect(commandOfRun(m)).toBe(m);
+    for (const m of [undefined, "", "scm-upgrade secret NAME: stores the stack's SSH key", "Fix the health gate", "scm-upgrade up; rm -rf /"]) {
+        expect(commandOfRun(m)).toBeUndefined();
+    }
 });
