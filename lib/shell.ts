@@ -311,6 +311,8 @@ export function renderPreflight(a: PreflightArgs): string {
         // keys, unique and ascending, with no ls, sed, sort or uniq to fork
         `declare -a portset=(); for d in "$root"/*/conf/*/[0-9]*; do p=\${d##*/}; case "$p" in *[!0-9]*) ;; *) [ -e "$d" ] && portset[10#$p]=1;; esac; done`,
         `ports=""; [ "\${#portset[@]}" -eq 0 ] || ports="\${!portset[*]}"`,
+        // KiB the services still to upgrade will take in the staging folder's filesystem (below)
+        'need=0; upg=""',
     ];
     for (const s of a.services) {
         lines.push(
@@ -325,6 +327,10 @@ export function renderPreflight(a: PreflightArgs): string {
             `else check "version:$svc" fail "installed $v, expected $src or $tgt"; fi`,
             `marker=${shQuote(`${packageDir(a.stagingDir)}/service_tmp/${s.folder}/backup/.backup_completed`)}`,
             `if [ -f "$marker" ] && [ "$v" = "$src" ]; then check "backup:$svc" warn "stale backup marker $marker: the 3.2.0 scmupgrade.py keeps that old backup, a newer one refuses to run over it (the node script then backs up elsewhere)"; fi`,
+            // What scmupgrade.py writes under the package folder for a service (reference section 3): the service's
+            // new release unpacked, a backup of the scripts, bin/ and jars it replaces, and the replaced files moved
+            // there: about 3 x their size (2 x when a backup is there already). du's KiB summed by bash.
+            `if [ "$v" = "$src" ]; then kb=0; while read -r k _; do [[ $k =~ ^[0-9]+$ ]] && kb=$((kb + k)); done < <(du -sk -- "$install"/*.py "$install/bin" "$install/$jardir" 2>/dev/null); x=3; [ -f "$marker" ] && x=2; need=$((need + x * kb)); upg="$upg, $svc"; fi`,
         );
         if (s.service === "cloud") {
             lines.push(
@@ -339,6 +345,15 @@ export function renderPreflight(a: PreflightArgs): string {
         }
     }
     lines.push(
+        // A filesystem that fills up in the middle of scmupgrade.py leaves a half-replaced install: refused here,
+        // before any node is touched, instead of found at that node.
+        `if [ -n "$upg" ]; then`,
+        `  needmb=$(( (need + 1023) / 1024 + minfree ))`,
+        `  free=; { read -r _; read -r _ _ _ free _; } < <(df -Pm -- "$at" 2>/dev/null)`,
+        `  if ! [[ $free =~ ^[0-9]+$ ]]; then :`,
+        `  elif [ "$free" -lt "$needmb" ]; then check staging-space fail "$at has $free MiB free; upgrading \${upg#, } here needs about $needmb MiB in $pkg (per service, scmupgrade.py unpacks its new release there, backs up the scripts, bin/ and jars it replaces and moves them there: about 3 x their size, plus $minfree MiB): free space there, or set stagingDir to a filesystem with room"`,
+        `  else check staging-space ok "$at $free MiB free, about $needmb MiB needed to upgrade \${upg#, }"; fi`,
+        "fi",
         `for p in $ports; do`,
         `  m=$((p+1))`,
         `  if [ -n "\${portset[m]:-}" ]; then`,

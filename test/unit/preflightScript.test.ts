@@ -83,6 +83,58 @@ describe("preflight script", () => {
         ]);
     });
 
+    // df answers from a stand-in on PATH (FREE MiB available), so the space is what the test says; du is the real one.
+    test("staging space: the services still to upgrade need ~3 x their scripts, bin/ and jars in the staging filesystem; less is refused before any node", () => {
+        const { root, staging } = fakeInstall([]);
+        const bin = fs.mkdtempSync(path.join(os.tmpdir(), "scm-pf-df-"));
+        fs.writeFileSync(
+            path.join(bin, "df"),
+            '#!/bin/sh\necho "Filesystem 1048576-blocks Used Available Capacity Mounted on"\necho "/dev/x 100000 1 $FREE 1% /"\n',
+            {
+                mode: 0o755,
+            },
+        );
+        const jar = (name: "config-server" | "content-server") => {
+            const s = serviceFilesOf(name);
+            return { dir: path.join(root, s.folder, s.jarDir), file: path.join(root, s.folder, s.jarDir, `${s.jarPrefixes[0]}3.1.2.jar`) };
+        };
+        fs.writeFileSync(jar("config-server").file, Buffer.alloc(8 << 20, 1));
+        fs.writeFileSync(jar("content-server").file, Buffer.alloc(4 << 20, 1));
+        const kib = (dir: string) => Number(spawnSync("du", ["-sk", dir], { encoding: "utf8" }).stdout.split(/\s/)[0]);
+        const mib = (k: number) => Math.ceil(k / 1024) + 1; // + minFreeMb 1
+        const run = (free: number) => {
+            const text = renderPreflight(preflightArgs(root, staging, 1, "login"));
+            const r = spawnSync("bash", ["-c", text], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FREE: String(free) } });
+            return { status: r.status, space: named(parseMarkers(r.stdout).checks, "staging-space") };
+        };
+        const both = mib(3 * kib(jar("config-server").dir) + 3 * kib(jar("content-server").dir));
+        expect(both).toBeGreaterThanOrEqual(37);
+        expect(run(both)).toEqual({
+            status: 0,
+            space: [`staging-space ok ${staging} ${both} MiB free, about ${both} MiB needed to upgrade config-server, content-server`],
+        });
+        expect(run(both - 1)).toEqual({
+            status: 1,
+            space: [
+                `staging-space fail ${staging} has ${both - 1} MiB free; upgrading config-server, content-server here needs about ${both} MiB in ${staging}/sequoiacm (per service, scmupgrade.py unpacks its new release there, backs up the scripts, bin/ and jars it replaces and moves them there: about 3 x their size, plus 1 MiB): free space there, or set stagingDir to a filesystem with room`,
+            ],
+        });
+        // content-server already at the target: only config-server's share; its backup there already: 2 x.
+        fs.renameSync(jar("content-server").file, jar("content-server").file.replace("3.1.2", "3.2.0"));
+        const one = mib(3 * kib(jar("config-server").dir));
+        expect(run(one).space).toEqual([`staging-space ok ${staging} ${one} MiB free, about ${one} MiB needed to upgrade config-server`]);
+        const marker = path.join(staging, "sequoiacm", "service_tmp", serviceFilesOf("config-server").folder, "backup", ".backup_completed");
+        fs.mkdirSync(path.dirname(marker), { recursive: true });
+        fs.writeFileSync(marker, "");
+        const backedUp = mib(2 * kib(jar("config-server").dir));
+        expect(run(backedUp).space).toEqual([`staging-space ok ${staging} ${backedUp} MiB free, about ${backedUp} MiB needed to upgrade config-server`]);
+        expect(run(backedUp - 1).status).toBe(1);
+        // Nothing left to upgrade: no such check.
+        fs.renameSync(jar("config-server").file, jar("config-server").file.replace("3.1.2", "3.2.0"));
+        expect(run(1)).toEqual({ status: 0, space: [] });
+        fs.rmSync(bin, { recursive: true, force: true });
+    });
+
     test("staging folder: a missing one is made at staging, so its nearest folder is checked; login needs it writable, sudo and su make it as root", () => {
         const { root, staging } = fakeInstall([]);
         const user = os.userInfo().username;
