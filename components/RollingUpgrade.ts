@@ -26,6 +26,8 @@ export interface RollingUpgradeArgs {
     packageSha256?: string;
     /** sha256 of `config.upgradeScript`, when set. */
     upgradeScriptSha256?: string;
+    /** KiB of `config.package.localPath`, when uploaded: the preflight asks for room to stage it. */
+    packageKiB?: number;
     /** SSH connection per host name (secrets already wrapped as Pulumi secrets). */
     connections: Record<string, pulumi.Input<types.input.remote.ConnectionArgs>>;
     /** Free space needed in the staging and install folders, MiB. Default 200. */
@@ -102,7 +104,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                 const preflight = new Preflight(
                     componentName.preflight(name, h.name),
                     {
-                        ...preflightArgsFor(c, h.name, args.minFreeMb),
+                        ...preflightArgsFor(c, h.name, args.minFreeMb, args.packageKiB),
                         connection: args.connections[h.name],
                         triggers: anyPending ? [...triggers, ...runToken] : triggers,
                         settled: !!live && !anyPending,

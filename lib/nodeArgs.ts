@@ -19,7 +19,7 @@ export function servicesInOrder(config: UpgradeConfig, host: HostConfig): Servic
     return config.serviceOrder.filter((s) => host.services.includes(s));
 }
 
-export function preflightArgsFor(config: UpgradeConfig, hostName: string, minFreeMb = 200): PreflightArgs {
+export function preflightArgsFor(config: UpgradeConfig, hostName: string, minFreeMb = 200, packageKiB?: number): PreflightArgs {
     const h = hostOf(config, hostName);
     const e = effectiveHost(config, h);
     return {
@@ -35,6 +35,7 @@ export function preflightArgsFor(config: UpgradeConfig, hostName: string, minFre
         minFreeMb,
         uploads: "localPath" in config.package || !!config.upgradeScript,
         ...("remotePath" in config.package ? { packageOnHost: config.package.remotePath } : {}),
+        ...(packageKiB !== undefined && "localPath" in config.package ? { packageKiB } : {}),
     };
 }
 

@@ -232,6 +232,8 @@ export interface PreflightArgs {
     uploads?: boolean;
     /** The release tarball already on the host (`package.remotePath`), which staging unpacks. */
     packageOnHost?: string;
+    /** KiB of the release tarball uploaded from this machine (`package.localPath`). */
+    packageKiB?: number;
 }
 
 /** A whole number for the shell text (a non-number would be shell syntax: refuse it here). */
@@ -348,10 +350,18 @@ export function renderPreflight(a: PreflightArgs): string {
         // A filesystem that fills up in the middle of scmupgrade.py leaves a half-replaced install: refused here,
         // before any node is touched, instead of found at that node.
         `if [ -n "$upg" ]; then`,
+        // Not staged yet: the release comes first, uploaded and unpacked (about its size again), or unpacked from the host.
+        `  rel=""; if [ ! -d "$pkg" ]; then`,
+        ...(a.packageKiB !== undefined
+            ? [`    need=$((need + 2 * ${wholeNumber(a.packageKiB, "packageKiB")})); rel="the release uploaded and unpacked, then "`]
+            : a.packageOnHost
+              ? [`    kb=; read -r kb _ < <(du -k -- "$tarball" 2>/dev/null); [[ $kb =~ ^[0-9]+$ ]] && need=$((need + kb)); rel="the release unpacked, then "`]
+              : ["    :"]),
+        "  fi",
         `  needmb=$(( (need + 1023) / 1024 + minfree ))`,
         `  free=; { read -r _; read -r _ _ _ free _; } < <(df -Pm -- "$at" 2>/dev/null)`,
         `  if ! [[ $free =~ ^[0-9]+$ ]]; then :`,
-        `  elif [ "$free" -lt "$needmb" ]; then check staging-space fail "$at has $free MiB free; upgrading \${upg#, } here needs about $needmb MiB in $pkg (per service, scmupgrade.py unpacks its new release there, backs up the scripts, bin/ and jars it replaces and moves them there: about 3 x their size, plus $minfree MiB): free space there, or set stagingDir to a filesystem with room"`,
+        `  elif [ "$free" -lt "$needmb" ]; then check staging-space fail "$at has $free MiB free; upgrading \${upg#, } here needs about $needmb MiB in $staging (\${rel}per service, scmupgrade.py unpacks its new release there, backs up the scripts, bin/ and jars it replaces and moves them there: about 3 x their size, plus $minfree MiB): free space there, or set stagingDir to a filesystem with room"`,
         `  else check staging-space ok "$at $free MiB free, about $needmb MiB needed to upgrade \${upg#, }"; fi`,
         "fi",
         `for p in $ports; do`,

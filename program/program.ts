@@ -19,6 +19,9 @@ export function sha256File(path: string): string {
     return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");
 }
 
+/** KiB of the release tarball uploaded from this machine (the preflight's room for staging it), else undefined. */
+const packageKiBOf = (config: UpgradeConfig) => ("localPath" in config.package ? Math.ceil(fs.statSync(config.package.localPath).size / 1024) : undefined);
+
 export interface ProgramOptions {
     /** Upgrade only these centers' nodes (stop point). Default: both. */
     centers?: Center[];
@@ -86,7 +89,7 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
         // Checks only, run afresh each time (a throwaway stack of the driver holds them).
         const checks = config.hosts.map((h) => {
             const pf = new Preflight(`scm-${h.name}-preflight`, {
-                ...preflightArgsFor(config, h.name),
+                ...preflightArgsFor(config, h.name, undefined, packageKiBOf(config)),
                 connection: connections[h.name],
                 triggers: [String(Date.now())],
             });
@@ -120,6 +123,7 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
         plan: waves,
         packageSha256: "localPath" in config.package ? sha256File(config.package.localPath) : undefined,
         upgradeScriptSha256: config.upgradeScript ? sha256File(config.upgradeScript) : undefined,
+        packageKiB: packageKiBOf(config),
         connections,
         centers,
         live,

@@ -102,8 +102,8 @@ describe("preflight script", () => {
         fs.writeFileSync(jar("content-server").file, Buffer.alloc(4 << 20, 1));
         const kib = (dir: string) => Number(spawnSync("du", ["-sk", dir], { encoding: "utf8" }).stdout.split(/\s/)[0]);
         const mib = (k: number) => Math.ceil(k / 1024) + 1; // + minFreeMb 1
-        const run = (free: number) => {
-            const text = renderPreflight(preflightArgs(root, staging, 1, "login"));
+        const run = (free: number, more: Partial<PreflightArgs> = {}) => {
+            const text = renderPreflight({ ...preflightArgs(root, staging, 1, "login"), ...more });
             const r = spawnSync("bash", ["-c", text], { encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FREE: String(free) } });
             return { status: r.status, space: named(parseMarkers(r.stdout).checks, "staging-space") };
         };
@@ -116,9 +116,28 @@ describe("preflight script", () => {
         expect(run(both - 1)).toEqual({
             status: 1,
             space: [
-                `staging-space fail ${staging} has ${both - 1} MiB free; upgrading config-server, content-server here needs about ${both} MiB in ${staging}/sequoiacm (per service, scmupgrade.py unpacks its new release there, backs up the scripts, bin/ and jars it replaces and moves them there: about 3 x their size, plus 1 MiB): free space there, or set stagingDir to a filesystem with room`,
+                `staging-space fail ${staging} has ${both - 1} MiB free; upgrading config-server, content-server here needs about ${both} MiB in ${staging} (per service, scmupgrade.py unpacks its new release there, backs up the scripts, bin/ and jars it replaces and moves them there: about 3 x their size, plus 1 MiB): free space there, or set stagingDir to a filesystem with room`,
             ],
         });
+        // Not staged yet: the release comes first, uploaded and unpacked (2 x its size), or unpacked from the host.
+        const uploaded = run(both + 20, { packageKiB: 10 * 1024, uploads: true });
+        expect(uploaded.space).toEqual([
+            `staging-space ok ${staging} ${both + 20} MiB free, about ${both + 20} MiB needed to upgrade config-server, content-server`,
+        ]);
+        expect(run(both + 19, { packageKiB: 10 * 1024, uploads: true }).space[0]).toContain(
+            `needs about ${both + 20} MiB in ${staging} (the release uploaded and unpacked, then per service, scmupgrade.py unpacks`,
+        );
+        const tarball = path.join(root, "..", "release.tar.gz");
+        fs.writeFileSync(tarball, Buffer.alloc(6 << 20, 1));
+        const onHost = both + Math.ceil(kib(tarball) / 1024);
+        expect(run(onHost, { packageOnHost: tarball }).status).toBe(0);
+        expect(run(onHost - 1, { packageOnHost: tarball }).space[0]).toContain(
+            `needs about ${onHost} MiB in ${staging} (the release unpacked, then per service,`,
+        );
+        // Staged already (its folder there): nothing more for the release.
+        fs.mkdirSync(path.join(staging, "sequoiacm"));
+        expect(run(both, { packageKiB: 10 * 1024, uploads: true }).status).toBe(0);
+
         // content-server already at the target: only config-server's share; its backup there already: 2 x.
         fs.renameSync(jar("content-server").file, jar("content-server").file.replace("3.1.2", "3.2.0"));
         const one = mib(3 * kib(jar("config-server").dir));
