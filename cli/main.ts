@@ -18,7 +18,7 @@ import { checkWindow, clockOf, watchWindow, windowNow, windowSpec } from "./wind
 import { RunTracker } from "./runTracker";
 import { renderTable } from "../lib/table";
 import { CONFIG_NAMESPACE } from "../lib/config/load";
-import { SECRET_KEYS, SecretKey } from "../lib/config/vocabulary";
+import { isSecretKey, SECRET_KEYS, SecretKey } from "../lib/config/vocabulary";
 
 const commonHelp = `Common flags:
   -s, --stack NAME   stack to work on (default: sandbox)
@@ -180,11 +180,11 @@ function secretName(positionals: string[], unset: boolean, from: string | undefi
     const names = SECRET_KEYS.join(", ");
     if (positionals.length !== 1) throw new UsageError(`\`secret\` takes one NAME (${names}), not ${positionals.length}.`);
     const name = positionals[0].replace(new RegExp(`^${CONFIG_NAMESPACE}:`), "");
-    if (!(SECRET_KEYS as readonly string[]).includes(name)) {
+    if (!isSecretKey(name)) {
         throw new UsageError(`\`${positionals[0]}\` is not a secret of the config: ${names}. Plain values go in the stack file (docs/architecture.md).`);
     }
     if (unset && from !== undefined) throw new UsageError("--unset removes the secret: it takes no --from.");
-    return name as SecretKey;
+    return name;
 }
 
 class UsageError extends Error {}

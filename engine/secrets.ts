@@ -1,16 +1,13 @@
 import { CONFIG_NAMESPACE } from "../lib/config/load";
 import { readStackConfigFile } from "../lib/config/stackFile";
-import { SECRET_KEYS, SecretKey } from "../lib/config/vocabulary";
-import { cliReason, passphraseRefusal } from "./driver";
-import { engineEnv, EngineEnvOptions, runPulumi, stacksDir, toolchainPresent } from "./env";
+import type { SecretKey } from "../lib/config/vocabulary";
+import { cliReason, openStack, passphraseRefusal } from "./driver";
+import { EngineEnvOptions, runPulumi, stacksDir } from "./env";
 import { DriverError } from "./errors";
-import { stackPresence } from "./locks";
 
 // The stack's SSH credentials as Pulumi secrets, through the project's own Pulumi CLI: its Pulumi home,
 // backend and passphrase (engine/env.ts), which a `pulumi` run by hand would not have. The value reaches the
 // CLI on its standard input only: never an argument (`ps` shows those to every user), never printed.
-
-export const isSecretKey = (name: string): name is SecretKey => (SECRET_KEYS as readonly string[]).includes(name);
 
 /** One line, as a password is typed: the one line end a file or `echo` adds is not part of it. */
 const oneLine = (s: string) => s.replace(/\r?\n$/, "");
@@ -31,10 +28,10 @@ export function checkSecretValue(stack: string, name: SecretKey, given: string):
         return { value };
     }
     if (!given.trim()) throw refuse("the key is empty", "Give the private key file: --from ~/.ssh/<key> (or < ~/.ssh/<key>).");
-    const publicKey = /^\s*(ssh-(rsa|dss|ed25519)|ecdsa-sha2-|sk-(ssh|ecdsa)-)\S* AAAA/;
     const { utils } = require("ssh2") as typeof import("ssh2");
-    const parsed = publicKey.test(given) ? undefined : utils.parseKey(given);
-    if (!parsed || (!(parsed instanceof Error) && !(Array.isArray(parsed) ? parsed[0] : parsed).isPrivateKey())) {
+    // ssh2 reads an OpenSSH public key too (`.pub`): a key, but not one to log in with.
+    const parsed = utils.parseKey(given);
+    if (!(parsed instanceof Error) && !(Array.isArray(parsed) ? parsed[0] : parsed).isPrivateKey()) {
         throw refuse("this is a public key", "Give the private key file: the same path without .pub.");
     }
     if (parsed instanceof Error) {
@@ -54,12 +51,12 @@ function failure(stack: string, what: string, r: { stdout: string; stderr: strin
     return passphraseRefusal(stack, text) ?? new DriverError("upgrade-failed", `${what} failed (the Pulumi CLI: ${cliReason(text)}). Nothing was changed.`);
 }
 
-/** The stack in its backend, made when missing: `pulumi config` works only on a stack that exists there. */
+/** The stack in its backend, made when missing (`pulumi config` works only on a stack that exists there), as every command opens it. */
 async function ensureStack(o: EngineEnvOptions & { stack: string }): Promise<void> {
-    if (!toolchainPresent(o)) throw new DriverError("toolchain", "No Pulumi CLI in the project's Pulumi home: run `npm run bootstrap` (see README).");
-    if ((await stackPresence(engineEnv(o).PULUMI_BACKEND_URL, o.stack)) === "present") return;
-    const r = await runPulumi(o, ["stack", "init", o.stack, "--non-interactive"]);
-    if (!r.ok && !/already exists/i.test(r.stderr)) throw failure(o.stack, `Making stack ${o.stack} in its backend`, r);
+    await openStack(o).catch((e: unknown) => {
+        if (e instanceof DriverError) throw e;
+        throw failure(o.stack, `Opening stack ${o.stack}`, { stdout: "", stderr: String((e as Error)?.message ?? e) });
+    });
 }
 
 /** Stores `value` (checked by `checkSecretValue`) as the stack's secret `name`, and reads it back. */

@@ -35,7 +35,7 @@ export function preflightArgsFor(config: UpgradeConfig, hostName: string, minFre
         minFreeMb,
         uploads: "localPath" in config.package || !!config.upgradeScript,
         ...("remotePath" in config.package ? { packageOnHost: config.package.remotePath } : {}),
-        ...(packageKiB !== undefined && "localPath" in config.package ? { packageKiB } : {}),
+        ...(packageKiB !== undefined ? { packageKiB } : {}),
     };
 }
 

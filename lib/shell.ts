@@ -303,8 +303,10 @@ export function renderPreflight(a: PreflightArgs): string {
               ]
             : [`else check staging-dir ok "$staging not there yet: made as root at staging"; fi`]),
         // df's second line, its 4th field, read by bash (no awk to fork)
-        `for d in "$at" "$root"; do`,
+        `atfree=; for d in "$at" "$root"; do`,
         `  free=; { read -r _; read -r _ _ _ free _; } < <(df -Pm -- "$d" 2>/dev/null)`,
+        // the staging filesystem's, kept for the room the upgrade needs there (below)
+        `  [ "$d" = "$at" ] && [ -z "$atfree" ] && atfree=$free`,
         `  if ! [[ $free =~ ^[0-9]+$ ]]; then check free-disk fail "cannot read free space of $d";`,
         `  elif [ "$free" -lt "$minfree" ]; then check free-disk fail "$d has $free MiB free, needs $minfree";`,
         `  else check free-disk ok "$d $free MiB free"; fi`,
@@ -359,8 +361,8 @@ export function renderPreflight(a: PreflightArgs): string {
               : ["    :"]),
         "  fi",
         `  needmb=$(( (need + 1023) / 1024 + minfree ))`,
-        `  free=; { read -r _; read -r _ _ _ free _; } < <(df -Pm -- "$at" 2>/dev/null)`,
-        `  if ! [[ $free =~ ^[0-9]+$ ]]; then :`,
+        // unreadable: the free-disk check above has failed already
+        `  free=$atfree; if ! [[ $free =~ ^[0-9]+$ ]]; then :`,
         `  elif [ "$free" -lt "$needmb" ]; then check staging-space fail "$at has $free MiB free; upgrading \${upg#, } here needs about $needmb MiB in $staging (\${rel}per service, scmupgrade.py unpacks its new release there, backs up the scripts, bin/ and jars it replaces and moves them there: about 3 x their size, plus $minfree MiB): free space there, or set stagingDir to a filesystem with room"`,
         `  else check staging-space ok "$at $free MiB free, about $needmb MiB needed to upgrade \${upg#, }"; fi`,
         "fi",

@@ -18,6 +18,7 @@ export type BecomeMode = (typeof BECOME_MODES)[number];
 /** Secret config keys, read as secrets by the program (never by this module). */
 export const SECRET_KEYS = ["sshPrivateKey", "sshPassword", "sshPrivateKeyPassphrase"] as const;
 export type SecretKey = (typeof SECRET_KEYS)[number];
+export const isSecretKey = (name: string): name is SecretKey => (SECRET_KEYS as readonly string[]).includes(name);
 
 /** Bounds of `soak.seconds` and `soak.intervalSeconds`; the interval defaults to the smaller of 10 s and the soak. */
 export const SOAK_RANGE = { min: 1, max: 86400, defaultIntervalSeconds: 10 } as const;
