@@ -8,7 +8,7 @@ import * as path from "path";
 import { spawnSync } from "child_process";
 import { parseArgs } from "util";
 import { effectiveHost, validateConfig } from "../lib/config/schema";
-import { commandProviderKind, commandProviderPresent, projectRoot } from "../engine/env";
+import { commandProviderKind, commandProviderPresent, engineLogsOn, projectRoot } from "../engine/env";
 import { planWaves, renderPlanTable, Wave } from "../lib/plan";
 import { readAudit } from "../sandbox/audit";
 import { down, reset, status, up } from "../sandbox/cluster";
@@ -252,6 +252,7 @@ async function verify(state: SandboxState, waves: readonly Wave[], expectUpgrade
 }
 
 const providerKind = commandProviderKind() ?? "no command provider";
+const engineLogs = engineLogsOn();
 
 /** The `--json` lines of a run (one ProgressEvent per line). */
 function jsonEvents(stdout: string): Ev[] {
@@ -601,7 +602,7 @@ async function main(argv: string[]): Promise<number> {
     const notes: string[] = [];
     const ansible = o.skip.has("ansible") ? undefined : ensureAnsible();
     log(
-        `T = ${o.seconds} s, hosts ${o.hosts.join(" and ")}, plan of ${o.planHosts} hosts, preview of ${o.previewHosts.join(" and ")}; ${ansible ?? "no ansible"}; command provider: ${providerKind}`,
+        `T = ${o.seconds} s, hosts ${o.hosts.join(" and ")}, plan of ${o.planHosts} hosts, preview of ${o.previewHosts.join(" and ")}; ${ansible ?? "no ansible"}; command provider: ${providerKind}, Pulumi's automatic logs ${engineLogs ? "on" : "off"}`,
     );
     try {
         const plan = await planPart(o, work, notes);
@@ -629,7 +630,7 @@ async function main(argv: string[]): Promise<number> {
                 "scripts over SSH: the tool's exact shell texts (lib/shell.ts) over plain ssh, preflight and staging on 16 hosts at a time, then node after node; a reference for the cost of the scripts themselves, not the tool.",
                 "every sandbox host shares this machine's CPUs: work that runs on all hosts at once (staging, preflight) queues for the same cores here, unlike on a real cluster; node-after-node work does not.",
                 "peak RSS is process.resourceUsage().maxRSS of the tool's Node.js process (the driver); the Pulumi engine runs in a separate process not counted there.",
-                `the tool ran with the ${providerKind} command provider (engine/env.ts commandProviderKind, .pulumi-home/toolchain.json providerKind).`,
+                `the tool ran with the ${providerKind} command provider (engine/env.ts commandProviderKind, .pulumi-home/toolchain.json providerKind); Pulumi's automatic logs ${engineLogs ? "ON in its Pulumi home (a home given with SCM_UPGRADE_PULUMI_HOME keeps them: ~45 % of the engine's CPU in a large preview; a file named logs in that home turns them off)" : "off in its Pulumi home (engine/env.ts quietEngineLogs)"}.`,
                 "preview at scale: configs of N scaled hosts that do not exist, `scm-upgrade preview --no-live` (no live-state read over SSH; the engine, the program's registration and the provider's check and diff). The live-state read of a real cluster is the `live-state read` line (64 hosts at a time).",
             ],
             runs,
@@ -640,6 +641,7 @@ async function main(argv: string[]): Promise<number> {
             previews: plan.previews,
             planHosts: o.planHosts,
             providerKind,
+            engineLogs,
             upRuns: o.runs,
             benchPeakRssMiB: process.resourceUsage().maxRSS / 1024,
             notes,

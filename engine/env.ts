@@ -47,6 +47,8 @@ function ensurePassphraseFile(home: string, explicit?: string): { PULUMI_CONFIG_
     return { PULUMI_CONFIG_PASSPHRASE_FILE: file };
 }
 
+const isOwnHome = (home: string) => path.resolve(home) === path.join(projectRoot, ".pulumi-home");
+
 /**
  * Pulumi's CLI writes a debug log of every command it runs to `<home>/logs` (gzip, encrypted once the
  * stack's secrets are open): about a third of the engine's CPU in a large preview, and hundreds of MB
@@ -55,7 +57,7 @@ function ensurePassphraseFile(home: string, explicit?: string): { PULUMI_CONFIG_
  * SCM_UPGRADE_ENGINE_LOGS=1 gives the folder back (and the SDK's debug messages, program/sdk.ts).
  * A Pulumi home given by the user (SCM_UPGRADE_PULUMI_HOME) is left as it is.
  */
-export function quietEngineLogs(home: string, own = path.resolve(home) === path.join(projectRoot, ".pulumi-home")): void {
+export function quietEngineLogs(home: string, own = isOwnHome(home)): void {
     if (!own) return;
     const logs = path.join(home, "logs");
     let st: fs.Stats | undefined;
@@ -72,6 +74,20 @@ export function quietEngineLogs(home: string, own = path.resolve(home) === path.
     fs.mkdirSync(home, { recursive: true });
     if (st) fs.rmSync(logs, { recursive: true, force: true });
     fs.writeFileSync(logs, "Pulumi's automatic logs are off in this Pulumi home (engine/env.ts): run with SCM_UPGRADE_ENGINE_LOGS=1 to keep them.\n");
+}
+
+/**
+ * Whether the CLI writes its automatic logs in this Pulumi home: never in the project's own (quietEngineLogs,
+ * unless SCM_UPGRADE_ENGINE_LOGS=1); in a home given by the user, unless a file stands where their folder would be.
+ */
+export function engineLogsOn(o: EngineEnvOptions = {}): boolean {
+    const home = pulumiHome(o);
+    if (isOwnHome(home)) return process.env.SCM_UPGRADE_ENGINE_LOGS === "1";
+    try {
+        return !fs.lstatSync(path.join(home, "logs")).isFile();
+    } catch {
+        return true;
+    }
 }
 
 /**

@@ -150,6 +150,18 @@ describe("the report never makes a figure up", () => {
         expect(line(renderReport({ ...rep, upRuns: 3 }))).toMatch(/^scm-upgrade up wall time, offline stand-in provider, median of 3 runs \(s\)/);
     });
 
+    test("the engine's automatic logs, when they were on, are named beside the provider in the text and the JSON", () => {
+        const on = { ...rep, providerKind: "official", engineLogs: true };
+        const text = renderReport(on);
+        expect(text).toMatch(/^scm-upgrade up wall time, official provider, Pulumi's automatic logs on \(s\)/m);
+        expect(text).toMatch(/^scm-upgrade preview --no-live, 200 hosts, official provider, Pulumi's automatic logs on \(s\)/m);
+        expect(renderReport(rep)).not.toContain("automatic logs");
+        const j = reportJson(on) as { runs: { engineLogs: boolean }[]; previews: { engineLogs: boolean }[] };
+        expect(j.runs[0].engineLogs).toBe(true);
+        expect(j.previews.every((p) => p.engineLogs)).toBe(true);
+        expect((reportJson(rep) as { previews: { engineLogs: boolean }[] }).previews[0].engineLogs).toBe(false);
+    });
+
     test("JSON: n/a is null with the reason beside it", () => {
         const j = reportJson(rep) as {
             runs: {

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { quietEngineLogs } from "../../engine/env";
+import { engineLogsOn, projectRoot, quietEngineLogs } from "../../engine/env";
 
 // RemoteCommand (components/RemoteCommand.ts) must register exactly what the SDK's remote.Command
 // registers for the same arguments: same type, same inputs (the connection with the provider's
@@ -102,5 +102,20 @@ describe("Pulumi's automatic logs in the tool's own Pulumi home", () => {
         fs.mkdirSync(logs);
         quietEngineLogs(home, false);
         expect(fs.lstatSync(logs).isDirectory()).toBe(true);
+    });
+
+    test("engineLogsOn says whether the CLI will write them (the bench names it beside the provider)", () => {
+        delete process.env.SCM_UPGRADE_ENGINE_LOGS;
+        fs.rmSync(logs, { recursive: true, force: true });
+        expect(engineLogsOn({ pulumiHome: home })).toBe(true); // the CLI makes the folder
+        fs.mkdirSync(logs);
+        expect(engineLogsOn({ pulumiHome: home })).toBe(true);
+        fs.rmSync(logs, { recursive: true });
+        fs.writeFileSync(logs, "off");
+        expect(engineLogsOn({ pulumiHome: home })).toBe(false);
+        const own = path.join(projectRoot, ".pulumi-home");
+        expect(engineLogsOn({ pulumiHome: own })).toBe(false);
+        process.env.SCM_UPGRADE_ENGINE_LOGS = "1";
+        expect(engineLogsOn({ pulumiHome: own })).toBe(true);
     });
 });
