@@ -51,7 +51,7 @@ const isOwnHome = (home: string) => path.resolve(home) === path.join(projectRoot
 
 /**
  * Pulumi's CLI writes a debug log of every command it runs to `<home>/logs` (gzip, encrypted once the
- * stack's secrets are open): about a third of the engine's CPU in a large preview, and hundreds of MB
+ * stack's secrets are open): ~45 % of the engine's CPU in a 200-host preview, and hundreds of MB
  * over a few days of runs. The tool reports on its own (events, run reports), so in the project's own
  * Pulumi home a file stands where that folder would be, and the CLI then writes no log.
  * SCM_UPGRADE_ENGINE_LOGS=1 gives the folder back (and the SDK's debug messages, program/sdk.ts).
