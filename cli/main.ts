@@ -590,7 +590,10 @@ async function main(argv: string[]): Promise<number> {
                 // (the engine is stopped once every node of the current wave has started: it finishes
                 // the steps in progress and starts none).
                 let closedAt: Date | undefined;
-                const stopWatching =
+                const stopBetweenWaves = () => {
+                    if (closedAt && !controller.signal.aborted && tracker?.waveUnderWay()) controller.abort();
+                };
+                const watch =
                     cmd === "up"
                         ? watchWindow(f.window, f.force, (at) => {
                               closedAt = at;
@@ -598,11 +601,14 @@ async function main(argv: string[]): Promise<number> {
                               p.info(
                                   `The maintenance window ${windowSpec(f.window)} closed at ${clockOf(at)}: ${w ? `finishing wave ${w.index} (${w.id}), then stopping` : "stopping before the first wave"}; no new wave starts.`,
                               );
-                              onProgress();
+                              stopBetweenWaves();
                           })
-                        : () => undefined;
+                        : undefined;
+                // The clock at every engine event, not only on the watch's timer: the last node of a wave
+                // starting after the close stops the run while it runs, before the engine starts the next wave.
                 onProgress = () => {
-                    if (closedAt && !controller.signal.aborted && tracker?.waveUnderWay()) controller.abort();
+                    watch?.check();
+                    stopBetweenWaves();
                 };
                 try {
                     const r = await driver().up({ ...opts, mode: cmd === "rollback" ? "rollback" : "upgrade" });
@@ -640,15 +646,21 @@ async function main(argv: string[]): Promise<number> {
                     const where = tracker.whereStopped(verb);
                     if (closedAt && !interrupted) {
                         const w = tracker.done().length ? tracker.currentWave() : undefined;
+                        // A close seen just as a wave ended: the engine may have started the next wave's first node already.
+                        const what = !w
+                            ? "no new wave was started"
+                            : tracker.waveFinished(w)
+                              ? `wave ${w.index} (${w.id}) finished and no new wave was started`
+                              : `wave ${w.index} (${w.id}) had just begun when the close was seen, and stopped after the nodes in progress`;
                         throw new DriverError(
                             "refused",
-                            `The maintenance window ${windowSpec(f.window)} closed at ${clockOf(closedAt)}: ${w ? `wave ${w.index} (${w.id}) finished and no` : "no"} new wave was started. ` +
+                            `The maintenance window ${windowSpec(f.window)} closed at ${clockOf(closedAt)}: ${what}. ` +
                                 `${where} To resume, run \`${resume}\` in the next window (nodes at the target and healthy are skipped).`,
                         );
                     }
                     throw new DriverError("interrupted", `Interrupted. ${where} To resume, run \`${resume}\` (nodes at the target and healthy are skipped).`);
                 } finally {
-                    stopWatching();
+                    watch?.stop();
                     // Succeeded, failed or interrupted: the report shows what happened.
                     saveRunReport(p, f, waves, events, nodes);
                 }

@@ -56,6 +56,14 @@ export class RunTracker {
             .every((k) => this.started.has(k));
     }
 
+    /** True when every node of `w` that this run has to do has finished. */
+    waveFinished(w: Wave): boolean {
+        return w.nodes
+            .map((n) => `${n.host}/${n.service}`)
+            .filter((k) => this.todo.includes(k))
+            .every((k) => this.finished.includes(k));
+    }
+
     /** Nodes finished in this run, in the order they finished. */
     done(): string[] {
         return [...this.finished];

@@ -51,23 +51,36 @@ export function windowSpec(window: string | undefined): string | undefined {
     return window ?? process.env.SCM_UPGRADE_WINDOW ?? undefined;
 }
 
+/** A running watch on the window: `check()` reads the clock now (true once closed); `stop()` ends it. */
+export interface WindowWatch {
+    check(): boolean;
+    stop(): void;
+}
+
 /**
- * Checks the window every second while a run goes on; calls `onClose` once, with the time, when it
- * has closed. A forced run (started outside its window on purpose) is not watched. Returns the stop.
+ * Watches the window while a run goes on: `onClose` is called once, with the time, when it has
+ * closed. The clock is read every `everyMs` and on each `check()`: the CLI checks at every engine
+ * event, so a node that starts after the close is seen at once, not up to a timer tick later (on a
+ * fast cluster a whole wave fits in one tick). A forced run (started outside its window on
+ * purpose) is not watched.
  */
-export function watchWindow(window: string | undefined, force: boolean, onClose: (at: Date) => void, everyMs = 1000): () => void {
+export function watchWindow(window: string | undefined, force: boolean, onClose: (at: Date) => void, everyMs = 1000): WindowWatch {
     const spec = windowSpec(window);
-    if (!spec || force) return () => undefined;
+    if (!spec || force) return { check: () => false, stop: () => undefined };
     const w = parseWindow(spec);
-    const timer = setInterval(() => {
+    let closed = false;
+    const check = () => {
+        if (closed) return true;
         const now = windowNow();
-        if (!insideWindow(w, now)) {
-            clearInterval(timer);
-            onClose(now);
-        }
-    }, everyMs);
+        if (insideWindow(w, now)) return false;
+        closed = true;
+        clearInterval(timer);
+        onClose(now);
+        return true;
+    };
+    const timer = setInterval(check, everyMs);
     timer.unref();
-    return () => clearInterval(timer);
+    return { check, stop: () => clearInterval(timer) };
 }
 
 export const clockOf = (d: Date) => d.toTimeString().slice(0, 5);

@@ -81,9 +81,13 @@ function start(args: string[], o: { tty?: boolean } = {}): Running {
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
+    // After the child has closed, a line not seen will never come: waiters then get an empty line at once.
+    const none = { line: "", at: Number.NaN };
+    let closed = false;
     const done = new Promise<{ code: number | null; out: string; lines: { line: string; at: number }[] }>((resolve) =>
         child.on("close", (code) => {
-            for (const w of waiters) w.resolve({ line: "", at: NaN });
+            closed = true;
+            for (const w of waiters) w.resolve(none);
             resolve({ code, out, lines });
         }),
     );
@@ -91,6 +95,7 @@ function start(args: string[], o: { tty?: boolean } = {}): Running {
         waitFor: (re) => {
             const seen = lines.find((l) => re.test(l.line));
             if (seen) return Promise.resolve(seen);
+            if (closed) return Promise.resolve(none);
             return new Promise((resolve) => waiters.push({ re, resolve }));
         },
         done,

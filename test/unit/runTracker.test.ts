@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { RunTracker } from "../../cli/runTracker";
-import { insideWindow, parseWindow, watchWindow, windowNow } from "../../cli/window";
+import { clockOf, insideWindow, parseWindow, watchWindow, windowNow } from "../../cli/window";
 import { planWaves } from "../../lib/plan";
 import type { ProgressEvent } from "../../engine/events";
 
@@ -56,6 +56,19 @@ describe("RunTracker", () => {
         expect(t.waveUnderWay()).toBe(true);
         expect(t.whereStopped("upgraded")).toBe("Stopped after A/cloud (wave 2): 2 nodes upgraded in this run; next: B/cloud (wave 2), not finished.");
     });
+
+    test("a wave is finished once every node of it that the run has to do finished", () => {
+        const t = new RunTracker(waves);
+        const [w1, w2] = waves;
+        t.onEvent(node("C/cloud", "healthy"));
+        expect(t.waveFinished(w1)).toBe(false); // D/cloud to do
+        t.onEvent(node("D/cloud", "upgrading"));
+        expect(t.waveFinished(w1)).toBe(false);
+        t.onEvent(node("D/cloud", "skipped"));
+        expect(t.waveFinished(w1)).toBe(true);
+        t.onEvent(node("A/cloud", "healthy"));
+        expect(t.waveFinished(w2)).toBe(false); // cut short: B/cloud not done
+    });
 });
 
 describe("the window's clock", () => {
@@ -85,15 +98,34 @@ describe("the window's clock", () => {
         fs.writeFileSync(file, inside.toISOString());
         const closed: Date[] = [];
         const forced: Date[] = [];
-        const stop = watchWindow("01:00-05:00", false, (d) => closed.push(d), 20);
-        const stopForced = watchWindow("01:00-05:00", true, (d) => forced.push(d), 20);
+        const watch = watchWindow("01:00-05:00", false, (d) => closed.push(d), 20);
+        const forcedWatch = watchWindow("01:00-05:00", true, (d) => forced.push(d), 20);
         await new Promise((r) => setTimeout(r, 100));
         expect(closed).toEqual([]);
         fs.writeFileSync(file, outside.toISOString());
         await new Promise((r) => setTimeout(r, 150));
-        stop();
-        stopForced();
+        watch.stop();
+        forcedWatch.stop();
         expect(closed.map((d) => d.getTime())).toEqual([outside.getTime()]);
         expect(forced).toEqual([]);
+        expect(forcedWatch.check()).toBe(false);
+    });
+
+    test("check() reads the clock at once, between the timer's ticks, and calls back only once", () => {
+        process.env.SCM_UPGRADE_TEST_CLOCK = file;
+        fs.writeFileSync(file, new Date(2030, 4, 6, 4, 59).toISOString());
+        const closed: Date[] = [];
+        // A tick far away: only check() can see the close within this test.
+        const watch = watchWindow("01:00-05:00", false, (d) => closed.push(d), 3_600_000);
+        try {
+            expect(watch.check()).toBe(false);
+            expect(closed).toEqual([]);
+            fs.writeFileSync(file, new Date(2030, 4, 6, 5, 0).toISOString());
+            expect(watch.check()).toBe(true);
+            expect(watch.check()).toBe(true);
+            expect(closed.map(clockOf)).toEqual(["05:00"]);
+        } finally {
+            watch.stop();
+        }
     });
 });
