@@ -49,10 +49,15 @@ export function withoutCommandText(text: string): string {
     return text.replace(/: running "(?:[^"\\]|\\.)*":\n/g, ":\n");
 }
 
-/** Lines of a failure that say why: the script's `reason=` marker and the `| ` tail of its output. */
+/**
+ * Lines of a failure that say why: the script's `reason=` marker and the `| ` tail of its output.
+ * The script's `fail` says its reason twice, as the marker on stdout and as `ERROR: <reason>` on stderr,
+ * because the official command provider (1.2.1) copies the two streams into one buffer from two
+ * goroutines without a lock: when both are written at once, one of them can be lost from the message.
+ */
 export function explainFailure(raw: string): string {
     const text = withoutCommandText(raw);
-    const reason = /^SCMUP reason=(.*)$/m.exec(text)?.[1];
+    const reason = /^SCMUP reason=(.*)$/m.exec(text)?.[1] ?? [...text.matchAll(/^ERROR: (.+)$/gm)].at(-1)?.[1];
     const tail = text
         .split("\n")
         .filter((l) => /^\s*\| /.test(l))

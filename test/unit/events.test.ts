@@ -100,6 +100,24 @@ describe("engine events -> progress events", () => {
         expect(withoutCommandText(providerFailure(script, "x"))).toBe("Process exited with status 1:\nx");
     });
 
+    test("a failed node whose stdout markers were lost from the message: the reason from the script's ERROR line on stderr", () => {
+        // Seen with the official provider: its stdout and stderr share one unlocked buffer, and the markers written
+        // at the same moment as the ERROR line were missing.
+        const output = [
+            "SCMUP version-before=3.1.2",
+            "ERROR: from the vendor script, earlier",
+            "Total:2;Success:2;Failed:0",
+            "[INFO] upgrade success!",
+            "SCMUP version-after=3.2.0",
+            "ERROR: node 8080 of cloud on C was healthy, then no answer on /internal/v1/health 6s later: it must stay healthy 12s",
+        ].join("\n");
+        expect(explainFailure(providerFailure("bash -c 'x'", output))).toBe(
+            "node 8080 of cloud on C was healthy, then no answer on /internal/v1/health 6s later: it must stay healthy 12s",
+        );
+        // With the marker there, the marker.
+        expect(explainFailure(providerFailure("bash -c 'x'", `SCMUP reason=the marker\n${output}`))).toBe("the marker");
+    });
+
     test("preview marks nodes as planned and reports nothing else", () => {
         const got: ProgressEvent[] = [];
         const t = makeTranslator(buildNameIndex(hosts), (e) => got.push(e), true);
