@@ -1,0 +1,90 @@
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as path from "path";
+import { projectName, projectRoot } from "../../engine/paths";
+import { childName, componentName, ROOT_NAME } from "../../lib/names";
+import { readAudit } from "../../sandbox/audit";
+import { reset } from "../../sandbox/cluster";
+import { planWaves } from "../../lib/plan";
+import { describeWithProvider } from "../helpers/engine";
+import { useStackSandbox } from "../helpers/stackSandbox";
+
+// The engine writes the stack's state once, when a run ends (engine/env.ts PULUMI_SKIP_CHECKPOINTS),
+// not at every step: what a run has done is in the state after it stops, Ctrl-C included;
+// SCM_UPGRADE_STATE_EVERY_STEP=1 gives the per-step writes back.
+describeWithProvider("the stack's state written when a run ends", () => {
+    const { sb, stack, config } = useStackSandbox("state-writes", 52);
+    const order = () => planWaves(config()).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
+    const stateFile = () => path.join(new URL(process.env.PULUMI_BACKEND_URL!).pathname, ".pulumi", "stacks", projectName, `${stack}.json`);
+    /** Nodes whose upgrade the state records as finished at or after `t` (ISO), in plan order. */
+    const recorded = (t: string) => {
+        if (!fs.existsSync(stateFile())) return [];
+        const resources = JSON.parse(fs.readFileSync(stateFile(), "utf8")).checkpoint.latest?.resources ?? [];
+        const since = `${t.slice(0, 19)}Z`;
+        const finishedAt = (node: string) => {
+            const [host, service] = node.split("/");
+            const name = childName.nodeRun(componentName.node(ROOT_NAME, host, service));
+            const r = resources.find((x: { urn: string }) => x.urn.endsWith(`::${name}`));
+            return /^SCMUP finished-at=(\S+)$/m.exec(String(r?.outputs?.stdout ?? ""))?.[1];
+        };
+        return order().filter((n) => (finishedAt(n) ?? "") >= since);
+    };
+    const succeededSince = (t: string) => readAudit(sb.dir).filter((e) => e.action === "upgrade" && e.outcome === "success" && e.time >= t);
+    const begunSince = (t: string) =>
+        readAudit(sb.dir)
+            .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
+            .map((e) => `${e.host}/${e.service}`);
+    const start = (env: Record<string, string> = {}) => {
+        const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), "up", "--yes", "--stack", stack], {
+            cwd: projectRoot,
+            env: { ...process.env, ...env },
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        const done = new Promise<{ code: number | null; out: string }>((resolve) => child.on("close", (code) => resolve({ code, out })));
+        return { child, done };
+    };
+    const until = async (what: string, ok: () => boolean) => {
+        const end = Date.now() + 300_000;
+        while (!ok()) {
+            if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+            await new Promise((r) => setTimeout(r, 50));
+        }
+    };
+
+    test("mid-run the state holds none of the run's nodes; Ctrl-C writes the nodes finished; the resumed run records every node", async () => {
+        const t0 = new Date().toISOString();
+        const run = start();
+        await until("two nodes upgraded", () => succeededSince(t0).length >= 2);
+        // Two nodes have finished their upgrade (the first its whole step); the state has not been written.
+        expect(recorded(t0)).toEqual([]);
+        run.child.kill("SIGINT");
+        const r = await run.done;
+        expect(r.code).toBe(130);
+        const stopped = /Stopped after (\S+) \(wave \d+\): (\d+) nodes? upgraded in this run/.exec(r.out);
+        expect(stopped).not.toBeNull();
+        const n = Number(stopped![2]);
+        expect(n).toBeGreaterThanOrEqual(2);
+        expect(recorded(t0)).toEqual(order().slice(0, n));
+
+        const resumed = start();
+        const rr = await resumed.done;
+        expect(rr.code).toBe(0);
+        // Every node upgraded once across both runs, and every one recorded.
+        expect(begunSince(t0)).toEqual(order());
+        expect(recorded(t0)).toEqual(order());
+    }, 900000);
+
+    test("SCM_UPGRADE_STATE_EVERY_STEP=1: the state records each node as its step ends, mid-run", async () => {
+        await reset({ dir: sb.dir, stackConfig: false });
+        const t1 = new Date().toISOString();
+        const run = start({ SCM_UPGRADE_STATE_EVERY_STEP: "1" });
+        await until("two nodes upgraded", () => succeededSince(t1).length >= 2);
+        expect(recorded(t1)).toContain(order()[0]);
+        const r = await run.done;
+        expect(r.code).toBe(0);
+        expect(recorded(t1)).toEqual(order());
+    }, 900000);
+});
