@@ -342,7 +342,8 @@ async function refuseIfLocked(o: RunOptions): Promise<void> {
 }
 
 /**
- * The engine's record of operations a killed run left unfinished. A command that was running
+ * The engine's record of operations a killed run left unfinished (only a run that wrote its state at
+ * every step leaves one: SCM_UPGRADE_STATE_EVERY_STEP=1, or an earlier version). A command that was running
  * when its driver died may or may not have completed on the host; every script here checks the
  * installed version first, so clearing the record and running again is safe.
  *
