@@ -378,7 +378,7 @@ async function clearPendingOperations(open: () => Promise<Stack>, o: RunOptions,
         await lock?.release();
     }
     if (!state || pending.length === 0) return 0;
-    for (const p of pending) say(`clearing the record of an interrupted ${p.type} of ${p.resource.urn.split("::").pop()}`);
+    for (const p of pending) say(`clearing the record of ${p.resource.urn.split("::").pop()}, interrupted while ${p.type}`);
     (state.deployment as { pending_operations?: unknown[] }).pending_operations = [];
     await (await open()).importStack(state);
     return pending.length;

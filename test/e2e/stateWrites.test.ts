@@ -8,6 +8,7 @@ import { reset } from "../../sandbox/cluster";
 import { planWaves } from "../../lib/plan";
 import { describeWithProvider } from "../helpers/engine";
 import { useStackSandbox } from "../helpers/stackSandbox";
+import { killGroup } from "../helpers/team";
 
 // The engine writes the stack's state once, when a run ends (engine/env.ts PULUMI_SKIP_CHECKPOINTS),
 // not at every step: what a run has done is in the state after it stops, Ctrl-C included;
@@ -34,8 +35,8 @@ describeWithProvider("the stack's state written when a run ends", () => {
         readAudit(sb.dir)
             .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
             .map((e) => `${e.host}/${e.service}`);
-    const start = (env: Record<string, string> = {}) => {
-        const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), "up", "--yes", "--stack", stack], {
+    const start = (env: Record<string, string> = {}, args = ["up", "--yes"]) => {
+        const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack], {
             cwd: projectRoot,
             env: { ...process.env, ...env },
             stdio: ["ignore", "pipe", "pipe"],
@@ -86,5 +87,40 @@ describeWithProvider("the stack's state written when a run ends", () => {
         const r = await run.done;
         expect(r.code).toBe(0);
         expect(recorded(t1)).toEqual(order());
+    }, 900000);
+
+    test("a run that wrote every step, killed outright, leaves a pending operation: the next up clears that record and finishes, no node twice", async () => {
+        await reset({ dir: sb.dir, stackConfig: false });
+        const t2 = new Date().toISOString();
+        const run = start({ SCM_UPGRADE_STATE_EVERY_STEP: "1" });
+        // Killed (the whole process tree, as a laptop dies) while a node's step is in flight, recorded as a
+        // pending operation, after its scmupgrade.py succeeded (its health gate runs): no half-done node.
+        const pendingNow = () => {
+            try {
+                return JSON.parse(fs.readFileSync(stateFile(), "utf8")).checkpoint.latest?.pending_operations ?? [];
+            } catch {
+                return []; // not written yet, or being written
+            }
+        };
+        await until(
+            "a node in flight after its upgrade succeeded",
+            () => succeededSince(t2).length >= 2 && succeededSince(t2).length === begunSince(t2).length && pendingNow().length > 0,
+        );
+        killGroup(run.child, "SIGKILL");
+        await run.done;
+        expect(pendingNow().length).toBeGreaterThan(0);
+        // The dead run's lock stays (as a dead laptop's would): removed by hand, once its engine has died.
+        let unlocked = { code: null as number | null, out: "" };
+        for (let i = 0; i < 40 && unlocked.code !== 0; i++) {
+            if (i) await new Promise((r) => setTimeout(r, 500));
+            unlocked = await start({}, ["unlock", "--yes"]).done;
+        }
+        expect(`${unlocked.code} ${unlocked.out}`).toMatch(/^0 [\s\S]*removed 1 stale lock/);
+        const resumed = start();
+        const r = await resumed.done;
+        expect(r.code).toBe(0);
+        expect(r.out).toMatch(/clearing the record of scm-\S+-run, interrupted while creating/);
+        expect(begunSince(t2)).toEqual(order());
+        expect(pendingNow()).toEqual([]);
     }, 900000);
 });

@@ -48,6 +48,9 @@ describeWithProvider("team mode: state in a file:// folder", () => {
         const bob = makeOperator("bob", tmp, passphrase, { flag: url });
         const standby = planOrder(sb).filter((k) => sb.host(k.split("/")[0]).center === "standby");
         const t0 = new Date().toISOString();
+        // The winner writes its state at every step (Pulumi's default; the tool's is once, at the end), so that
+        // the state holds a pending operation mid-run: what the loser must leave alone.
+        alice.env.SCM_UPGRADE_STATE_EVERY_STEP = "1";
         const first = alice.start(["up", "--yes", "--only-center", "standby", "--stack", stack]);
         try {
             await lockTaken(url, stack);

@@ -66,6 +66,9 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         const stack = "test-team-pg-race";
         await newStack(stack);
         const t0 = new Date().toISOString();
+        // The winner writes its state at every step (Pulumi's default; the tool's is once, at the end), so that
+        // the state holds a pending operation mid-run: what the loser must leave alone.
+        alice.env.SCM_UPGRADE_STATE_EVERY_STEP = "1";
         const first = alice.start(["up", "--yes", "--stack", stack]);
         try {
             await lockTaken(pg.url, stack);
@@ -102,6 +105,7 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
             await expectToolLockYields(pg.url, stack, lock);
         } finally {
             killGroup(first.child, "SIGCONT");
+            delete alice.env.SCM_UPGRADE_STATE_EVERY_STEP; // read when a run starts: the others write once
         }
         const won = await first.done;
         expect(won.stderr.split("\n").filter((l) => l.startsWith("error"))).toEqual([]);
