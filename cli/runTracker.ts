@@ -50,18 +50,17 @@ export class RunTracker {
     waveUnderWay(): boolean {
         const w = this.current;
         if (!w) return true;
-        return w.nodes
-            .map((n) => `${n.host}/${n.service}`)
-            .filter((k) => this.todo.includes(k))
-            .every((k) => this.started.has(k));
+        return this.todoOf(w).every((k) => this.started.has(k));
     }
 
     /** True when every node of `w` that this run has to do has finished. */
     waveFinished(w: Wave): boolean {
-        return w.nodes
-            .map((n) => `${n.host}/${n.service}`)
-            .filter((k) => this.todo.includes(k))
-            .every((k) => this.finished.includes(k));
+        return this.todoOf(w).every((k) => this.finished.includes(k));
+    }
+
+    /** The nodes of `w` that this run has to do. */
+    private todoOf(w: Wave): string[] {
+        return w.nodes.map((n) => `${n.host}/${n.service}`).filter((k) => this.todo.includes(k));
     }
 
     /** Nodes finished in this run, in the order they finished. */

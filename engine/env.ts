@@ -125,7 +125,7 @@ export function engineEnv(o: EngineEnvOptions = {}): Record<string, string> {
 }
 
 /** True when the engine is to write the stack's state at every step (Pulumi's default), not once at the end. */
-export function stateEveryStep(): boolean {
+function stateEveryStep(): boolean {
     return process.env.SCM_UPGRADE_STATE_EVERY_STEP === "1";
 }
 

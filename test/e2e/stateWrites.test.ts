@@ -8,7 +8,7 @@ import { reset } from "../../sandbox/cluster";
 import { planWaves } from "../../lib/plan";
 import { describeWithProvider } from "../helpers/engine";
 import { useStackSandbox } from "../helpers/stackSandbox";
-import { killGroup } from "../helpers/team";
+import { killGroup, waitFor } from "../helpers/team";
 
 // The engine writes the stack's state once, when a run ends (engine/env.ts PULUMI_SKIP_CHECKPOINTS),
 // not at every step: what a run has done is in the state after it stops, Ctrl-C included;
@@ -17,15 +17,22 @@ describeWithProvider("the stack's state written when a run ends", () => {
     const { sb, stack, config } = useStackSandbox("state-writes", 52);
     const order = () => planWaves(config()).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
     const stateFile = () => path.join(new URL(process.env.PULUMI_BACKEND_URL!).pathname, ".pulumi", "stacks", projectName, `${stack}.json`);
+    /** The state's latest checkpoint; empty while the file is not written yet (or half-written). */
+    const latest = (): { resources?: { urn: string; outputs?: { stdout?: string } }[]; pending_operations?: unknown[] } => {
+        try {
+            return JSON.parse(fs.readFileSync(stateFile(), "utf8")).checkpoint.latest ?? {};
+        } catch {
+            return {};
+        }
+    };
     /** Nodes whose upgrade the state records as finished at or after `t` (ISO), in plan order. */
     const recorded = (t: string) => {
-        if (!fs.existsSync(stateFile())) return [];
-        const resources = JSON.parse(fs.readFileSync(stateFile(), "utf8")).checkpoint.latest?.resources ?? [];
+        const resources = latest().resources ?? [];
         const since = `${t.slice(0, 19)}Z`;
         const finishedAt = (node: string) => {
             const [host, service] = node.split("/");
             const name = childName.nodeRun(componentName.node(ROOT_NAME, host, service));
-            const r = resources.find((x: { urn: string }) => x.urn.endsWith(`::${name}`));
+            const r = resources.find((x) => x.urn.endsWith(`::${name}`));
             return /^SCMUP finished-at=(\S+)$/m.exec(String(r?.outputs?.stdout ?? ""))?.[1];
         };
         return order().filter((n) => (finishedAt(n) ?? "") >= since);
@@ -47,18 +54,10 @@ describeWithProvider("the stack's state written when a run ends", () => {
         const done = new Promise<{ code: number | null; out: string }>((resolve) => child.on("close", (code) => resolve({ code, out })));
         return { child, done };
     };
-    const until = async (what: string, ok: () => boolean) => {
-        const end = Date.now() + 300_000;
-        while (!ok()) {
-            if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-            await new Promise((r) => setTimeout(r, 50));
-        }
-    };
-
     test("mid-run the state holds none of the run's nodes; Ctrl-C writes the nodes finished; the resumed run records every node", async () => {
         const t0 = new Date().toISOString();
         const run = start();
-        await until("two nodes upgraded", () => succeededSince(t0).length >= 2);
+        await waitFor("two nodes upgraded", () => succeededSince(t0).length >= 2);
         // Two nodes have finished their upgrade (the first its whole step); the state has not been written.
         expect(recorded(t0)).toEqual([]);
         run.child.kill("SIGINT");
@@ -82,7 +81,7 @@ describeWithProvider("the stack's state written when a run ends", () => {
         await reset({ dir: sb.dir, stackConfig: false });
         const t1 = new Date().toISOString();
         const run = start({ SCM_UPGRADE_STATE_EVERY_STEP: "1" });
-        await until("two nodes upgraded", () => succeededSince(t1).length >= 2);
+        await waitFor("two nodes upgraded", () => succeededSince(t1).length >= 2);
         expect(recorded(t1)).toContain(order()[0]);
         const r = await run.done;
         expect(r.code).toBe(0);
@@ -95,14 +94,8 @@ describeWithProvider("the stack's state written when a run ends", () => {
         const run = start({ SCM_UPGRADE_STATE_EVERY_STEP: "1" });
         // Killed (the whole process tree, as a laptop dies) while a node's step is in flight, recorded as a
         // pending operation, after its scmupgrade.py succeeded (its health gate runs): no half-done node.
-        const pendingNow = () => {
-            try {
-                return JSON.parse(fs.readFileSync(stateFile(), "utf8")).checkpoint.latest?.pending_operations ?? [];
-            } catch {
-                return []; // not written yet, or being written
-            }
-        };
-        await until(
+        const pendingNow = () => latest().pending_operations ?? [];
+        await waitFor(
             "a node in flight after its upgrade succeeded",
             () => succeededSince(t2).length >= 2 && succeededSince(t2).length === begunSince(t2).length && pendingNow().length > 0,
         );
