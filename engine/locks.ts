@@ -149,12 +149,18 @@ export async function takeLock(url: string, stack: string): Promise<{ release: (
         ours = { key: path.join(dir, id) };
         fs.writeFileSync(ours.key, content, { flag: "wx" });
     } else {
-        ours = await withPg(url, async (q, table, keyPrefix) => {
+        const taken = await withPg(url, async (q, table, keyPrefix) => {
+            // A database Pulumi has never opened has no table yet (the CLI makes it on first use): no state,
+            // no lock, nothing a lock of ours could guard. Making the table here would guess Pulumi's schema.
+            const exists = await q("SELECT to_regclass($1) AS t", [table]);
+            if (!exists.rows[0]?.t) return undefined;
             const key = keyPrefix + lockPrefix(stack) + id;
             // Pulumi's blob format in that table: {"data": <base64 of the content>}.
             await q(`INSERT INTO ${table} (key, data) VALUES ($1, $2)`, [key, JSON.stringify({ data: Buffer.from(content).toString("base64") })]);
             return { key };
         });
+        if (!taken) return { release: async () => undefined };
+        ours = taken;
     }
     const release = () => removeLocks(url, [ours]);
     let others: StackLock[];

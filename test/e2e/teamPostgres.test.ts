@@ -200,4 +200,28 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         expect(none.code).toBe(3);
         expect(none.stderr).toContain("no SSH credential for hosts A, B, C, D");
     }, 300000);
+
+    // The key in a file (no secret to store), so `up` is the first command that reaches the database: Pulumi
+    // makes its table then, after the run's own check for a killed run's pending operations (which once
+    // failed there: exit 1, 'relation "pulumi_state" does not exist').
+    test("the first command on a database Pulumi has never opened is `up`: it upgrades the cluster and leaves no lock", async () => {
+        const stack = "test-team-pg-first";
+        stacks.push(stack);
+        if (readAudit(sb.dir).some((e) => e.action === "upgrade" || e.action === "rollback")) await reset({ dir: sb.dir });
+        pg.sql("CREATE DATABASE firstrun");
+        const url = pg.url.replace("/pulumi?", "/firstrun?");
+        expect(pg.sql("SELECT count(*) FROM pg_database WHERE datname = 'firstrun'").trim()).toBe("1");
+        const carol = makeOperator("carol", tmp, passphrase, { env: url });
+        const ssh = { user: sb.state().user, port: sb.state().hosts[0].sshPort, privateKeyFile: sb.state().clientKeyPath };
+        fs.writeFileSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), yaml.dump({ config: { ...sandboxStackConfig(sb.state()), "scm-upgrade:ssh": ssh } }));
+        expect(await stackPresence(url, stack)).toBe("absent");
+        const r = await carol.run(["up", "--yes", "--stack", stack]);
+        expect(r.stderr.split("\n").filter((l) => l.startsWith("error:"))).toEqual([]);
+        expect(r.code).toBe(0);
+        const cluster = await status({ dir: sb.dir });
+        for (const h of cluster.hosts)
+            for (const n of h.nodes) expect(`${h.name}/${n.service} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service} 3.2.0 UP`);
+        expect(await stackPresence(url, stack)).toBe("present");
+        expect(await readLocks(url, stack)).toEqual([]);
+    }, 600000);
 });
