@@ -8,7 +8,9 @@ import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
 import { planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
-import { LiveStateError, readLiveState, SshCredentials } from "../program/live";
+import { LiveStateError, readLiveState, SshCredentials, sshAnswer } from "../program/live";
+import { EngineSignal } from "./engineSignal";
+import { HostWatch, LostHost, watchHosts } from "./hostWatch";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
@@ -213,6 +215,22 @@ export function observe(idx: NameIndex, seen: RunObservations, ev: EngineEvent):
 }
 
 /**
+ * The end of a run that stopped because a host stopped answering mid-step (engine/hostWatch.ts): exit 1,
+ * naming the host, what ran there, and why its outcome there is not known yet.
+ */
+export function lostHostError(l: LostHost, seen: RunObservations, operation: string, stack: string): DriverError {
+    const done = seen.upgraded.length;
+    const verb = operation === "rollback" ? "rolled back" : "upgraded";
+    return new DriverError(
+        "upgrade-failed",
+        `Host ${l.host} stopped answering SSH while ${l.what} ran there (no SSH login for ${l.seconds} s: ${l.error}). ` +
+            `The run stopped after ${done} node${done === 1 ? "" : "s"} ${verb} in this run; later nodes were not touched. ` +
+            `What that step did on ${l.host} is not known until the host answers: when it does (check its console, power and network), ` +
+            `run \`scm-upgrade ${operation === "rollback" ? "rollback" : "up"} --stack ${stack}\` to resume (it reads every node live first).`,
+    );
+}
+
+/**
  * Why a run failed, from what the engine reported about its resources (never from matching
  * resource names in text): a preflight resource -> preflight failed (exit 4); a node -> the upgrade
  * stopped there (exit 1), naming it and what this run did before it.
@@ -387,11 +405,20 @@ async function clearPendingOperations(open: () => Promise<Stack>, o: RunOptions,
 async function run<T>(
     o: RunOptions,
     operation: string,
-    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void, exported: () => OutputMap | undefined) => Promise<T>,
+    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void, exported: () => OutputMap | undefined, engine: EngineSignal) => Promise<T>,
     /** For an `up`: the result when every planned node is already done; the engine is then not started. */
     nothingToDo?: () => T,
 ): Promise<T> {
-    const emit = o.onEvent ?? (() => undefined);
+    // Up and rollback run commands on the hosts: each host with a step in flight is watched (engine/hostWatch.ts).
+    let watch: HostWatch | undefined;
+    let lost: LostHost | undefined;
+    let waiting: NodeJS.Timeout | undefined;
+    const emitOut = o.onEvent ?? (() => undefined);
+    const emit = (e: ProgressEvent) => {
+        watch?.onEvent(e);
+        emitOut(e);
+    };
+    const engine = new EngineSignal(o.signal);
     const t0 = Date.now();
     let live: LiveState | undefined;
     let validated: Validated | undefined;
@@ -443,6 +470,27 @@ async function run<T>(
             observe(idx, seen, ev);
             translate(ev);
         };
+        if (operation === "up" || operation === "rollback") {
+            watch = watchHosts({
+                unansweredSeconds: config.ssh.unansweredSeconds,
+                probe: (host, ms) => sshAnswer(config, host, credentials, ms),
+                onLost: (l) => {
+                    lost = l;
+                    const time = new Date().toISOString();
+                    const why = `host ${l.host} has answered no SSH login for ${l.seconds} s (${l.error}) while ${l.what} ran there`;
+                    if (l.service) emit({ type: "node", host: l.host, service: l.service, status: "failed", message: why, time });
+                    emit({ type: "diagnostic", severity: "error", message: `${why}: stopping the run once the steps in progress elsewhere end`, time });
+                    // The engine starts no new step; once only the lost host's steps are left (they can never
+                    // end), it closes the providers and ends.
+                    engine.interrupt();
+                    waiting = setInterval(() => {
+                        if (watch?.busyBeyond([l.host])) return;
+                        clearInterval(waiting);
+                        engine.terminate();
+                    }, 250);
+                },
+            });
+        }
         const finished = (result: "succeeded" | "failed" | "interrupted") =>
             emit({ type: "run-finished", operation, result, elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
         emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
@@ -463,7 +511,7 @@ async function run<T>(
             // Interrupted before the engine started (an abort the engine's process would never hear of):
             // nothing ran, and nothing starts.
             if (o.signal?.aborted) throw new DriverError("interrupted", "Interrupted before the engine started: nothing ran.");
-            const r = await body(opened, config, onEvent, () => exported);
+            const r = await body(opened, config, onEvent, () => exported, engine);
             const stale = (seen.recorded ?? []).filter((k) => live && !live[k]?.done);
             if (stale.length) {
                 emit({
@@ -476,11 +524,15 @@ async function run<T>(
             finished("succeeded");
             return r;
         } catch (e) {
-            const err = classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
+            const err = lost
+                ? lostHostError(lost, seen, operation, o.stack)
+                : classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
             finished(err.kind === "interrupted" ? "interrupted" : "failed");
             throw err;
         }
     } finally {
+        watch?.stop();
+        clearInterval(waiting);
         await cleared?.catch(() => undefined);
         await removeUntakenStackInit(o);
     }
@@ -551,30 +603,6 @@ async function upAnsweredHere(
 }
 
 /**
- * The signal as the Automation API should hear it. It listens for "abort" only once the CLI has been
- * spawned, so an abort that came just before (an interrupt while the run opened) was never heard: the
- * engine ran to the end. Here a listener added after the abort is called at once (the engine then gets
- * its SIGINT and stops gracefully).
- */
-function heardLate(signal: AbortSignal | undefined): AbortSignal | undefined {
-    if (!signal) return undefined;
-    return new Proxy(signal, {
-        get(target, key) {
-            if (key === "addEventListener") {
-                return (...args: Parameters<AbortSignal["addEventListener"]>) => {
-                    const [type, listener] = args;
-                    if (type !== "abort" || !target.aborted) return target.addEventListener(...args);
-                    const event = new Event("abort");
-                    queueMicrotask(() => (typeof listener === "function" ? listener.call(target, event) : listener?.handleEvent(event)));
-                };
-            }
-            const value = Reflect.get(target, key, target);
-            return typeof value === "function" ? value.bind(target) : value;
-        },
-    });
-}
-
-/**
  * What the stack's history records of a run: the command that ran it (`pulumi stack history`, `status`).
  * Without it the CLI records the subject of this project's last git commit, which says nothing of the run.
  */
@@ -587,8 +615,8 @@ export const commandOfRun = (message: string | undefined) =>
 
 /** The engine's preview: what would run where; runs nothing on hosts. */
 export async function preview(o: RunOptions) {
-    return run(o, "preview", async (stack, _c, onEvent) => {
-        const r = await stack.preview({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never", parallel: 64 });
+    return run(o, "preview", async (stack, _c, onEvent, _exported, engine) => {
+        const r = await stack.preview({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never", parallel: 64 });
         return r.changeSummary;
     });
 }
@@ -598,12 +626,12 @@ export async function up(o: RunOptions) {
     return run(
         o,
         o.mode === "rollback" ? "rollback" : "up",
-        async (stack, _c, onEvent, exported) => {
+        async (stack, _c, onEvent, exported, engine) => {
             const r = await upAnsweredHere(stack, exported, (watch) =>
                 stack.up({
                     onEvent: watch(onEvent),
                     onOutput: o.onOutput,
-                    signal: heardLate(o.signal),
+                    signal: engine.signal,
                     color: "never",
                     parallel: 64,
                     message: historyMessage(o, o.mode === "rollback" ? "rollback" : "up"),
@@ -623,7 +651,8 @@ export async function destroy(o: RunOptions) {
     return run(
         o,
         "destroy",
-        async (stack, _c, onEvent) => (await stack.destroy({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never" })).summary,
+        async (stack, _c, onEvent, _exported, engine) =>
+            (await stack.destroy({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never" })).summary,
     );
 }
 
@@ -632,9 +661,8 @@ export async function refresh(o: RunOptions) {
     return run(
         o,
         "refresh",
-        async (stack, _c, onEvent) =>
-            (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: heardLate(o.signal), color: "never", message: historyMessage(o, "refresh") }))
-                .summary,
+        async (stack, _c, onEvent, _exported, engine) =>
+            (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never", message: historyMessage(o, "refresh") })).summary,
     );
 }
 
@@ -689,7 +717,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
         await stack.setAllConfig(all);
         let outputs: Record<string, { value: unknown }> = {};
         try {
-            outputs = (await stack.up({ onEvent: translate, signal: heardLate(o.signal), color: "never", parallel: 64 })).outputs;
+            outputs = (await stack.up({ onEvent: translate, signal: new EngineSignal(o.signal).signal, color: "never", parallel: 64 })).outputs;
         } catch (e) {
             if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack);
         }

@@ -33,6 +33,9 @@ function auth(config: UpgradeConfig, h: HostConfig, creds: SshCredentials): Part
         ...(creds.privateKeyPassphrase ? { passphrase: creds.privateKeyPassphrase } : {}),
         ...(creds.password ? { password: creds.password, tryKeyboard: false } : {}),
         readyTimeout: config.ssh.perDialTimeoutSeconds * 1000,
+        // A host that hangs after the handshake ends the session within ~15 s instead of never.
+        keepaliveInterval: 5000,
+        keepaliveCountMax: 3,
     };
 }
 
@@ -42,7 +45,9 @@ function connect(c: ConnectConfig): Promise<Client> {
         const ssh2 = require("ssh2") as typeof import("ssh2");
         const client = new ssh2.Client();
         client.once("ready", () => resolve(client));
-        client.once("error", reject);
+        // Every error, not only the first: a handshake that timed out is followed by "Connection lost
+        // before handshake" when its socket closes, which unheard would end the process.
+        client.on("error", reject);
         client.connect(c);
     });
 }
@@ -150,4 +155,42 @@ export async function readLiveState(config: UpgradeConfig, creds: SshCredentials
     await Promise.all(Array.from({ length: Math.min(LIVE_READ_CONCURRENCY, config.hosts.length) }, worker));
     if (failed !== undefined) throw failed;
     return Object.assign({}, ...parts);
+}
+
+/**
+ * Whether host `name` answers SSH now: the handshake, the login and `true`, within `timeoutMs` in all.
+ * Undefined when it does; else what went wrong (`no answer within 10 s`, or the SSH error). A host that
+ * takes TCP connections but never sends its SSH banner (a hung machine) is the reason this exists:
+ * the command provider's dial waits for it for ever (engine/hostWatch.ts).
+ */
+export async function sshAnswer(config: UpgradeConfig, name: string, creds: SshCredentials, timeoutMs: number): Promise<string | undefined> {
+    const h = config.hosts.find((x) => x.name === name);
+    if (!h) return `no host ${name} in the config`;
+    let timer: NodeJS.Timeout | undefined;
+    let conn: { client: Client; close: () => void } | undefined;
+    let late = false;
+    const attempt = (async () => {
+        const c = await dialHost(config, h, creds);
+        // Answered after the deadline: closed at once, its answer no longer counts.
+        if (late) return c.close();
+        conn = c;
+        const r = await exec(c.client, "true");
+        if (r.code !== 0) throw new Error(`\`true\` exited ${r.code}`);
+    })();
+    try {
+        await Promise.race([
+            attempt,
+            new Promise((_, reject) => {
+                timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+            }),
+        ]);
+        return undefined;
+    } catch (e) {
+        return String((e as Error)?.message ?? e);
+    } finally {
+        late = true;
+        clearTimeout(timer);
+        attempt.catch(() => undefined);
+        conn?.close();
+    }
 }

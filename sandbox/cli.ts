@@ -2,7 +2,7 @@
  * `npm run sandbox -- <command>`: the embedded SequoiaCM 3.1.2 cluster the upgrade tool runs against by default.
  */
 import * as path from "path";
-import { down, HostStatus, reset, startHostSshd, status, stopHostSshd, up, UpResult } from "./cluster";
+import { down, freezeHost, HostStatus, reset, startHostSshd, status, stopHostSshd, thawHost, up, UpResult } from "./cluster";
 import {
     clearFaults,
     INTERPRETER_FAULTS,
@@ -44,6 +44,8 @@ Commands:
   fault clear [--host H] [--service S]   remove faults (all hosts when no --host)
   fault list             show the faults set
   sshd stop|start <host> stop or start one host's sshd
+  freeze|thaw <host>     freeze one host as a hung machine does (SIGSTOP to its sshd, sessions and
+                         nodes: its port still takes connections, nothing answers), or let it go on
   audit [--host H]       print the audit log (JSON lines, by time)
 
 Options:
@@ -265,6 +267,15 @@ async function main(argv: string[]): Promise<number> {
                     ? `sshd of ${host} ${verb === "stop" ? "stopped" : "started"}`
                     : `sshd of ${host} was already ${verb === "stop" ? "stopped" : "running"}`,
             );
+            return 0;
+        }
+        case "freeze":
+        case "thaw": {
+            allowOnly(p, []);
+            const [verb, host] = p.positional;
+            if (!host) throw new UsageError(`usage: ${verb} <host>`);
+            const n = verb === "freeze" ? freezeHost(host, dir) : thawHost(host, dir);
+            say(`${host}: ${n} process${n === 1 ? "" : "es"} ${verb === "freeze" ? "frozen" : "thawed"}`);
             return 0;
         }
         case "audit": {

@@ -424,6 +424,56 @@ export async function startHostSshd(name: string, dir?: string): Promise<boolean
     return true;
 }
 
+/**
+ * A host's processes as a frozen machine would leave them: its sshd, every session and what runs in it,
+ * and its nodes. Their connections stay open and their TCP port still accepts (the kernel answers), but
+ * nothing answers on them: no SSH banner, no output, no end.
+ */
+function hostProcesses(h: SandboxHostState): number[] {
+    const procs = listProcesses();
+    const sshd = sshdRunning(h, procs);
+    const prefix = `scm-node:${h.hostDir}/`;
+    const pids = new Set<number>(procs.filter((p) => p.args.some((a) => a.startsWith(prefix))).map((p) => p.pid));
+    if (sshd) pids.add(sshd);
+    for (let grew = true; grew; ) {
+        grew = false;
+        for (const p of procs) {
+            if (!pids.has(p.pid) && pids.has(p.ppid)) {
+                pids.add(p.pid);
+                grew = true;
+            }
+        }
+    }
+    return [...pids];
+}
+
+function signalAll(pids: number[], signal: NodeJS.Signals): number {
+    let n = 0;
+    for (const pid of pids) {
+        try {
+            process.kill(pid, signal);
+            n++;
+        } catch {
+            // gone meanwhile
+        }
+    }
+    return n;
+}
+
+/** Freezes a host (SIGSTOP to its sshd, sessions and nodes): a machine that hangs. Returns how many processes. */
+export function freezeHost(name: string, dir?: string): number {
+    const state = readState(sandboxDir(dir));
+    if (!state) throw new Error(`No sandbox at ${sandboxDir(dir)}.`);
+    return signalAll(hostProcesses(findHost(state, name)), "SIGSTOP");
+}
+
+/** Lets a frozen host go on (SIGCONT to the same processes). */
+export function thawHost(name: string, dir?: string): number {
+    const state = readState(sandboxDir(dir));
+    if (!state) throw new Error(`No sandbox at ${sandboxDir(dir)}.`);
+    return signalAll(hostProcesses(findHost(state, name)), "SIGCONT");
+}
+
 // ---------------- status ----------------
 
 export interface NodeStatus {

@@ -26,6 +26,7 @@ const EXPECTS: Record<string, string> = {
     "ssh.bastion.user": "a user name",
     "ssh.dialErrorLimit": "a whole number such as 3",
     "ssh.perDialTimeoutSeconds": "a whole number of seconds such as 10",
+    "ssh.unansweredSeconds": "a whole number of seconds such as 60",
     hosts: "a list of { name, address, center, services, site, rootSite }",
     "hosts[]": "{ name, address, center, services, site, rootSite }",
     "hosts[].name": "a short unique name such as A",

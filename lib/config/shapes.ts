@@ -231,6 +231,13 @@ function shapes(opts: ValidateOptions) {
         dialErrorLimit: wholeNumber(1, 100, "dialErrorLimit", "failed SSH dials before a host counts as unreachable").default(DEFAULTS.dialErrorLimit),
         /** Seconds one SSH dial may take (the provider's `perDialTimeout`). */
         perDialTimeoutSeconds: wholeNumber(1, 600, "perDialTimeoutSeconds", "seconds one SSH dial may take").default(DEFAULTS.perDialTimeoutSeconds),
+        /**
+         * A host with a step in flight that answers no SSH login this long counts as lost: the run stops (the
+         * provider would wait for it for ever). Probed by the tool itself while the step runs.
+         */
+        unansweredSeconds: wholeNumber(5, 3600, "unansweredSeconds", "seconds a host with a step in flight may answer no SSH before the run stops").default(
+            DEFAULTS.unansweredSeconds,
+        ),
     };
     const hostSshShape = {
         user: loginUser.optional(),

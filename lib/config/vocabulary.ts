@@ -37,6 +37,7 @@ export const DEFAULTS = {
     sshPort: 22,
     dialErrorLimit: 3,
     perDialTimeoutSeconds: 10,
+    unansweredSeconds: 60,
     serviceOrder: DEFAULT_SERVICE_ORDER,
     sitePolicy: "site-first" as SitePolicy,
     parallelism: 1,

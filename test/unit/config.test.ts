@@ -55,7 +55,7 @@ describe("the seed topology", () => {
             installUser: "scmadmin",
             installGroup: "scmadmin_group",
             become: "login",
-            ssh: { port: 22, dialErrorLimit: 3, perDialTimeoutSeconds: 10 },
+            ssh: { port: 22, dialErrorLimit: 3, perDialTimeoutSeconds: 10, unansweredSeconds: 60 },
             hosts: [
                 { name: "A", address: "10.0.0.1", center: "primary", services: ["cloud", "config-server", "content-server"], site: "rootSite", rootSite: true },
                 {
@@ -97,7 +97,7 @@ describe("the seed topology", () => {
                     installUser: "scm",
                     installGroup: "scm",
                     become: "sudo",
-                    ssh: { user: "ops", port: 2222, privateKeyFile: "~/../../keys/id_ed25519", bastion: { host: "jump.example.com" } },
+                    ssh: { user: "ops", port: 2222, privateKeyFile: "~/../../keys/id_ed25519", bastion: { host: "jump.example.com" }, unansweredSeconds: 300 },
                     serviceOrder: ["cloud", "config-server", "schedule-server", "content-server"],
                     sitePolicy: "center-first",
                     parallelism: 2,
@@ -117,6 +117,7 @@ describe("the seed topology", () => {
             bastion: { host: "jump.example.com", port: 22 },
             dialErrorLimit: 3,
             perDialTimeoutSeconds: 10,
+            unansweredSeconds: 300,
         });
         expect(config.sitePolicy).toBe("center-first");
         expect(config.upgradeScript).toBe("/tools/scmupgrade.py");
@@ -340,6 +341,11 @@ const invalid: Case[] = [
         [{ path: "hosts[1].ssh.user", message: 'become is sudo, but the SSH user is the install user "scmadmin" itself' }],
     ],
     ["an SSH port out of range", (c) => (c.ssh = { port: 0 }), [{ path: "ssh.port", message: "0 is not a port number" }]],
+    [
+        "a host watch too quick to tell a busy host from a hung one",
+        (c) => (c.ssh = { unansweredSeconds: 2 }),
+        [{ path: "ssh.unansweredSeconds", message: "2 is out of range" }],
+    ],
     ["an unreadable key file", (c) => (c.ssh = { privateKeyFile: "/keys/missing" }), [{ path: "ssh.privateKeyFile", message: 'cannot read "/keys/missing"' }]],
     [
         "an unreadable per-host key file under ~",

@@ -1,0 +1,97 @@
+import { spawn } from "child_process";
+import * as path from "path";
+import { readLocks } from "../../engine/locks";
+import { projectRoot } from "../../engine/paths";
+import { planWaves } from "../../lib/plan";
+import { readAudit } from "../../sandbox/audit";
+import { freezeHost, status, thawHost } from "../../sandbox/cluster";
+import { clearFaults, setFault } from "../../sandbox/faults";
+import { sandboxStackConfig } from "../../sandbox/stackConfig";
+import { describeWithProvider } from "../helpers/engine";
+import { useStackSandbox } from "../helpers/stackSandbox";
+import { waitFor } from "../helpers/team";
+
+// A host that hangs mid-node (a frozen machine: its port still takes connections, nothing answers) once made
+// `up` wait for ever: the command provider's dial has a timeout for the TCP connect only, and an open session
+// has no keepalive. The tool asks a host with a step in flight whether it answers SSH (engine/hostWatch.ts);
+// after `ssh.unansweredSeconds` without an answer the run stops, naming the host, and frees the stack.
+describeWithProvider("a host that hangs mid-run", () => {
+    const { sb, stack, config, configure } = useStackSandbox("hung-host", 53);
+    const order = () => planWaves(config()).flatMap((w) => w.nodes.map((n) => `${n.host}/${n.service}`));
+    const begunSince = (t: string) =>
+        readAudit(sb.dir)
+            .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
+            .map((e) => `${e.host}/${e.service}`);
+    const start = (args = ["up", "--yes"]) => {
+        const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack], {
+            cwd: projectRoot,
+            env: process.env,
+            stdio: ["ignore", "pipe", "pipe"],
+        });
+        let out = "";
+        child.stdout.on("data", (d) => (out += d));
+        child.stderr.on("data", (d) => (out += d));
+        const done = new Promise<{ code: number | null; out: string; at: number }>((resolve) =>
+            child.on("close", (code) => resolve({ code, out, at: Date.now() })),
+        );
+        return { child, done };
+    };
+    afterAll(() => {
+        // Never leave a frozen host behind, whatever failed (the sandbox may be down already).
+        try {
+            thawHost("D", sb.dir);
+        } catch {
+            // no sandbox: nothing frozen
+        }
+    });
+
+    test("frozen during its node's upgrade: the run stops within unansweredSeconds and a few probes, exit 1 naming the host and the node; no later node touched; no lock left; after the host thaws, `up` finishes with no node twice", async () => {
+        const unanswered = 6;
+        await configure({ ssh: { ...(sandboxStackConfig(sb.state())["scm-upgrade:ssh"] as object), unansweredSeconds: unanswered } });
+        // D/cloud's upgrade lasts long enough to freeze the host in the middle of it (its nodes stopped, the
+        // files not yet replaced).
+        setFault("D", "cloud", { slowSeconds: 15 }, sb.dir);
+        const plan = order();
+        const at = plan.indexOf("D/cloud");
+        const t0 = new Date().toISOString();
+        const run = start();
+        await waitFor("D/cloud's scmupgrade.py under way", () => begunSince(t0).includes("D/cloud"), 300000);
+        await new Promise((r) => setTimeout(r, 1000));
+        const frozeAt = Date.now();
+        expect(freezeHost("D", sb.dir)).toBeGreaterThan(0);
+        const r = await run.done;
+        const seconds = (r.at - frozeAt) / 1000;
+        console.log(`hung host: the run ended ${seconds.toFixed(1)} s after D froze (unansweredSeconds ${unanswered})`);
+        expect(r.code).toBe(1);
+        const last = r.out.trim().split("\n").pop()!;
+        expect(last).toMatch(
+            new RegExp(
+                `^error: Host D stopped answering SSH while the upgrade of D/cloud ran there \\(no SSH login for \\d+ s: [^)]+\\)\\. ` +
+                    `The run stopped after ${at} nodes? upgraded in this run; later nodes were not touched\\. ` +
+                    `What that step did on D is not known until the host answers: .* run \`scm-upgrade up --stack ${stack}\` to resume`,
+            ),
+        );
+        expect(r.out).toMatch(/D\/cloud\s+FAILED/);
+        // unansweredSeconds of probes (every 2 s here), the first one interval after the freeze, then the engine's end.
+        expect(seconds).toBeGreaterThanOrEqual(unanswered);
+        expect(seconds).toBeLessThan(unanswered + 25);
+        expect(begunSince(t0)).toEqual(plan.slice(0, at + 1));
+        expect(await readLocks(process.env.PULUMI_BACKEND_URL!, stack)).toEqual([]);
+
+        // The host comes back: its scmupgrade.py goes on to its end (its SSH client is gone); then `up` resumes.
+        thawHost("D", sb.dir);
+        clearFaults({ dir: sb.dir });
+        await waitFor(
+            "D/cloud's upgrade to end",
+            () => readAudit(sb.dir).some((e) => e.action === "upgrade" && e.host === "D" && e.service === "cloud" && e.outcome !== "begin" && e.time >= t0),
+            120000,
+        );
+        const resumed = await start().done;
+        expect(resumed.out.trim().split("\n").pop()).not.toMatch(/^error/);
+        expect(resumed.code).toBe(0);
+        expect(begunSince(t0)).toEqual(plan);
+        const cluster = await status({ dir: sb.dir });
+        for (const h of cluster.hosts)
+            for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
+    }, 900000);
+});
