@@ -5,6 +5,8 @@ export interface ProcInfo {
     pid: number;
     ppid: number;
     args: string[];
+    /** Its working folder, when readable. */
+    cwd?: string;
 }
 
 /** Every live (non-zombie) process, from /proc. */
@@ -21,7 +23,13 @@ export function listProcesses(): ProcInfo[] {
                 .readFileSync(`/proc/${entry}/cmdline`, "utf8")
                 .split("\0")
                 .filter((a) => a !== "");
-            out.push({ pid: Number(entry), ppid: Number(fields[1]), args });
+            let cwd: string | undefined;
+            try {
+                cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
+            } catch {
+                // another user's process, or gone
+            }
+            out.push({ pid: Number(entry), ppid: Number(fields[1]), args, ...(cwd ? { cwd } : {}) });
         } catch {
             // gone meanwhile
         }
@@ -56,7 +64,11 @@ export function sandboxProcesses(dir: string, procs = listProcesses()): ProcInfo
         const isSshd = line.includes("sshd") && line.includes(` -f ${prefix}`);
         // An interpreter running a script from the sandbox (control scripts, scmupgrade.py).
         const isScript = a.slice(0, 4).some((x, i) => i > 0 && x.startsWith(prefix));
-        if (isNode || isSshd || isScript) owned.add(p.pid);
+        // A script whose SSH session is gone (a run killed mid-node, a host thawed after its client left): no
+        // longer below the sshd, still working in a sandbox folder (scmupgrade.py runs from the package folder).
+        // Only an orphan (adopted by init): a user's own shell opened in the folder is not the sandbox's.
+        const isOrphan = p.cwd !== undefined && (p.cwd === dir || p.cwd.startsWith(prefix)) && p.ppid === 1;
+        if (isNode || isSshd || isScript || isOrphan) owned.add(p.pid);
     }
     // Descendants: SSH sessions of the sandbox's sshd, and what they started.
     let grew = true;

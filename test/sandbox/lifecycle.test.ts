@@ -128,7 +128,11 @@ describe("sandbox lifecycle", () => {
         const ctl = path.join(state.hosts[2].installRoot, "sequoiacm-cloud/bin/scmcloudctl.sh");
         expect((await ssh(state, "C", `${ctl} stop -p 8080 && ${ctl} start -p 8080`)).code).toBe(0);
         const session = ssh(state, "D", "sleep 60");
+        // and a script whose session is gone (a killed run's scmupgrade.py goes on): adopted by init, in a host's folder
+        expect((await ssh(state, "B", `cd ${state.hosts[1].hostDir} && { nohup sleep 61 >/dev/null 2>&1 & }`)).code).toBe(0);
         await new Promise((r) => setTimeout(r, 500));
+        const orphan = listProcesses().find((p) => p.args.join(" ") === "sleep 61");
+        expect(orphan?.ppid).toBe(1);
         const before = sandboxProcesses(fs.realpathSync(dir));
         expect(before.length).toBeGreaterThanOrEqual(4 + 16 + 1);
         const r = await down({ dir });
@@ -136,6 +140,7 @@ describe("sandbox lifecycle", () => {
         expect((await session).code).not.toBe(0);
         expect(nothingRunning(dir)).toBe(true);
         expect(before.filter((p) => pidAlive(p.pid))).toEqual([]);
+        expect(pidAlive(orphan!.pid)).toBe(false);
         const stray = listProcesses().filter((p) => p.args.join(" ").includes(fs.realpathSync(dir)));
         expect(stray).toEqual([]);
         const s = await status({ dir });
