@@ -151,6 +151,7 @@ export function renderUnpack(a: UnpackArgs): string {
     }
     lines.push(
         `mkdir -p -- "$staging" || fail "cannot create $staging"`,
+        ...hostLockLines(a.stagingDir),
         // Only this release's archives: an older one left in package/ could be the one scmupgrade.py takes.
         `rm -rf -- "$pkg/package" || fail "cannot empty $pkg/package"`,
         `tar -xzf "$tarball" -C "$staging" || fail "cannot unpack $tarball into $staging"`,
@@ -213,6 +214,38 @@ function packageDir(stagingDir: string): string {
     return `${stagingDir.replace(/\/+$/, "")}/sequoiacm`;
 }
 
+/** Seconds a script waits for an earlier run's script still at work on the same host. */
+export const HOST_LOCK_WAIT_SECONDS = 900;
+
+/** `<stagingDir>/.scm-upgrade.lock`: the host's lock (`hostLockLines`). */
+export function hostLockPath(stagingDir: string): string {
+    return `${stagingDir.replace(/\/+$/, "")}/.scm-upgrade.lock`;
+}
+
+/**
+ * Takes the host's lock on descriptor 9 for the rest of the script (needs `fail`; `$host` when set): one
+ * unpack, upgrade or rollback at a time on a host. A run resumed while an earlier run's script is still at
+ * work there (a host that hung, then went on; a driver killed outright, whose SSH session ended but not its
+ * script) waits for it, then reads the install afresh, instead of running scmupgrade.py beside it or
+ * unpacking under it. The descriptor is read-only (flock needs no more), so the unpack, run as root, and the
+ * install user's scripts share the file the unpack makes. Without flock (util-linux) or a readable file,
+ * no lock is taken. What a script starts that lives on (nodes) must not hold it: those commands close 9.
+ */
+function hostLockLines(stagingDir: string): string[] {
+    const wait = HOST_LOCK_WAIT_SECONDS;
+    return [
+        `lock=${shQuote(hostLockPath(stagingDir))}`,
+        '{ [ -e "$lock" ] || : >> "$lock"; } 2>/dev/null',
+        'if command -v flock >/dev/null 2>&1 && [ -r "$lock" ] && exec 9<"$lock"; then',
+        "  if ! flock -n 9; then",
+        `    echo "an earlier run's script is still at work on \${host:-this host} (an upgrade, rollback or staging): waiting for it to end, at most ${wait}s"`,
+        `    flock -w ${wait} 9 || fail "an earlier run's script has had $lock on \${host:-this host} for ${wait}s: see which process has it open (fuser -v $lock), let it end or stop it, then run again"`,
+        '    echo "SCMUP waited-for-host-lock=$SECONDS"',
+        "  fi",
+        "fi",
+    ];
+}
+
 // ---------------------------------------------------------------- preflight
 
 export interface PreflightArgs {
@@ -265,6 +298,8 @@ export function renderPreflight(a: PreflightArgs): string {
         `id -u -- "$user" >/dev/null 2>&1 && check install-user ok "$user" || check install-user fail "user $user does not exist"`,
         `getent group -- "$group" >/dev/null 2>&1 && check install-group ok "$group" || check install-group fail "group $group does not exist"`,
         `[ -d "$root" ] && check install-root ok "$root" || check install-root fail "install root $root is missing"`,
+        // The host's lock (hostLockLines) needs flock; without it the scripts run unguarded.
+        `command -v flock >/dev/null 2>&1 && check host-lock ok flock || check host-lock warn "no flock (util-linux) on $host: a run resumed while an earlier run's script still runs there would not wait for it"`,
         `command -v curl >/dev/null && check curl ok "$(command -v curl)" || check curl fail "curl is needed for the health gate"`,
         // Checked here with everything else rather than found missing at staging. With login the install user
         // unpacks it, so must read it; sudo and su unpack as root, who may see what the install user cannot.
@@ -556,7 +591,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
     const stable = Number(wholeNumber(a.healthStableSeconds ?? 0, "healthStableSeconds"));
     const rollbackLine = (why: string) =>
         `  echo "${why}: rolling back with the vendor rollback"; ` +
-        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 | tail -n 5; echo "SCMUP rolled-back=$(installed_version "$install")"';
+        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 9<&- | tail -n 5; echo "SCMUP rolled-back=$(installed_version "$install")"';
     // Without healthStableSeconds the script text is as it was (no change for stacks already upgrading).
     const holdFns = stable
         ? [
@@ -612,6 +647,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         HEALTH_GATE_FN,
         // $SECONDS: bash's own clock since the script began (no fork per reading).
         'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$SECONDS"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
+        ...hostLockLines(a.stagingDir),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         // Which nodes must run afterwards: on an install not yet replaced, the running ones; after an earlier
@@ -627,7 +663,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "  for p in $must_run; do",
         '    case "$running" in *" $p "*) continue;; esac',
         '    echo "node $p of $svc is at $target but not running: starting it with the control script"',
-        '    "$ctl" start -p "$p"; rc=$?',
+        '    "$ctl" start -p "$p" 9<&-; rc=$?',
         '    [ "$rc" -eq 0 ] || fail "node $p of $svc on $host is at $target but does not start (control script exit status $rc)"',
         '    started="$started $p"',
         "  done",
@@ -658,7 +694,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '  echo "SCMUP backup-path=$bp"',
         "fi",
         // Its output is held in a variable, not a temporary file: no mktemp, cat, grep or rm to fork on the way.
-        'out=$(./scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --start 2>&1)',
+        'out=$(./scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --start 2>&1 9<&-)',
         "rc=$?",
         '[ -z "$out" ] || printf "%s\\n" "$out"',
         'tail_lines() { printf "%s\\n" "$out" | tail -n 15 | sed "s/^/    | /" >&2; }',
@@ -702,12 +738,13 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         `pkg=${shQuote(packageDir(a.stagingDir))}`,
         `src=${shQuote(a.sourceVersion)}`,
         "t0=$(date +%s)",
+        ...hostLockLines(a.stagingDir),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         'if [ "$before" = "$src" ]; then echo "SCMUP version-after=$before"; echo "SCMUP result=skipped"; exit 0; fi',
         'cd -- "$pkg" || fail "staged package $pkg is missing: nothing to roll back with"',
         "log=$(mktemp)",
-        './scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1',
+        './scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1 9<&-',
         "rc=$?",
         'cat "$log"',
         'if ! grep -q "rollback success!" "$log"; then tail -n 15 "$log" | sed "s/^/    | /" >&2; rm -f "$log"; fail "scmupgrade.py --rollback did not print rollback success! (exit status $rc)"; fi',

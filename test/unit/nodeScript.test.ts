@@ -7,6 +7,7 @@ import * as path from "path";
 import {
     healthBase,
     healthPath,
+    hostLockPath,
     NODE_PORTS_FNS,
     parseMarkers,
     renderServiceUpgrade,
@@ -299,6 +300,62 @@ describe("the node script's health gate and resume safety", () => {
         const r = await bash(h.text);
         expect(parseMarkers(r.stdout).values.result).toBe("skipped");
         expect(h.calls().filter((c) => c.startsWith("start"))).toEqual([]);
+    });
+});
+
+describe("the host's lock: one unpack, upgrade or rollback at a time on a host", () => {
+    const sleepers: number[] = [];
+    afterAll(() => {
+        for (const pid of sleepers) {
+            try {
+                process.kill(pid, "SIGKILL");
+            } catch {
+                // gone
+            }
+        }
+    });
+    const lockOf = (pkg: string) => hostLockPath(path.dirname(pkg));
+    const lockFree = (lock: string) => execFileSync("bash", ["-c", `flock -n ${shQuote(lock)} true && echo free || echo held`], { encoding: "utf8" }).trim();
+
+    test("an earlier run's script still at work: the node script waits for it, then reads the install afresh (at the target: skipped, scmupgrade.py not run)", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true });
+        const lock = lockOf(h.pkg);
+        const began = path.join(h.root, "orphan-began");
+        // The earlier run's script: holds the lock, finishes the upgrade 1.5 s later.
+        const jar = (v: string) => shQuote(path.join(h.svc, "jars", `sequoiacm-config-server-${v}.jar`));
+        const orphan = spawn("flock", [lock, "bash", "-c", `touch ${shQuote(began)}; sleep 1.5; mv ${jar("3.1.2")} ${jar("3.2.0")}`], { stdio: "ignore" });
+        const ended = new Promise((r) => orphan.on("close", r));
+        for (let i = 0; i < 100 && !fs.existsSync(began); i++) await new Promise((r) => setTimeout(r, 20));
+        expect(fs.existsSync(began)).toBe(true);
+        const t0 = Date.now();
+        const r = await bash(h.text);
+        await ended;
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(r.stdout).toContain("an earlier run's script is still at work on C (an upgrade, rollback or staging): waiting for it to end, at most 900s");
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "skipped", "version-before": "3.2.0" });
+        expect(parseMarkers(r.stdout).values["waited-for-host-lock"]).toBeDefined();
+        expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
+        expect(fs.existsSync(h.ran)).toBe(false);
+        expect(lockFree(lock)).toBe("free");
+    });
+
+    test("the nodes scmupgrade.py starts do not hold the lock after the script ends", async () => {
+        const pidFile = path.join(os.tmpdir(), `scm-node-test-sleeper-${process.pid}`);
+        const h = fakeHost({ version: "3.1.2", running: true });
+        // The fake scmupgrade.py also leaves a long-lived process behind, as a started node does.
+        fs.appendFileSync(path.join(h.pkg, "scmupgrade.py"), `sleep 60 >/dev/null 2>&1 &\necho $! > ${shQuote(pidFile)}\n`);
+        const r = await bash(h.text);
+        sleepers.push(Number(fs.readFileSync(pidFile, "utf8")));
+        fs.rmSync(pidFile, { force: true });
+        expect(parseMarkers(r.stdout).values.result).toBe("upgraded");
+        expect(parseMarkers(r.stdout).values["waited-for-host-lock"]).toBeUndefined();
+        expect(lockFree(lockOf(h.pkg))).toBe("free");
+    });
+
+    test("the unpack takes the same lock, and makes its file for the install user's scripts", () => {
+        const unpack = renderUnpack({ stagingDir: "/opt/scm_upgrade", tarballPath: "/tmp/r.tgz", installUser: "scm", installGroup: "scm", become: "sudo" });
+        expect(unpack).toContain(`lock=${shQuote(hostLockPath("/opt/scm_upgrade"))}`);
+        expect(unpack.indexOf("flock -w")).toBeLessThan(unpack.indexOf('rm -rf -- "$pkg/package"'));
     });
 });
 
