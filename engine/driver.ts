@@ -218,7 +218,7 @@ export function observe(idx: NameIndex, seen: RunObservations, ev: EngineEvent):
  * The end of a run that stopped because a host stopped answering mid-step (engine/hostWatch.ts): exit 1,
  * naming the host, what ran there, and why its outcome there is not known yet.
  */
-export function lostHostError(l: LostHost, seen: RunObservations, operation: string, stack: string): DriverError {
+export function lostHostError(l: LostHost, seen: RunObservations, o: RunOptions, operation: "up" | "rollback"): DriverError {
     const done = seen.upgraded.length;
     const verb = operation === "rollback" ? "rolled back" : "upgraded";
     return new DriverError(
@@ -226,7 +226,7 @@ export function lostHostError(l: LostHost, seen: RunObservations, operation: str
         `Host ${l.host} stopped answering SSH while ${l.what} ran there (no SSH login for ${l.seconds} s: ${l.error}). ` +
             `The run stopped after ${done} node${done === 1 ? "" : "s"} ${verb} in this run; later nodes were not touched. ` +
             `What that step did on ${l.host} is not known until the host answers: when it does (check its console, power and network), ` +
-            `run \`scm-upgrade ${operation === "rollback" ? "rollback" : "up"} --stack ${stack}\` to resume (it reads every node live first).`,
+            `run \`${historyMessage(o, operation)} --stack ${o.stack}\` to resume (it reads every node live first).`,
     );
 }
 
@@ -525,7 +525,7 @@ async function run<T>(
             return r;
         } catch (e) {
             const err = lost
-                ? lostHostError(lost, seen, operation, o.stack)
+                ? lostHostError(lost, seen, o, operation === "rollback" ? "rollback" : "up")
                 : classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
             finished(err.kind === "interrupted" ? "interrupted" : "failed");
             throw err;

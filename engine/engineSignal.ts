@@ -35,10 +35,6 @@ export class EngineSignal {
         else outer?.addEventListener("abort", () => this.interrupt(), { once: true });
     }
 
-    get interrupted(): boolean {
-        return this.sent > 0;
-    }
-
     interrupt(): void {
         if (this.sent > 0) return;
         this.send();

@@ -36,7 +36,6 @@ export interface HostWatchOptions {
     probe: (host: string, timeoutMs: number) => Promise<string | undefined>;
     /** Called once, for the first host found lost. */
     onLost: (lost: LostHost) => void;
-    now?: () => number;
 }
 
 /** What a ProgressEvent says of a step: started (`begin`) or ended (`end`), keyed by host and step. */
@@ -76,7 +75,7 @@ export interface HostWatch {
  * A host answering again resets its count. Healthy hosts with long steps cost one SSH login per interval.
  */
 export function watchHosts(o: HostWatchOptions): HostWatch {
-    const now = o.now ?? Date.now;
+    const now = Date.now;
     const everyMs = Math.min(15_000, Math.max(2_000, (o.unansweredSeconds * 1000) / 4));
     const inFlight = new Map<string, InFlight>();
     const probing = new Set<string>();

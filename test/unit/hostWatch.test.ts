@@ -123,6 +123,6 @@ describe("EngineSignal: the engine's SIGINTs", () => {
         await Promise.resolve();
         expect(calls).toBe(1);
         const already = new EngineSignal(AbortSignal.abort());
-        expect(already.interrupted).toBe(true);
+        expect(already.signal.aborted).toBe(true);
     });
 });

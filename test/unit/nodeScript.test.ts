@@ -7,6 +7,7 @@ import * as path from "path";
 import {
     healthBase,
     healthPath,
+    HOST_LOCK_WAIT_SECONDS,
     hostLockPath,
     NODE_PORTS_FNS,
     parseMarkers,
@@ -331,7 +332,9 @@ describe("the host's lock: one unpack, upgrade or rollback at a time on a host",
         const r = await bash(h.text);
         await ended;
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
-        expect(r.stdout).toContain("an earlier run's script is still at work on C (an upgrade, rollback or staging): waiting for it to end, at most 900s");
+        expect(r.stdout).toContain(
+            `an earlier run's script is still at work on C (an upgrade, rollback or staging): waiting for it to end, at most ${HOST_LOCK_WAIT_SECONDS}s`,
+        );
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "skipped", "version-before": "3.2.0" });
         expect(parseMarkers(r.stdout).values["waited-for-host-lock"]).toBeDefined();
         expect(Date.now() - t0).toBeGreaterThanOrEqual(1000);
