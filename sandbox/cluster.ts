@@ -4,7 +4,7 @@ import * as http from "http";
 import * as path from "path";
 import { applyInterpreter } from "./faults";
 import { installHost } from "./install";
-import { killProcesses, listProcesses, nodePids, ProcInfo, sandboxProcesses } from "./processes";
+import { killProcesses, listProcesses, nodePids, ProcInfo, sandboxProcesses, signalAll, withDescendants } from "./processes";
 import { buildRelease } from "./release";
 import { currentGroup, currentUser, ensureKeyPair, killAndWait, portAccepts, startSshd } from "./sshd";
 import {
@@ -429,49 +429,26 @@ export async function startHostSshd(name: string, dir?: string): Promise<boolean
  * and its nodes. Their connections stay open and their TCP port still accepts (the kernel answers), but
  * nothing answers on them: no SSH banner, no output, no end.
  */
-function hostProcesses(h: SandboxHostState): number[] {
+function signalHost(name: string, dir: string | undefined, signal: NodeJS.Signals): number {
+    const state = readState(sandboxDir(dir));
+    if (!state) throw new Error(`No sandbox at ${sandboxDir(dir)}.`);
+    const h = findHost(state, name);
     const procs = listProcesses();
-    const sshd = sshdRunning(h, procs);
     const prefix = `scm-node:${h.hostDir}/`;
-    const pids = new Set<number>(procs.filter((p) => p.args.some((a) => a.startsWith(prefix))).map((p) => p.pid));
+    const pids = new Set(procs.filter((p) => p.args.some((a) => a.startsWith(prefix))).map((p) => p.pid));
+    const sshd = sshdRunning(h, procs);
     if (sshd) pids.add(sshd);
-    for (let grew = true; grew; ) {
-        grew = false;
-        for (const p of procs) {
-            if (!pids.has(p.pid) && pids.has(p.ppid)) {
-                pids.add(p.pid);
-                grew = true;
-            }
-        }
-    }
-    return [...pids];
-}
-
-function signalAll(pids: number[], signal: NodeJS.Signals): number {
-    let n = 0;
-    for (const pid of pids) {
-        try {
-            process.kill(pid, signal);
-            n++;
-        } catch {
-            // gone meanwhile
-        }
-    }
-    return n;
+    return signalAll([...withDescendants(pids, procs)], signal);
 }
 
 /** Freezes a host (SIGSTOP to its sshd, sessions and nodes): a machine that hangs. Returns how many processes. */
 export function freezeHost(name: string, dir?: string): number {
-    const state = readState(sandboxDir(dir));
-    if (!state) throw new Error(`No sandbox at ${sandboxDir(dir)}.`);
-    return signalAll(hostProcesses(findHost(state, name)), "SIGSTOP");
+    return signalHost(name, dir, "SIGSTOP");
 }
 
 /** Lets a frozen host go on (SIGCONT to the same processes). */
 export function thawHost(name: string, dir?: string): number {
-    const state = readState(sandboxDir(dir));
-    if (!state) throw new Error(`No sandbox at ${sandboxDir(dir)}.`);
-    return signalAll(hostProcesses(findHost(state, name)), "SIGCONT");
+    return signalHost(name, dir, "SIGCONT");
 }
 
 // ---------------- status ----------------

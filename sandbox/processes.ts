@@ -71,18 +71,37 @@ export function sandboxProcesses(dir: string, procs = listProcesses()): ProcInfo
         if (isNode || isSshd || isScript || isOrphan) owned.add(p.pid);
     }
     // Descendants: SSH sessions of the sandbox's sshd, and what they started.
-    let grew = true;
-    while (grew) {
+    withDescendants(owned, procs);
+    for (const p of mine) owned.delete(p);
+    return procs.filter((p) => owned.has(p.pid));
+}
+
+/** Adds to `pids` every descendant of theirs among `procs`; returns `pids`. */
+export function withDescendants(pids: Set<number>, procs: ProcInfo[]): Set<number> {
+    for (let grew = true; grew; ) {
         grew = false;
         for (const p of procs) {
-            if (!owned.has(p.pid) && owned.has(p.ppid)) {
-                owned.add(p.pid);
+            if (!pids.has(p.pid) && pids.has(p.ppid)) {
+                pids.add(p.pid);
                 grew = true;
             }
         }
     }
-    for (const p of mine) owned.delete(p);
-    return procs.filter((p) => owned.has(p.pid));
+    return pids;
+}
+
+/** Sends `signal` to each pid at once; returns how many were still there to receive it. */
+export function signalAll(pids: number[], signal: NodeJS.Signals): number {
+    let n = 0;
+    for (const pid of pids) {
+        try {
+            process.kill(pid, signal);
+            n++;
+        } catch {
+            // gone meanwhile
+        }
+    }
+    return n;
 }
 
 /** SIGTERM to all, then SIGKILL to whoever is left after `graceMs`; resolves when all are gone. */
@@ -93,12 +112,9 @@ export async function killProcesses(pids: number[], graceMs = 3000): Promise<voi
 /** Kills (SIGKILL) every process of the sandbox at once, synchronously: for exit hooks, where nothing can be awaited. */
 export function killSandboxNow(dir: string): number {
     const victims = sandboxProcesses(dir);
-    for (const p of victims) {
-        try {
-            process.kill(p.pid, "SIGKILL");
-        } catch {
-            // gone
-        }
-    }
+    signalAll(
+        victims.map((p) => p.pid),
+        "SIGKILL",
+    );
     return victims.length;
 }

@@ -1,12 +1,10 @@
-import { spawn } from "child_process";
-import * as path from "path";
 import { readLocks } from "../../engine/locks";
-import { projectRoot } from "../../engine/paths";
 import { planWaves } from "../../lib/plan";
 import { readAudit } from "../../sandbox/audit";
 import { freezeHost, status, thawHost } from "../../sandbox/cluster";
 import { clearFaults, setFault } from "../../sandbox/faults";
 import { sandboxStackConfig } from "../../sandbox/stackConfig";
+import { startCli } from "../helpers/cli";
 import { describeWithProvider } from "../helpers/engine";
 import { useStackSandbox } from "../helpers/stackSandbox";
 import { waitFor } from "../helpers/team";
@@ -22,20 +20,7 @@ describeWithProvider("a host that hangs mid-run", () => {
         readAudit(sb.dir)
             .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
             .map((e) => `${e.host}/${e.service}`);
-    const start = (args = ["up", "--yes"]) => {
-        const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack], {
-            cwd: projectRoot,
-            env: process.env,
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        const done = new Promise<{ code: number | null; out: string; at: number }>((resolve) =>
-            child.on("close", (code) => resolve({ code, out, at: Date.now() })),
-        );
-        return { child, done };
-    };
+    const start = (args = ["up", "--yes"]) => startCli([...args, "--stack", stack]);
     afterAll(() => {
         // Never leave a frozen host behind, whatever failed (the sandbox may be down already).
         try {

@@ -1,11 +1,11 @@
-import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { projectName, projectRoot } from "../../engine/paths";
+import { projectName } from "../../engine/paths";
 import { childName, componentName, ROOT_NAME } from "../../lib/names";
 import { readAudit } from "../../sandbox/audit";
 import { reset } from "../../sandbox/cluster";
 import { planWaves } from "../../lib/plan";
+import { startCli } from "../helpers/cli";
 import { describeWithProvider } from "../helpers/engine";
 import { useStackSandbox } from "../helpers/stackSandbox";
 import { killGroup, waitFor } from "../helpers/team";
@@ -42,18 +42,7 @@ describeWithProvider("the stack's state written when a run ends", () => {
         readAudit(sb.dir)
             .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
             .map((e) => `${e.host}/${e.service}`);
-    const start = (env: Record<string, string> = {}, args = ["up", "--yes"]) => {
-        const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack], {
-            cwd: projectRoot,
-            env: { ...process.env, ...env },
-            stdio: ["ignore", "pipe", "pipe"],
-        });
-        let out = "";
-        child.stdout.on("data", (d) => (out += d));
-        child.stderr.on("data", (d) => (out += d));
-        const done = new Promise<{ code: number | null; out: string }>((resolve) => child.on("close", (code) => resolve({ code, out })));
-        return { child, done };
-    };
+    const start = (env: Record<string, string> = {}, args = ["up", "--yes"]) => startCli([...args, "--stack", stack], env);
     test("mid-run the state holds none of the run's nodes; Ctrl-C writes the nodes finished; the resumed run records every node", async () => {
         const t0 = new Date().toISOString();
         const run = start();

@@ -40,3 +40,22 @@ export function runCliAsync(
         });
     });
 }
+
+/**
+ * `scm-upgrade` started as a subprocess and left running: the child (for signals) and its end, with stdout and
+ * stderr together in the order they came and the time it closed.
+ */
+export function startCli(args: string[], env: Record<string, string> = {}) {
+    const child = spawn(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
+        cwd: projectRoot,
+        env: { ...process.env, ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (out += d));
+    const done = new Promise<{ code: number | null; out: string; at: number }>((resolve) =>
+        child.on("close", (code) => resolve({ code, out, at: Date.now() })),
+    );
+    return { child, done };
+}
