@@ -28,9 +28,13 @@ export interface Session {
     lines: TraceLine[];
 }
 
-/** The bash start-up file that turns the trace on, for `login-home/.pf-env.sh` (traceDir: one file per shell). */
+/**
+ * The bash start-up file that turns the trace on, for `login-home/.pf-env.sh` (traceDir: one file per shell).
+ * The trace's descriptor is one bash picks above 9 (`{var}`): the scripts take 9 for the host's lock
+ * (lib/shell.ts hostLockLines), and a fixed 9 here lost every traced line after the lock.
+ */
 export function traceEnvScript(traceDir: string): string {
-    return [`PS4='+ $EPOCHREALTIME $$ '`, `exec 9>>"${traceDir}/$$"`, "BASH_XTRACEFD=9", "set -x", ""].join("\n");
+    return [`PS4='+ $EPOCHREALTIME $$ '`, `exec {pf_trace_fd}>>"${traceDir}/$$"`, "BASH_XTRACEFD=$pf_trace_fd", "set -x", ""].join("\n");
 }
 
 /** The `.bashrc` of the clean login HOME during the profile: every shell of the session traced. */
@@ -113,6 +117,8 @@ export function profileNodeScript(s: Session): NodeScriptProfile {
     const lines = s.lines;
     const scriptIdx = lines.findIndex((l) => l.depth === 1 && l.text === "set -u");
     if (scriptIdx < 0) throw new Error(`session ${s.pid}: no node script in the trace`);
+    // A trace that stops before the result line would put the rest of the script in no bucket at all.
+    if (!lines.some((l) => l.text.includes("SCMUP result="))) throw new Error(`session ${s.pid}: the node script's trace ends before its result line`);
     const ms = Object.fromEntries(SCRIPT_BUCKETS.map((b) => [b, 0])) as Record<ScriptBucket, number>;
     let polls = 0;
     let listCalls = 0;

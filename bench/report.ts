@@ -51,6 +51,11 @@ export interface Report {
     engineLogs?: boolean;
     /** Timed `up` runs at each host count, the figure being their median (`--runs`; default 1). */
     upRuns?: number;
+    /**
+     * `quickack`: the bench ran in a network namespace whose loopback route has delayed ACKs off
+     * (`--quickack`, bench/quickack.ts), not this machine's default network.
+     */
+    network?: "default" | "quickack";
     benchPeakRssMiB: number;
     notes: string[];
 }
@@ -112,7 +117,8 @@ export function ratios(r: HostRun) {
 }
 
 /** "official provider", with the engine's automatic logs named when they were on (they change the figures). */
-export const providerLabel = (rep: Report) => `${rep.providerKind} provider${rep.engineLogs ? ", Pulumi's automatic logs on" : ""}`;
+export const providerLabel = (rep: Report) =>
+    `${rep.providerKind} provider${rep.engineLogs ? ", Pulumi's automatic logs on" : ""}${rep.network === "quickack" ? ", delayed ACKs off (--quickack)" : ""}`;
 
 export function renderReport(rep: Report): string {
     const head = ["", ...rep.runs.map((r) => `${r.hosts} hosts (${r.nodes} nodes, ${r.waves} waves)`), "target", "verdict"];
@@ -183,6 +189,11 @@ export function renderReport(rep: Report): string {
     const out = [
         `scm-upgrade bench: every node's upgrade slowed by T = ${rep.slowSeconds} s; parallelism 1`,
         `machine: ${rep.machine}`,
+        ...(rep.network === "quickack"
+            ? [
+                  "network: a namespace of its own, its loopback route with quickack 1 (delayed ACKs off, as `ip route change <route> quickack 1` on a controller); not this machine's default",
+              ]
+            : []),
         "",
         columns(rows),
         "",
@@ -202,6 +213,7 @@ export function reportJson(rep: Report, extra: Record<string, unknown> = {}): un
         machine: rep.machine,
         slowSeconds: rep.slowSeconds,
         parallelism: 1,
+        network: rep.network ?? "default",
         targets: TARGETS,
         method: rep.method,
         notes: rep.notes,

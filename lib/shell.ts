@@ -231,7 +231,7 @@ export function hostLockPath(stagingDir: string): string {
  * install user's scripts share the file the unpack makes. Without flock (util-linux) or a readable file,
  * no lock is taken. What a script starts that lives on (nodes) must not hold it: those commands close 9.
  */
-function hostLockLines(stagingDir: string): string[] {
+export function hostLockLines(stagingDir: string): string[] {
     const wait = HOST_LOCK_WAIT_SECONDS;
     return [
         `lock=${shQuote(hostLockPath(stagingDir))}`,

@@ -49,6 +49,9 @@ function connect(c: ConnectConfig): Promise<Client> {
         // before handshake" when its socket closes, which unheard would end the process.
         client.on("error", reject);
         client.connect(c);
+        // ssh2 leaves Nagle on: two of the handshake's small writes then wait for sshd's delayed ACK,
+        // ~40 ms each (measured on loopback: ready at 80 ms, 40 with this). Applied once the socket connects.
+        client.setNoDelay(true);
     });
 }
 

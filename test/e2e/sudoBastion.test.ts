@@ -139,7 +139,14 @@ describeWithProvider("through a bastion, as a login user with sudo to the instal
         const direct = readLiveState({ ...config, ssh: { ...config.ssh, bastion: undefined } }, {});
         await expect(direct).rejects.toThrow(/^Cannot reach host [A-D] \(scmoper@127\.111\.1\.\d:2222\) to read its live state: connect ECONNREFUSED/);
         const before = bastion.sessions();
+        const { Client } = await import("ssh2");
+        const noDelay = jest.spyOn(Client.prototype, "setNoDelay");
         const live = await readLiveState(config, { privateKey: key });
+        // Every client of the read turns Nagle off, the bastion's and the host's: with it on, the handshake
+        // waits twice for sshd's delayed ACK (~40 ms each). (mockRestore forgets the calls: read first.)
+        const calls = noDelay.mock.calls.slice();
+        noDelay.mockRestore();
+        expect(calls).toEqual(Array(2 * state.hosts.length).fill([true]));
         expect(Object.keys(live)).toHaveLength(order.length);
         for (const n of Object.values(live)) expect(`${n.host}/${n.service} ${n.version}`).toBe(`${n.host}/${n.service} 3.1.2`);
         expect(bastion.sessions() - before).toBe(state.hosts.length);

@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -10,7 +11,8 @@ import { scaledTopology } from "../../sandbox/topology";
 import { ansibleDir, ansibleInventory, ansiblePlaybook, Inventory, Play, playbookNodeOrder, waveGroup, writeAnsibleFiles } from "../../bench/ansible/generate";
 import { criticalPath, nodeShape, ratio, TARGETS } from "../../bench/critical";
 import { cell, fig, na, ratioFigure, renderReport, Report, reportJson } from "../../bench/report";
-import { parseTrace, profileNodeScript, profileNodes, renderProfile, runPhases, sessionKind } from "../../bench/profile";
+import { parseTrace, profileNodeScript, profileNodes, renderProfile, runPhases, sessionKind, traceBashrc, traceEnvScript } from "../../bench/profile";
+import { hostLockLines } from "../../lib/shell";
 import { seedHosts } from "../helpers/seed";
 
 const files = { fileExists: () => true, readable: () => true };
@@ -162,6 +164,17 @@ describe("the report never makes a figure up", () => {
         expect((reportJson(rep) as { previews: { engineLogs: boolean }[] }).previews[0].engineLogs).toBe(false);
     });
 
+    test("a bench run with delayed ACKs off (--quickack) says so in its header, beside every figure of the tool, and in the JSON", () => {
+        const q = { ...rep, network: "quickack" as const };
+        const text = renderReport(q);
+        expect(text).toMatch(/^network: a namespace of its own, its loopback route with quickack 1 .*not this machine's default$/m);
+        expect(text).toMatch(/^scm-upgrade up wall time, offline stand-in provider, delayed ACKs off \(--quickack\) \(s\)/m);
+        expect(text).toMatch(/^scm-upgrade preview --no-live, 200 hosts, offline stand-in provider, delayed ACKs off \(--quickack\)/m);
+        expect((reportJson(q) as { network: string }).network).toBe("quickack");
+        expect(renderReport(rep)).not.toMatch(/quickack/);
+        expect((reportJson(rep) as { network: string }).network).toBe("default");
+    });
+
     test("JSON: n/a is null with the reason beside it", () => {
         const j = reportJson(rep) as {
             runs: {
@@ -304,6 +317,34 @@ describe("the profile of one node: a traced session joined with the tool's event
         // every ms of the script is in one bucket
         const sum = Object.values(p.ms).reduce((a, x) => a + x, 0);
         expect(sum).toBeCloseTo((101.24 - 100.01) * 1000, 3);
+    });
+
+    test("a trace that ends before the script's result line is refused, not profiled with the rest of the script in no bucket", () => {
+        const cut = trace
+            .split("\n")
+            .filter((l) => !l.includes("SCMUP result="))
+            .join("\n");
+        expect(() => profileNodeScript(parseTrace(cut, 42))).toThrow("session 42: the node script's trace ends before its result line");
+    });
+
+    test("the trace set-up traces a script that takes the host's lock to its end (the lock's descriptor is not the trace's)", () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-trace-"));
+        try {
+            const traces = path.join(dir, "traces");
+            fs.mkdirSync(traces);
+            fs.writeFileSync(path.join(dir, "env.sh"), traceEnvScript(traces));
+            fs.writeFileSync(path.join(dir, ".bashrc"), traceBashrc(path.join(dir, "env.sh")));
+            const script = ['fail() { echo "$*"; exit 1; }', "host=A", ...hostLockLines(path.join(dir, "staging")), 'echo "SCMUP result=upgraded"'].join("\n");
+            fs.mkdirSync(path.join(dir, "staging"));
+            // as an SSH session runs it: a login shell that reads the .bashrc, then the script's own bash -c
+            execFileSync("bash", ["-c", `. "${dir}/.bashrc"; bash -c "$1"`, "login", script], { env: { ...process.env, HOME: dir }, stdio: "ignore" });
+            const sessions = fs.readdirSync(traces).map((f) => fs.readFileSync(path.join(traces, f), "utf8"));
+            const inner = sessions.find((t) => t.includes("flock -n"));
+            expect(inner).toBeDefined();
+            expect(inner).toContain("echo 'SCMUP result=upgraded'");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     test("through the engine: the engine's gap, SSH and login, the script, and the way back add up to the node's time", () => {
