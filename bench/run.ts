@@ -2,6 +2,7 @@
  * `npm run bench`: the rolling upgrade's wall time against its critical-path limit and against
  * Ansible, on private sandboxes, with every node's upgrade slowed to a fixed time T. See bench/README.md.
  */
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -52,6 +53,8 @@ Options:
       --net N              second octet of the sandbox addresses 127.N.x.y (default 60)
       --plan-hosts N       hosts of the plan measurement (default 1000)
       --preview-hosts LIST hosts of the preview measurements, comma-separated (default 200,1000)
+      --preview-package MIB  the preview configs upload a release of MIB MiB from this machine (random
+                           bytes), one upload per host, instead of naming one already on every host
       --health-timeout S   health gate timeout of every node, seconds (default 60)
       --profile            only the profile (the smallest host count; no Ansible, scripts, timed up,
                            plan, preview or variants)
@@ -80,6 +83,8 @@ interface Options {
     net: number;
     planHosts: number;
     previewHosts: number[];
+    /** MiB of a release uploaded from this machine in the preview configs; 0: one already on the hosts. */
+    previewPackageMiB: number;
     healthTimeout: number;
     skip: Set<string>;
     soak: number;
@@ -105,6 +110,7 @@ function options(argv: string[]): Options | undefined {
             net: { type: "string", default: "60" },
             "plan-hosts": { type: "string", default: "1000" },
             "preview-hosts": { type: "string", default: "200,1000" },
+            "preview-package": { type: "string", default: "0" },
             profile: { type: "boolean", default: false },
             "health-timeout": { type: "string", default: "60" },
             skip: { type: "string", default: "" },
@@ -146,6 +152,7 @@ function options(argv: string[]): Options | undefined {
         previewHosts: String(values["preview-hosts"])
             .split(",")
             .map((h) => num("preview-hosts", h, (x) => Number.isInteger(x) && x >= 4)),
+        previewPackageMiB: num("preview-package", values["preview-package"] as string, (x) => Number.isInteger(x) && x >= 0 && x <= 65536),
         healthTimeout: num("health-timeout", values["health-timeout"] as string, (x) => Number.isInteger(x) && x >= 5 && x <= 3600),
         skip,
         soak: num("soak", values.soak as string, (x) => Number.isInteger(x) && x >= 1 && x <= 3600),
@@ -272,8 +279,11 @@ function jsonEvents(stdout: string): Ev[] {
 
 const mib = (kib: number | undefined): Figure => (kib && kib > 0 ? fig(kib / 1024) : na("not reported"));
 
-/** A config of `n` scaled hosts that do not exist (plan and preview open no connection to them). */
-function scaleConfig(n: number, net: number, keyFile: string) {
+/**
+ * A config of `n` scaled hosts that do not exist (plan and preview open no connection to them). `localPackage`:
+ * a release uploaded from this machine (one upload per host), else one already on every host.
+ */
+function scaleConfig(n: number, net: number, keyFile: string, localPackage?: string) {
     const hosts = scaledTopology(n, net).map((h) => ({
         name: h.name,
         address: h.address,
@@ -281,7 +291,20 @@ function scaleConfig(n: number, net: number, keyFile: string) {
         services: h.services,
         ...(h.site ? { site: h.site, rootSite: !!h.rootSite } : {}),
     }));
-    return { package: { remotePath: "/opt/scm_upgrade/sequoiacm-3.2.0-release.tar.gz" }, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts };
+    const pkg = localPackage ? { localPath: localPackage } : { remotePath: "/opt/scm_upgrade/sequoiacm-3.2.0-release.tar.gz" };
+    return { package: pkg, ssh: { user: "scmadmin", privateKeyFile: keyFile }, hosts };
+}
+
+/** A file of `mib` MiB of random bytes named like a release (a preview uploads nothing, it only reads it). */
+function writeRandomRelease(dir: string, mib: number): string {
+    const file = path.join(dir, "preview-release-3.2.0.tar.gz");
+    const fd = fs.openSync(file, "w");
+    try {
+        for (let i = 0; i < mib; i++) fs.writeSync(fd, crypto.randomBytes(1 << 20));
+    } finally {
+        fs.closeSync(fd);
+    }
+    return file;
 }
 
 async function planPart(o: Options, work: string, notes: string[]) {
@@ -330,6 +353,8 @@ async function planPart(o: Options, work: string, notes: string[]) {
         }
     }
     if (!o.skip.has("preview")) {
+        const previewPackage = o.previewPackageMiB ? writeRandomRelease(work, o.previewPackageMiB) : undefined;
+        if (previewPackage) log(`preview: a ${o.previewPackageMiB} MiB release uploaded from this machine (${previewPackage})`);
         for (const n of o.previewHosts) {
             checkInterrupted();
             if (!commandProviderPresent()) {
@@ -339,7 +364,7 @@ async function planPart(o: Options, work: string, notes: string[]) {
             // The hosts do not exist: `--no-live` (documented) leaves out the live-state read, so the figure is the
             // program's registration, the engine and the provider's check and diff (bench/README.md).
             const stack = `bench-preview-${n}`;
-            writeStackFile(stack, scaleConfig(n, o.net, keyFile));
+            writeStackFile(stack, scaleConfig(n, o.net, keyFile, previewPackage));
             try {
                 const p = await runCli(["preview", "--stack", stack, "--no-live"], { backendDir, workDir: work });
                 const ok = p.code === 0 && /to create/.test(p.stdout);
@@ -641,6 +666,9 @@ async function main(argv: string[]): Promise<number> {
                 "peak RSS is process.resourceUsage().maxRSS of the tool's Node.js process (the driver); the Pulumi engine runs in a separate process not counted there.",
                 `the tool ran with the ${providerKind} command provider (engine/env.ts commandProviderKind, .pulumi-home/toolchain.json providerKind); Pulumi's automatic logs ${engineLogs ? "ON in its Pulumi home (a home given with SCM_UPGRADE_PULUMI_HOME keeps them: ~45 % of the engine's CPU in a large preview; a file named logs in that home turns them off)" : "off in its Pulumi home (engine/env.ts quietEngineLogs)"}.`,
                 "preview at scale: configs of N scaled hosts that do not exist, `scm-upgrade preview --no-live` (no live-state read over SSH; the engine, the program's registration and the provider's check and diff). The live-state read of a real cluster is the `live-state read` line (64 hosts at a time).",
+                o.previewPackageMiB
+                    ? `preview's release: ${o.previewPackageMiB} MiB uploaded from this machine (--preview-package), one upload per host in the plan.`
+                    : "preview's release: already on every host (remotePath): no upload in the plan (--preview-package MIB for one from this machine).",
             ],
             runs,
             planInProcessMs: plan.inProcessMs,

@@ -31,6 +31,15 @@ export interface StagedPackageArgs {
 }
 
 /**
+ * A file to upload, with its SHA-256 (the program computed it once). `hash` is the asset's own field on the
+ * wire, which the engine fills in only when it is missing: without it the engine read and hashed the whole
+ * file once per resource that uploads it, i.e. once per host (a 300 MB release at 40 hosts: 12 GB).
+ */
+export function hashedFileAsset(localPath: string, sha256: string): pulumi.asset.FileAsset {
+    return Object.assign(new pulumi.asset.FileAsset(localPath), { hash: Promise.resolve(sha256) });
+}
+
+/**
  * The release staged on one host, as the vendor prescribes: uploaded, unpacked into the staging
  * folder, handed to the install user and group, `scmupgrade.py` made executable. Staged again
  * when the package's checksum changes (the triggers), never otherwise.
@@ -75,7 +84,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                     childName.stageUpload(name),
                     {
                         connection: args.connection,
-                        source: new pulumi.asset.FileAsset(args.package.localPath),
+                        source: hashedFileAsset(args.package.localPath, args.package.sha256),
                         remotePath: tarballPath,
                         triggers,
                     },
@@ -93,7 +102,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                     childName.stageUploadScript(name),
                     {
                         connection: args.connection,
-                        source: new pulumi.asset.FileAsset(args.upgradeScript.localPath),
+                        source: hashedFileAsset(args.upgradeScript.localPath, args.upgradeScript.sha256),
                         remotePath: scriptOverridePath,
                         triggers,
                     },

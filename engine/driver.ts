@@ -8,6 +8,7 @@ import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
 import { planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
+import { fileSha256 } from "../program/digest";
 import { LiveStateError, readLiveState, SshCredentials, sshAnswer } from "../program/live";
 import { EngineSignal } from "./engineSignal";
 import { HostWatch, LostHost, watchHosts } from "./hostWatch";
@@ -453,6 +454,11 @@ async function run<T>(
         // Validated and planned once per run; the program gets both through its closure.
         const waves = planWaves(config);
         validated = { config, waves };
+        // The program needs the release's checksum: read while the hosts are read and the engine starts.
+        if (operation !== "refresh" && operation !== "destroy") {
+            if ("localPath" in config.package) fileSha256(config.package.localPath).catch(() => undefined);
+            if (config.upgradeScript) fileSha256(config.upgradeScript).catch(() => undefined);
+        }
         // A new stack is made while the hosts are read; removed below if the run ends before it opens it.
         if (quick && operation === "up") prefetchStackInit(o);
         if (operation !== "refresh" && operation !== "destroy") requireProvider(o);

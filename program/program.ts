@@ -1,4 +1,3 @@
-import * as crypto from "crypto";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { RollingRollback } from "../components/RollingRollback";
@@ -11,13 +10,10 @@ import { planWaves, Wave } from "../lib/plan";
 import { connectionFor, SshSecrets } from "./connection";
 import { ROOT_NAME } from "../lib/names";
 import { LiveState } from "../lib/probe";
+import { fileSha256 } from "./digest";
 import { readLiveState } from "./live";
 import { trimSdk } from "./sdk";
 export { whenExportsKnown } from "./sdk";
-
-export function sha256File(path: string): string {
-    return crypto.createHash("sha256").update(fs.readFileSync(path)).digest("hex");
-}
 
 /** KiB of the release tarball uploaded from this machine (the preflight's room for staging it), else undefined. */
 const packageKiBOf = (config: UpgradeConfig) => ("localPath" in config.package ? Math.ceil(fs.statSync(config.package.localPath).size / 1024) : undefined);
@@ -121,8 +117,8 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
     const upgrade = new RollingUpgrade(ROOT_NAME, {
         config,
         plan: waves,
-        packageSha256: "localPath" in config.package ? sha256File(config.package.localPath) : undefined,
-        upgradeScriptSha256: config.upgradeScript ? sha256File(config.upgradeScript) : undefined,
+        packageSha256: "localPath" in config.package ? await fileSha256(config.package.localPath) : undefined,
+        upgradeScriptSha256: config.upgradeScript ? await fileSha256(config.upgradeScript) : undefined,
         packageKiB: packageKiBOf(config),
         connections,
         centers,

@@ -72,6 +72,30 @@ describe("the program", () => {
         ]);
     });
 
+    test("every upload carries the release's sha256 as its asset's hash: the engine does not read and hash the release once per host", async () => {
+        // What the program sends the engine, before the mocks turn it back into objects (which drops the hash).
+        type Request = { getObject(): { toJavaScript(): Record<string, unknown> } };
+        const { MockMonitor } = require("@pulumi/pulumi/runtime/mocks") as {
+            MockMonitor: { prototype: { registerResource(req: Request, cb: unknown): void } };
+        };
+        const sent = jest.spyOn(MockMonitor.prototype, "registerResource");
+        try {
+            created.length = 0;
+            setConfig({ package: { localPath: pkg }, ssh: { user: "scmadmin" }, hosts }, { sshPrivateKey: "KEY" });
+            await upgradeProgram({ live: "none" });
+            await new Promise((r) => setTimeout(r, 50));
+            const sources = sent.mock.calls
+                .map(([req]) => req.getObject().toJavaScript().source as Record<string, string> | undefined)
+                .filter((x) => x !== undefined);
+            expect(created.filter((c) => c.type === "command:remote:CopyToRemote")).toHaveLength(hosts.length);
+            expect(sources).toHaveLength(hosts.length);
+            for (const src of sources)
+                expect({ path: src.path, hash: src.hash }).toEqual({ path: pkg, hash: crypto.createHash("sha256").update("package bytes").digest("hex") });
+        } finally {
+            sent.mockRestore();
+        }
+    });
+
     test("an invalid config fails the program with every problem and creates nothing", async () => {
         created.length = 0;
         setConfig({ package: { localPath: path.join(tmp, "missing.tar.gz") }, hosts: [{ ...hosts[0], services: ["clud"] }], targetVersion: "3.2" });
