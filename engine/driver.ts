@@ -8,7 +8,7 @@ import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
 import { planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
-import { fileSha256 } from "../program/digest";
+import { fileSha256, stopDigests } from "../program/digest";
 import { LiveStateError, readLiveState, SshCredentials, sshAnswer } from "../program/live";
 import { EngineSignal } from "./engineSignal";
 import { HostWatch, LostHost, watchHosts } from "./hostWatch";
@@ -537,6 +537,7 @@ async function run<T>(
             throw err;
         }
     } finally {
+        stopDigests();
         watch?.stop();
         clearInterval(waiting);
         await cleared?.catch(() => undefined);

@@ -2,6 +2,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 
 const digests = new Map<string, { stamp: string; digest: Promise<string> }>();
+const reading = new Set<fs.ReadStream>();
 
 /**
  * The SHA-256 (hex) of a file on this machine, read as a stream: a release tarball is hundreds of MB, which
@@ -21,7 +22,10 @@ export function fileSha256(path: string): Promise<string> {
     if (known?.stamp === stamp) return known.digest;
     const digest = new Promise<string>((resolve, reject) => {
         const h = crypto.createHash("sha256");
-        fs.createReadStream(path, { highWaterMark: 1 << 20 })
+        const stream = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+        reading.add(stream);
+        stream
+            .on("close", () => reading.delete(stream))
             .on("data", (d) => h.update(d))
             .on("end", () => resolve(h.digest("hex")))
             .on("error", reject);
@@ -29,4 +33,12 @@ export function fileSha256(path: string): Promise<string> {
     digests.set(path, { stamp, digest });
     digest.catch(() => digests.delete(path));
     return digest;
+}
+
+/**
+ * Stops every checksum still being read: a run that ended before its program needed them (nothing to do, a
+ * host unreadable) does not wait for a large release to be read to its end. Asked again, it is read anew.
+ */
+export function stopDigests(): void {
+    for (const s of reading) s.destroy(new Error("the checksum was no longer needed"));
 }

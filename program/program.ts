@@ -15,6 +15,12 @@ import { readLiveState } from "./live";
 import { trimSdk } from "./sdk";
 export { whenExportsKnown } from "./sdk";
 
+/**
+ * A file's sha256, read once per run (program/digest.ts). Asked once more when the first answer is an error:
+ * another run in this process that ended early may have stopped the shared read (stopDigests).
+ */
+const checksum = (path: string) => fileSha256(path).catch(() => fileSha256(path));
+
 /** KiB of the release tarball uploaded from this machine (the preflight's room for staging it), else undefined. */
 const packageKiBOf = (config: UpgradeConfig) => ("localPath" in config.package ? Math.ceil(fs.statSync(config.package.localPath).size / 1024) : undefined);
 
@@ -117,8 +123,8 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
     const upgrade = new RollingUpgrade(ROOT_NAME, {
         config,
         plan: waves,
-        packageSha256: "localPath" in config.package ? await fileSha256(config.package.localPath) : undefined,
-        upgradeScriptSha256: config.upgradeScript ? await fileSha256(config.upgradeScript) : undefined,
+        packageSha256: "localPath" in config.package ? await checksum(config.package.localPath) : undefined,
+        upgradeScriptSha256: config.upgradeScript ? await checksum(config.upgradeScript) : undefined,
         packageKiB: packageKiBOf(config),
         connections,
         centers,

@@ -2,7 +2,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { fileSha256 } from "../../program/digest";
+import { fileSha256, stopDigests } from "../../program/digest";
 
 // The release's checksum: read as a stream (a release is hundreds of MB), once per run, again when the file changed.
 describe("fileSha256", () => {
@@ -25,6 +25,16 @@ describe("fileSha256", () => {
         expect(await fileSha256(f)).toBe(sha("one"));
         fs.writeFileSync(f, "two, longer");
         expect(await fileSha256(f)).toBe(sha("two, longer"));
+    });
+
+    test("a checksum still being read when the run ends is stopped; asked again, it is read anew", async () => {
+        const f = path.join(dir, "large.tar.gz");
+        const bytes = crypto.randomBytes(64 << 20);
+        fs.writeFileSync(f, bytes);
+        const abandoned = fileSha256(f);
+        stopDigests();
+        await expect(abandoned).rejects.toThrow("the checksum was no longer needed");
+        expect(await fileSha256(f)).toBe(sha(bytes));
     });
 
     test("a missing file is a rejected promise (never thrown at the caller), not a checksum", async () => {
