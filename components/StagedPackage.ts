@@ -35,7 +35,7 @@ export interface StagedPackageArgs {
  * wire, which the engine fills in only when it is missing: without it the engine read and hashed the whole
  * file once per resource that uploads it, i.e. once per host (a 300 MB release at 40 hosts: 12 GB).
  */
-export function hashedFileAsset(localPath: string, sha256: string): pulumi.asset.FileAsset {
+function hashedFileAsset(localPath: string, sha256: string): pulumi.asset.FileAsset {
     return Object.assign(new pulumi.asset.FileAsset(localPath), { hash: Promise.resolve(sha256) });
 }
 

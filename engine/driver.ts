@@ -454,14 +454,14 @@ async function run<T>(
         // Validated and planned once per run; the program gets both through its closure.
         const waves = planWaves(config);
         validated = { config, waves };
-        // The program needs the release's checksum: read while the hosts are read and the engine starts.
+        // A new stack is made while the hosts are read; removed below if the run ends before it opens it.
+        if (quick && operation === "up") prefetchStackInit(o);
         if (operation !== "refresh" && operation !== "destroy") {
+            requireProvider(o);
+            // The program needs the release's checksum: read while the hosts are read and the engine starts.
             if ("localPath" in config.package) fileSha256(config.package.localPath).catch(() => undefined);
             if (config.upgradeScript) fileSha256(config.upgradeScript).catch(() => undefined);
         }
-        // A new stack is made while the hosts are read; removed below if the run ends before it opens it.
-        if (quick && operation === "up") prefetchStackInit(o);
-        if (operation !== "refresh" && operation !== "destroy") requireProvider(o);
         if (operation === "up" || operation === "rollback") {
             const say = (l: string) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() });
             cleared = clearPendingOperations(openOnce, o, say);
