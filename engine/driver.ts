@@ -21,7 +21,7 @@ import {
     prefetchStackInit,
     projectName,
     removeUntakenStackInit,
-    stackConfigText,
+    stackConfigEntries,
     stackInitSettled,
     takeStackInit,
     workspaceOptions,
@@ -165,16 +165,16 @@ export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
 }
 
 /**
- * The stack's config without the Automation API: its stack file when that alone decides it (no secret),
- * else one call of the CLI (what `getAllConfig` runs, minus selecting the stack). Undefined when the CLI
- * cannot say, e.g. the stack does not exist yet (the full path creates it and reports any error).
+ * The stack's config without the Automation API: its stack file when that alone decides it (no secret, or
+ * passphrase secrets this process can open), else one call of the CLI (what `getAllConfig` runs, minus
+ * selecting the stack). Undefined when the CLI cannot say, e.g. the stack does not exist yet (the full
+ * path creates it and reports any error).
  */
 async function quickStackConfig(o: RunOptions): Promise<StackConfig | undefined> {
     const plain = plainConfigOf(o.stack);
     if (plain) return validateStackConfig(o.stack, plain);
-    const out = await stackConfigText(o);
-    if (out === undefined) return undefined;
-    return validateStackConfig(o.stack, JSON.parse(out) as Record<string, { value?: string; secret?: boolean }>);
+    const entries = await stackConfigEntries(o);
+    return entries && validateStackConfig(o.stack, entries);
 }
 
 /** The plan of a stack's config: pure, no SSH, no engine run. */

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as path from "path";
 import type { LocalWorkspaceOptions, PulumiCommand } from "@pulumi/pulumi/automation";
 
-import { plainStackConfig } from "../lib/config/stackFile";
+import { ConfigEntries, plainStackConfig } from "../lib/config/stackFile";
+import { decryptedStackConfig } from "./passphrase";
 import { backendKind, stackPresence, stackPresenceNow } from "./locks";
 import { projectRoot, stacksDir } from "./paths";
 
@@ -198,7 +199,7 @@ export async function workspaceOptions(o: EngineEnvOptions & { workDir?: string 
     };
 }
 
-const configReads = new Map<string, Promise<string | undefined>>();
+const configReads = new Map<string, Promise<ConfigEntries | undefined>>();
 
 /**
  * A config without secrets (keys in files, an agent) is its stack file, read in milliseconds: the CLI
@@ -208,15 +209,24 @@ export const plainConfigOf = (stack: string) => plainStackConfig(path.join(proje
 const configReadKey = (o: EngineEnvOptions & { stack: string }) => JSON.stringify([o.stack, o.backendUrl ?? "", o.pulumiHome ?? "", o.passphraseFile ?? ""]);
 
 /**
- * Starts `pulumi config --json --show-secrets` for a stack, once: the CLI calls it first thing for an `up`,
- * so the call runs while the rest of the tool loads. `stackConfigText` takes the result.
+ * Starts reading a stack's config with its secrets, once: the CLI calls it first thing for an `up`, so the
+ * read runs while the rest of the tool loads. Passphrase secrets are decrypted here (engine/passphrase.ts);
+ * anything else, or what does not open, is `pulumi config --json --show-secrets`. `stackConfigEntries`
+ * takes the result.
  */
 export function prefetchStackConfig(o: EngineEnvOptions & { stack: string }): void {
     const key = configReadKey(o);
     if (configReads.has(key) || !toolchainPresent(o) || plainConfigOf(o.stack)) return;
+    const env = { ...process.env, ...engineEnv(o) };
     configReads.set(
         key,
-        runPulumi(o, ["config", "--json", "--show-secrets", "--stack", o.stack]).then((r) => (r.ok ? r.stdout : undefined)),
+        decryptedStackConfig(path.join(projectRoot, "Pulumi.yaml"), stacksDir, o.stack, env).then(
+            (own) =>
+                own ??
+                runPulumi(o, ["config", "--json", "--show-secrets", "--stack", o.stack]).then((r) =>
+                    r.ok ? (JSON.parse(r.stdout) as ConfigEntries) : undefined,
+                ),
+        ),
     );
 }
 
@@ -288,10 +298,10 @@ export async function removeUntakenStackInit(o: EngineEnvOptions & { stack: stri
 }
 
 /**
- * The stack's config as the CLI prints it (one call, no Automation API), or undefined when the CLI cannot
- * say (e.g. no such stack yet). A prefetched answer is used once: the next call reads again.
+ * The stack's config as `pulumi config --json --show-secrets` gives it (no Automation API), or undefined when
+ * the CLI cannot say (e.g. no such stack yet). A prefetched answer is used once: the next call reads again.
  */
-export function stackConfigText(o: EngineEnvOptions & { stack: string }): Promise<string | undefined> {
+export function stackConfigEntries(o: EngineEnvOptions & { stack: string }): Promise<ConfigEntries | undefined> {
     prefetchStackConfig(o);
     const key = configReadKey(o);
     const p = configReads.get(key) ?? Promise.resolve(undefined);

@@ -1,9 +1,14 @@
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { pulumiBinary, pulumiHome, stacksDir } from "../../engine/env";
 import { planWaves } from "../../lib/plan";
 import { readAudit } from "../../sandbox/audit";
 import { status } from "../../sandbox/cluster";
 import { describeWithProvider } from "../helpers/engine";
 import { SandboxFixture } from "../sandbox/fixture";
 import { useStackSandbox } from "../helpers/stackSandbox";
+import { runCli } from "../helpers/cli";
 import { UpgradeConfig } from "../../lib/config/schema";
 
 /**
@@ -37,13 +42,47 @@ describeWithProvider("scm-upgrade preview", () => {
     });
 });
 
+/**
+ * A Pulumi home whose `pulumi` notes each command it is asked to run, then runs the real CLI (its plugins
+ * are the real home's; the stack's passphrase too). `commands()`: the first word of each, in order.
+ */
+function countingPulumiHome(): { env: Record<string, string>; commands: () => string[] } {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "scm-counting-home-"));
+    const log = path.join(home, "commands.log");
+    fs.mkdirSync(path.join(home, "bin"));
+    fs.writeFileSync(path.join(home, "bin", "pulumi"), `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\nexec '${fs.realpathSync(pulumiBinary())}' "$@"\n`, {
+        mode: 0o755,
+    });
+    fs.symlinkSync(path.join(pulumiHome(), "plugins"), path.join(home, "plugins"));
+    fs.writeFileSync(path.join(home, "logs"), ""); // no automatic logs (engine/env.ts quietEngineLogs)
+    afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+    const passphrase = process.env.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(pulumiHome(), "passphrase");
+    return {
+        env: { SCM_UPGRADE_PULUMI_HOME: home, ...(process.env.PULUMI_CONFIG_PASSPHRASE === undefined ? { PULUMI_CONFIG_PASSPHRASE_FILE: passphrase } : {}) },
+        commands: () =>
+            fs.existsSync(log)
+                ? fs
+                      .readFileSync(log, "utf8")
+                      .split("\n")
+                      .filter((l) => l && l !== "version")
+                : [],
+    };
+}
+
 describeWithProvider("scm-upgrade up twice", () => {
-    const { sb, cli } = useCliSandbox("cli-twice", 48);
-    test("the second up runs no scmupgrade.py; --json events are JSON lines", () => {
-        expect(cli(["up", "--yes"]).code).toBe(0);
+    const { sb, stack } = useCliSandbox("cli-twice", 48);
+    const counting = countingPulumiHome();
+    test("the second up runs no scmupgrade.py and starts no Pulumi CLI; --json events are JSON lines", () => {
+        // The stack's SSH key is a passphrase secret, opened in the tool's process: the engine's `up` is the only
+        // CLI process of a first run; a second with nothing to do starts none.
+        expect(sb.state()).toBeDefined();
+        expect(fs.readFileSync(path.join(stacksDir, `Pulumi.${stack}.yaml`), "utf8")).toMatch(/sshPrivateKey:\n\s+secure: v1:/);
+        expect(runCli(["up", "--yes", "--stack", stack], counting.env, 600000).code).toBe(0);
+        expect(counting.commands()).toEqual(["up"]);
         const before = readAudit(sb.dir).filter((e) => e.action === "upgrade").length;
-        const r = cli(["up", "--yes", "--json"]);
+        const r = runCli(["up", "--yes", "--json", "--stack", stack], counting.env, 600000);
         expect(r.code).toBe(0);
+        expect(counting.commands()).toEqual(["up"]);
         const events = r.stdout
             .trim()
             .split("\n")

@@ -18,6 +18,7 @@ import {
 import { stackPresence } from "../../engine/locks";
 import { projectRoot } from "../../engine/paths";
 import { plainStackConfig } from "../../lib/config/stackFile";
+import { decryptedStackConfig } from "../../engine/passphrase";
 
 // The real Pulumi CLI (built by the bootstrap) runs an inline program offline: file backend,
 // passphrase secrets, no plugin download. No provider is involved: this proves the engine itself.
@@ -103,6 +104,45 @@ describe("the real Pulumi engine, offline", () => {
             );
         expect(values(fromFile!)).toEqual(values(fromCli));
         expect(Object.keys(fromFile!).sort()).toEqual(Object.keys(fromCli).sort());
+    });
+    test("passphrase secrets decrypted in this process are what `pulumi config --json --show-secrets` gives; a wrong passphrase opens nothing", async () => {
+        const dir = path.join(tmp, "secret-project");
+        fs.mkdirSync(path.join(dir, "stacks"), { recursive: true });
+        const project = path.join(dir, "Pulumi.yaml");
+        fs.writeFileSync(project, "name: scm-upgrade-secret-probe\nruntime: nodejs\nstackConfigDir: stacks\n");
+        const passEnv: Record<string, string | undefined> = {
+            ...process.env,
+            ...env,
+            PULUMI_CONFIG_PASSPHRASE: "a test passphrase, not a secret",
+            PULUMI_CONFIG_PASSPHRASE_FILE: undefined,
+        };
+        const run = (args: string[], input?: string) => execFileSync(pulumiBinary(), args, { cwd: dir, env: passEnv, encoding: "utf8", input });
+        run(["stack", "init", "probe"]);
+        const ns = "scm-upgrade-secret-probe";
+        run(["config", "set", "--stack", "probe", `${ns}:become`, "login"]);
+        run(["config", "set", "--stack", "probe", "--path", `${ns}:ssh.user`, "scmadmin"]);
+        // A key's many lines, a password with shell characters and non-ASCII text: each reaches the CLI on its standard input.
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU=\nnot a real key\n-----END OPENSSH PRIVATE KEY-----";
+        run(["config", "set", "--secret", "--stack", "probe", `${ns}:sshPrivateKey`], key);
+        run(["config", "set", "--secret", "--stack", "probe", `${ns}:sshPassword`], "p@ss 'wörd' $HOME; ü");
+        const fromCli = JSON.parse(run(["config", "--json", "--show-secrets", "--stack", "probe"]));
+        const ours = await decryptedStackConfig(project, path.join(dir, "stacks"), "probe", passEnv);
+        expect(ours).toBeDefined();
+        const values = (m: Record<string, { value?: string; objectValue?: unknown; secret?: boolean }>) =>
+            Object.fromEntries(Object.entries(m).map(([k, v]) => [k, { value: v.objectValue ?? v.value, secret: v.secret ?? false }]));
+        expect(values(ours!)).toEqual(values(fromCli));
+        expect(ours![`${ns}:sshPrivateKey`]).toEqual({ value: fromCli[`${ns}:sshPrivateKey`].value, secret: true });
+        expect(fromCli[`${ns}:sshPassword`].value).toBe("p@ss 'wörd' $HOME; ü");
+        // The passphrase from a file, as the CLI reads it (its text trimmed; a relative path from the project's folder).
+        fs.writeFileSync(path.join(dir, "phrase"), "a test passphrase, not a secret\n");
+        const fileEnv = { ...passEnv, PULUMI_CONFIG_PASSPHRASE: undefined, PULUMI_CONFIG_PASSPHRASE_FILE: "phrase" };
+        expect(await decryptedStackConfig(project, path.join(dir, "stacks"), "probe", fileEnv)).toEqual(ours);
+        // Another passphrase: nothing opens here, and the CLI (asked then) refuses it too.
+        const wrong = { ...passEnv, PULUMI_CONFIG_PASSPHRASE: "another passphrase" };
+        expect(await decryptedStackConfig(project, path.join(dir, "stacks"), "probe", wrong)).toBeUndefined();
+        expect(() => execFileSync(pulumiBinary(), ["config", "--json", "--show-secrets", "--stack", "probe"], { cwd: dir, env: wrong, stdio: "pipe" })).toThrow(
+            /incorrect passphrase/,
+        );
     });
     test("a new stack's `stack init` starts at once, is taken once, and a stack made early and never opened is removed", async () => {
         const stack = `test-early-init-${process.pid}`;
