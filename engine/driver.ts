@@ -173,7 +173,20 @@ export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
 async function quickStackConfig(o: RunOptions): Promise<StackConfig | undefined> {
     const plain = plainConfigOf(o.stack);
     if (plain) return validateStackConfig(o.stack, plain);
-    const entries = await stackConfigEntries(o);
+    const reading = stackConfigEntries(o);
+    let pending = true;
+    // While the secrets' key is derived (~0.3 s on the thread pool) or the CLI decrypts, this thread only
+    // waits: the engine's modules load then (the Automation API and the program, ~0.3 s that an up otherwise
+    // spends after its live read). Each starts only while the read is still pending: a run that ends without
+    // the engine (nothing to do) is held at most by the load in progress when the read ends.
+    const loadWhilePending = (modules: (() => unknown)[]) =>
+        setImmediate(() => {
+            if (!pending || modules.length === 0) return;
+            modules[0]();
+            loadWhilePending(modules.slice(1));
+        });
+    loadWhilePending([automation, program]);
+    const entries = await reading.finally(() => (pending = false));
     return entries && validateStackConfig(o.stack, entries);
 }
 
