@@ -177,15 +177,14 @@ async function quickStackConfig(o: RunOptions): Promise<StackConfig | undefined>
     let pending = true;
     // While the secrets' key is derived (~0.3 s on the thread pool) or the CLI decrypts, this thread only
     // waits: the engine's modules load then (the Automation API and the program, ~0.3 s that an up otherwise
-    // spends after its live read). Each starts only while the read is still pending: a run that ends without
-    // the engine (nothing to do) is held at most by the load in progress when the read ends.
-    const loadWhilePending = (modules: (() => unknown)[]) =>
-        setImmediate(() => {
-            if (!pending || modules.length === 0) return;
-            modules[0]();
-            loadWhilePending(modules.slice(1));
-        });
-    loadWhilePending([automation, program]);
+    // spends after its live read). Each starts only while the read is still pending, one per turn of the event
+    // loop so that the read's end is seen between them: a run that ends without the engine (nothing to do)
+    // is held at most by the load in progress when the read ends.
+    setImmediate(() => {
+        if (!pending) return;
+        automation();
+        setImmediate(() => pending && program());
+    });
     const entries = await reading.finally(() => (pending = false));
     return entries && validateStackConfig(o.stack, entries);
 }
