@@ -38,7 +38,7 @@ Commands:
   preflight   only the checks, on every host; changes nothing
   preview     the engine's preview: what would run where; runs nothing on hosts
   up          stage, check and upgrade, wave by wave (asks first unless --yes)
-  status      per node: version, when upgraded, how long it took (from the state)
+  status      per node: what the last run recorded beside the version and health read now
   rollback    the vendor rollback, node by node in reverse order (asks first unless --yes)
   refresh     refresh the stack's state
   unlock      remove the lock a killed run left behind (checks that it is dead)
@@ -72,7 +72,9 @@ Stages the package on every host, runs the preflight, then upgrades node by node
 Ctrl-C stops after the node in progress and says where (exit 130); the next \`up\` resumes. Nodes already
 at the target are skipped.`,
     status: `Usage: scm-upgrade status [--stack NAME] [--json]
-Per node: version before and after, skipped or not, seconds, from the last run's state. No SSH.`,
+Per node: what the state recorded (version before and after, upgraded or skipped, when) beside what the
+host says now (version and health, read over SSH; a host that cannot be read is reported, not fatal), and
+the last run. Runs nothing on the hosts and changes nothing. No secret's value is shown.`,
     rollback: `Usage: scm-upgrade rollback [--stack NAME] [--yes] [--json]
 Runs \`scmupgrade.py --rollback --start\` node by node in the exact reverse order of the upgrade.
 Nodes already at the source version are skipped.`,
@@ -527,8 +529,8 @@ async function main(argv: string[]): Promise<number> {
         ...(f.noLive ? { live: "none" as const } : {}),
     };
     const soaksOf = (config: { soak?: SoakSettings }, waves: Wave[]) => soakSteps(waves, soakSettings(config.soak, f.soakSeconds));
-    // An engine command first reads the stack's config with the Pulumi CLI: started now, it runs while the engine's modules load.
-    if (cmd === "up" || cmd === "rollback" || cmd === "preview" || cmd === "refresh") prefetchStackConfig(opts);
+    // These commands need the stack's config with its secrets: read from now on (engine/env.ts), while the rest loads.
+    if (cmd === "up" || cmd === "rollback" || cmd === "preview" || cmd === "refresh" || cmd === "status") prefetchStackConfig(opts);
     // A preview opens its stack at once (making it when new): the CLI's `stack init` runs while the engine's modules load.
     if (cmd === "preview") prefetchStackInit(opts);
     // The engine's program runs in this process: its garbage is collected early (cli/heap.ts).

@@ -11,6 +11,7 @@ import { LiveState, liveKey } from "../lib/probe";
 import { fileSha256, stopDigests } from "../program/digest";
 import { LiveStateError, readLiveState, SshCredentials, sshAnswer } from "../program/live";
 import { EngineSignal } from "./engineSignal";
+import { readStackRecord } from "./stackRecord";
 import { HostWatch, LostHost, watchHosts } from "./hostWatch";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { NameIndex, nameOfUrn, ResourceRole } from "../lib/names";
@@ -170,7 +171,7 @@ export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
  * selecting the stack). Undefined when the CLI cannot say, e.g. the stack does not exist yet (the full
  * path creates it and reports any error).
  */
-async function quickStackConfig(o: RunOptions): Promise<StackConfig | undefined> {
+async function quickStackConfig(o: RunOptions, preload = true): Promise<StackConfig | undefined> {
     const plain = plainConfigOf(o.stack);
     if (plain) return validateStackConfig(o.stack, plain);
     const reading = stackConfigEntries(o);
@@ -181,7 +182,7 @@ async function quickStackConfig(o: RunOptions): Promise<StackConfig | undefined>
     // loop so that the read's end is seen between them: a run that ends without the engine (nothing to do)
     // is held at most by the load in progress when the read ends.
     setImmediate(() => {
-        if (!pending) return;
+        if (!pending || !preload) return;
         automation();
         setImmediate(() => pending && program());
     });
@@ -685,22 +686,28 @@ export async function refresh(o: RunOptions) {
     );
 }
 
-/** The last run's per-node outputs, from the state: no SSH. */
+/**
+ * The last run's per-node outputs, from the state, beside what the hosts say now. The state, the last run
+ * and the config are read in this process when the backend and the stack file allow it (engine/stackRecord.ts,
+ * engine/passphrase.ts), else through the CLI. The last run's config shows no secret's value.
+ */
 export async function status(o: RunOptions) {
-    const stack = await openStack(o);
-    const outputs = await stack.outputs();
-    const history = await stack.history(1).catch(() => []);
+    const quick = toolchainPresent(o);
+    const record = quick ? readStackRecord(engineEnv(o).PULUMI_BACKEND_URL, o.stack) : Promise.resolve(undefined);
+    let opening: Promise<Stack> | undefined;
+    const opened = () => (opening ??= openStack(o));
+    const { config, credentials } = (quick ? await quickStackConfig(o, false) : undefined) ?? (await loadStackConfig(await opened()));
     // What the hosts say now, beside what the state recorded; a host that cannot be read is reported, not fatal.
-    const { config, credentials } = await loadStackConfig(stack);
-    let live: LiveState | undefined;
-    let liveError: string | undefined;
-    try {
-        live = await readLiveState(config, credentials);
-    } catch (e) {
-        liveError = (e as Error).message;
-    }
+    const reading = readLiveState(config, credentials).then(
+        (live) => ({ live, liveError: undefined }),
+        (e) => ({ live: undefined, liveError: (e as Error).message }),
+    );
+    const recorded = await record;
+    const outputs = recorded?.outputs ?? (await (await opened()).outputs());
+    const lastRun = recorded ? recorded.lastRun : (await (await opened()).history(1, 1, false).catch(() => []))[0];
+    const { live, liveError } = await reading;
     const nodes = planWaves(config).flatMap((w) => w.nodes.map((n) => ({ wave: w.index, host: n.host, service: n.service, center: n.center })));
-    return { outputs, lastRun: history[0], live, liveError, nodes, targetVersion: config.targetVersion };
+    return { outputs, lastRun, live, liveError, nodes, targetVersion: config.targetVersion };
 }
 
 /**

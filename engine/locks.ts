@@ -1,6 +1,6 @@
 /**
- * A stack's locks (and its checkpoint's pending operations), read and removed through its backend the
- * way the Pulumi CLI writes them:
+ * A stack's locks, read and removed through its backend the way the Pulumi CLI writes them, and the
+ * blobs its record is read from (the checkpoint, with its pending operations; the newest history entry):
  * `<state>/.pulumi/locks/<org>/<project>/<stack>/<id>.json` on `file://`, rows with that key in the
  * `pulumi_state` table (`?table=` in the URL) on `postgres://`. Each lock names who holds it
  * (user, host, process, since when). Kept free of Pulumi imports.
@@ -29,6 +29,9 @@ export function backendKind(url: string): BackendKind {
     if (url.startsWith("postgres://")) return "postgres";
     return "other";
 }
+
+/** A file:// backend's folder. */
+const fileRoot = (url: string) => url.slice("file://".length).replace(/\?.*$/, "");
 
 /** The URL with any password masked, for messages. */
 export function redactUrl(url: string): string {
@@ -89,7 +92,7 @@ async function withPg<T>(url: string, f: (q: Query, table: string, keyPrefix: st
 export async function readLocks(url: string, stack: string): Promise<StackLock[]> {
     const kind = backendKind(url);
     if (kind === "file") {
-        const dir = path.join(url.slice("file://".length).replace(/\?.*$/, ""), lockPrefix(stack));
+        const dir = path.join(fileRoot(url), lockPrefix(stack));
         if (!fs.existsSync(dir)) return [];
         return fs
             .readdirSync(dir)
@@ -144,7 +147,7 @@ export async function takeLock(url: string, stack: string): Promise<{ release: (
     const content = JSON.stringify({ pid: process.pid, username: os.userInfo().username, hostname: os.hostname(), timestamp: new Date().toISOString() });
     let ours: StackLock;
     if (kind === "file") {
-        const dir = path.join(url.slice("file://".length).replace(/\?.*$/, ""), lockPrefix(stack));
+        const dir = path.join(fileRoot(url), lockPrefix(stack));
         fs.mkdirSync(dir, { recursive: true });
         ours = { key: path.join(dir, id) };
         fs.writeFileSync(ours.key, content, { flag: "wx" });
@@ -198,12 +201,21 @@ export interface PendingOperation {
 /** Where the CLI keeps a stack's checkpoint, under the backend's root (file://) or key prefix (postgres://). */
 const checkpointKey = (stack: string) => `.pulumi/stacks/${projectName}/${stack}.json`;
 
+/** The forms the CLI writes a blob in: plain, gzip (`PULUMI_DIY_BACKEND_GZIP`) or zstd (`PULUMI_DIY_BACKEND_ZSTD`). */
+const BLOB_FORMS = ["", ".gz", ".zst"];
+
+/** A blob's text, plain or gzip; undefined for zstd, which Node 20 cannot open (then ask the CLI). */
+export function blobText(name: string, data: Buffer): string | undefined {
+    if (name.endsWith(".zst")) return undefined;
+    return (name.endsWith(".gz") ? zlib.gunzipSync(data) : data).toString("utf8");
+}
+
 /** The stack's checkpoint file in a file:// backend, "none" for a new stack, "unknown" when this cannot tell. */
 function fileCheckpoint(url: string, stack: string): { file: string } | "none" | "unknown" {
     const key = checkpointKey(stack);
-    const root = url.slice("file://".length).replace(/\?.*$/, "");
-    const found = [key, `${key}.gz`].map((k) => path.join(root, k)).filter((f) => fs.existsSync(f));
-    // Both forms at once: which one the CLI reads is its business.
+    const root = fileRoot(url);
+    const found = BLOB_FORMS.map((form) => path.join(root, key + form)).filter((f) => fs.existsSync(f));
+    // Two forms at once: which one the CLI reads is its business.
     if (found.length > 1) return "unknown";
     if (found.length === 1) return { file: found[0] };
     // None under the project: a new stack, or a backend of the older, project-less layout.
@@ -211,7 +223,7 @@ function fileCheckpoint(url: string, stack: string): { file: string } | "none" |
 }
 
 /** The stack's checkpoint as the backend holds it; "unknown" when its form is not one this knows. */
-async function readCheckpoint(url: string, stack: string): Promise<{ name: string; data: Buffer } | "none" | "unknown"> {
+export async function readCheckpoint(url: string, stack: string): Promise<{ name: string; data: Buffer } | "none" | "unknown"> {
     const kind = backendKind(url);
     if (kind === "other") return "unknown";
     if (kind === "file") {
@@ -222,7 +234,7 @@ async function readCheckpoint(url: string, stack: string): Promise<{ name: strin
     return withPg(url, async (q, table, keyPrefix) => {
         const exists = await q("SELECT to_regclass($1) AS t", [table]);
         if (!exists.rows[0]?.t) return "none";
-        const r = await q(`SELECT key, data->>'data' AS data FROM ${table} WHERE key = ANY($1::text[])`, [[keyPrefix + key, `${keyPrefix + key}.gz`]]);
+        const r = await q(`SELECT key, data->>'data' AS data FROM ${table} WHERE key = ANY($1::text[])`, [BLOB_FORMS.map((form) => keyPrefix + key + form)]);
         if (r.rows.length > 1) return "unknown";
         return r.rows.length ? { name: String(r.rows[0].key), data: Buffer.from(String(r.rows[0].data ?? ""), "base64") } : "none";
     });
@@ -264,11 +276,45 @@ export async function readPendingOperations(url: string, stack: string): Promise
     if (raw === "none") return [];
     if (raw === "unknown") return undefined;
     try {
-        const text = (raw.name.endsWith(".gz") ? zlib.gunzipSync(raw.data) : raw.data).toString("utf8");
+        const text = blobText(raw.name, raw.data);
+        if (text === undefined) return undefined;
         const j = JSON.parse(text) as { version?: number; checkpoint?: { latest?: { pending_operations?: PendingOperation[] } | null } };
         if (typeof j.version !== "number" || typeof j.checkpoint !== "object" || j.checkpoint === null) return undefined;
         return j.checkpoint.latest?.pending_operations ?? [];
     } catch {
         return undefined;
     }
+}
+
+/** Where the CLI keeps a stack's history: one entry per update, `<stack>-<unix nanoseconds>.history.json`. */
+const historyPrefix = (stack: string) => `.pulumi/history/${projectName}/${stack}/`;
+const HISTORY_ENTRY = /\.history\.json(\.gz|\.zst)?$/;
+
+/**
+ * The stack's newest history entry as the backend holds it: the last by key, the CLI's order (the keys
+ * sort as their timestamps). "none" when the stack has no history; "unknown" for a backend this does not read.
+ */
+export async function readNewestHistoryEntry(url: string, stack: string): Promise<{ name: string; data: Buffer } | "none" | "unknown"> {
+    const kind = backendKind(url);
+    if (kind === "other") return "unknown";
+    if (kind === "file") {
+        const dir = path.join(fileRoot(url), historyPrefix(stack));
+        const names = fs.existsSync(dir)
+            ? fs
+                  .readdirSync(dir)
+                  .filter((f) => HISTORY_ENTRY.test(f))
+                  .sort()
+            : [];
+        const newest = names.pop();
+        return newest === undefined ? "none" : { name: newest, data: fs.readFileSync(path.join(dir, newest)) };
+    }
+    return withPg(url, async (q, table, keyPrefix) => {
+        const exists = await q("SELECT to_regclass($1) AS t", [table]);
+        if (!exists.rows[0]?.t) return "none";
+        const r = await q(`SELECT key, data->>'data' AS data FROM ${table} WHERE starts_with(key, $1) AND key ~ $2 ORDER BY key COLLATE "C" DESC LIMIT 1`, [
+            keyPrefix + historyPrefix(stack),
+            HISTORY_ENTRY.source,
+        ]);
+        return r.rows.length ? { name: String(r.rows[0].key), data: Buffer.from(String(r.rows[0].data ?? ""), "base64") } : "none";
+    });
 }

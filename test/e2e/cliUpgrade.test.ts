@@ -92,6 +92,27 @@ describeWithProvider("scm-upgrade up twice", () => {
         expect(events.filter((e) => e.type === "node")).toEqual([]);
         expect(readAudit(sb.dir).filter((e) => e.action === "upgrade").length).toBe(before);
     });
+    test("status reads the state, the last run and the config in the tool's process (no Pulumi CLI) and shows no secret's value", () => {
+        const r = runCli(["status", "--json", "--stack", stack], counting.env, 120000);
+        expect(r.code).toBe(0);
+        const st = JSON.parse(r.stdout.trim().split("\n").pop()!);
+        expect(st.type).toBe("status");
+        expect(Object.keys(st.nodes).sort()).toEqual(Object.keys(st.live).sort());
+        for (const [k, n] of Object.entries(st.nodes as Record<string, { versionBefore: string; versionAfter: string }>)) {
+            expect(`${k} ${n.versionBefore} -> ${n.versionAfter} ${st.live[k].done}`).toBe(`${k} 3.1.2 -> 3.2.0 true`);
+        }
+        // The second up had nothing to do and recorded no update: the last run is the first.
+        expect(st.lastRun).toMatchObject({ kind: "update", message: "scm-upgrade up", result: "succeeded" });
+        expect(new Date(st.lastRun.endTime).getTime()).toBeGreaterThanOrEqual(new Date(st.lastRun.startTime).getTime());
+        expect(st.lastRun.config["scm-upgrade:sshPrivateKey"]).toEqual({ secret: true });
+        expect(st.lastRun.config["scm-upgrade:targetVersion"]).toEqual({ value: "3.2.0", secret: false });
+        expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY/);
+        expect(counting.commands()).toEqual(["up"]);
+        const text = runCli(["status", "--stack", stack], counting.env, 120000);
+        expect(text.code).toBe(0);
+        expect(text.stdout).toMatch(/^last run: scm-upgrade up succeeded, \S+Z -> \S+Z \(\d+ s\)$/m);
+        expect(counting.commands()).toEqual(["up"]);
+    });
 });
 
 describeWithProvider("scm-upgrade rollback", () => {

@@ -6,6 +6,7 @@ import { readLocks, readPendingOperations, stackPresence } from "../../engine/lo
 import { describeWithProvider } from "../helpers/engine";
 import {
     beginsSince,
+    expectRecordAsCli,
     expectToolLockHonoured,
     expectToolLockYields,
     killGroup,
@@ -99,5 +100,6 @@ describeWithProvider("team mode: state in a file:// folder", () => {
         expect(await readLocks(url, stack)).toEqual([]);
         // And while the tool holds it, the engine refuses another operator's write.
         await expectToolLockHonoured(url, stack, bob);
+        await expectRecordAsCli(url, stack, bob);
     }, 600000);
 });

@@ -10,6 +10,7 @@ import { describeWithProvider } from "../helpers/engine";
 import { usePostgres } from "../helpers/postgres";
 import {
     beginsSince,
+    expectRecordAsCli,
     expectToolLockHonoured,
     expectToolLockYields,
     killGroup,
@@ -125,6 +126,7 @@ describeWithProvider("team mode: state in PostgreSQL", () => {
         for (const [k, n] of Object.entries(nodes)) expect(`${k} ${n.versionBefore} -> ${n.versionAfter} ${n.skipped}`).toBe(`${k} 3.1.2 -> 3.2.0 false`);
         expect(pg.sql(`SELECT count(*) FROM pulumi_state WHERE key LIKE 'pulumi/.pulumi/stacks/scm-upgrade/${stack}.json%'`).trim()).not.toBe("0");
         expect(pg.sql("SELECT count(*) FROM pulumi_state WHERE data::text LIKE '%BEGIN OPENSSH PRIVATE KEY%'").trim()).toBe("0");
+        await expectRecordAsCli(pg.url, stack, bob);
         const t1 = new Date().toISOString();
         const rb = await bob.run(["rollback", "--yes", "--stack", stack]);
         expect(rb.code).toBe(0);

@@ -11,6 +11,7 @@ import * as path from "path";
 import { projectName, projectRoot } from "../../engine/paths";
 import { pulumiHome } from "../../engine/env";
 import { describeLock, readLocks, StackLock, takeLock } from "../../engine/locks";
+import { readStackRecord } from "../../engine/stackRecord";
 import { loadFromConfigMap } from "../../lib/config/load";
 import { planWaves } from "../../lib/plan";
 import { readAudit } from "../../sandbox/audit";
@@ -111,6 +112,26 @@ export function makeOperator(name: string, root: string, passphraseFile: string,
             env: { ...fullEnv(), PULUMI_HOME: home, PULUMI_BACKEND_URL: url, PULUMI_SKIP_UPDATE_CHECK: "true" },
         });
     }
+}
+
+/**
+ * What the tool reads of a stack's record in its own process (engine/stackRecord.ts, for `status`) is what the
+ * operator's Pulumi CLI says: `stack output --json --show-secrets`, and the newest entry of `stack history --json`
+ * (no secret's value), its times as the Automation API gives them.
+ */
+export async function expectRecordAsCli(url: string, stack: string, op: Operator): Promise<void> {
+    const name = `organization/${projectName}/${stack}`;
+    const out = op.pulumi(["stack", "output", "--json", "--show-secrets", "--stack", name]);
+    const hist = op.pulumi(["stack", "history", "--json", "--page-size", "1", "--page", "1", "--stack", name]);
+    expect([out.status, out.stderr, hist.status, hist.stderr]).toEqual([0, "", 0, ""]);
+    const lastRun = (JSON.parse(hist.stdout) as Record<string, unknown>[])[0];
+    const outputs = Object.fromEntries(Object.entries(JSON.parse(out.stdout) as Record<string, unknown>).map(([k, value]) => [k, { value, secret: false }]));
+    expect(Object.keys(outputs)).toContain("nodes");
+    expect(lastRun).toBeDefined();
+    expect(await readStackRecord(url, stack)).toEqual({
+        outputs,
+        lastRun: { ...lastRun, startTime: new Date(String(lastRun.startTime)), endTime: new Date(String(lastRun.endTime)) },
+    });
 }
 
 /**

@@ -14,6 +14,7 @@ import {
     stackPresenceNow,
     takeLock,
 } from "../../engine/locks";
+import { readStackRecord } from "../../engine/stackRecord";
 
 describe("stack locks", () => {
     test("the engine's lock error names each holder", () => {
@@ -129,6 +130,12 @@ describe("stack locks", () => {
             fs.writeFileSync(file, "{ not json");
             expect(await readPendingOperations(url, "prod")).toBeUndefined();
             fs.writeFileSync(path.join(stacks, "legacy.json"), checkpoint([op]));
+            // zstd (PULUMI_DIY_BACKEND_ZSTD), which this cannot open: the stack is there, its operations are the CLI's to read.
+            fs.rmSync(file);
+            fs.writeFileSync(`${file}.zst`, "(zstd)");
+            expect(await readPendingOperations(url, "prod")).toBeUndefined();
+            expect(await stackPresence(url, "prod")).toBe("present");
+            fs.rmSync(`${file}.zst`);
             expect(await readPendingOperations(url, "legacy")).toBeUndefined();
             expect(await stackPresence(url, "legacy")).toBe("unknown");
             expect(stackPresenceNow(url, "legacy")).toBe("unknown");
@@ -136,6 +143,101 @@ describe("stack locks", () => {
             expect(stackPresenceNow("postgres://u@127.0.0.1:5432/db", "prod")).toBe("unknown");
             expect(await readPendingOperations("s3://bucket", "prod")).toBeUndefined();
             expect(await stackPresence("s3://bucket", "prod")).toBe("unknown");
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+
+    test("a stack's record from a file:// backend: the root outputs and the newest history entry, no secret shown; else left to the CLI", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "scm-record-"));
+        try {
+            const url = `file://${dir}`;
+            const file = path.join(dir, ".pulumi", "stacks", "scm-upgrade", "prod.json");
+            const history = path.join(dir, ".pulumi", "history", "scm-upgrade", "prod");
+            const stackUrn = "urn:pulumi:prod::scm-upgrade::pulumi:pulumi:Stack::scm-upgrade-prod";
+            const checkpoint = (outputs: Record<string, unknown>) =>
+                JSON.stringify({
+                    version: 3,
+                    checkpoint: {
+                        stack: "prod",
+                        latest: {
+                            resources: [
+                                { urn: stackUrn, type: "pulumi:pulumi:Stack", outputs },
+                                {
+                                    urn: "urn:pulumi:prod::scm-upgrade::sequoiacm:upgrade:RollingUpgrade::up",
+                                    type: "sequoiacm:upgrade:RollingUpgrade",
+                                    parent: stackUrn,
+                                    outputs: { other: 1 },
+                                },
+                            ],
+                        },
+                    },
+                });
+            const entry = (startTime: number, message: string, extra: Record<string, unknown> = {}) =>
+                JSON.stringify({
+                    kind: "update",
+                    startTime,
+                    message,
+                    environment: { "exec.kind": "auto.inline" },
+                    config: {
+                        "scm-upgrade:targetVersion": "3.2.0",
+                        "scm-upgrade:ssh": { port: 2222, user: "scm" },
+                        "scm-upgrade:sshPrivateKey": { secure: "v1:abc:def" },
+                        "scm-upgrade:nested": { inner: { secure: "v1:abc:def" } },
+                    },
+                    version: 0,
+                    result: "succeeded",
+                    endTime: startTime + 9,
+                    resourceChanges: { create: 3 },
+                    ...extra,
+                });
+            // No stack: the CLI says so (or makes it).
+            expect(await readStackRecord(url, "prod")).toBeUndefined();
+            fs.mkdirSync(path.dirname(file), { recursive: true });
+            fs.writeFileSync(file, checkpoint({ nodes: { "A/cloud": { versionAfter: "3.2.0" } }, waves: [] }));
+            // Made, never run: outputs only.
+            expect(await readStackRecord(url, "prod")).toEqual({
+                outputs: { nodes: { value: { "A/cloud": { versionAfter: "3.2.0" } }, secret: false }, waves: { value: [], secret: false } },
+            });
+            fs.mkdirSync(history, { recursive: true });
+            // Entries are named by their start (nanoseconds): the newest sorts last; checkpoints beside them are not entries.
+            fs.writeFileSync(path.join(history, "prod-1795766600000000000.history.json"), entry(1795766600, "older"));
+            fs.writeFileSync(path.join(history, "prod-1795766700000000000.history.json.gz"), zlib.gzipSync(entry(1795766700, "scm-upgrade up")));
+            fs.writeFileSync(path.join(history, "prod-1795766800000000000.checkpoint.json"), checkpoint({}));
+            const rec = await readStackRecord(url, "prod");
+            expect(rec?.lastRun).toEqual({
+                version: 0,
+                kind: "update",
+                startTime: new Date(1795766700 * 1000),
+                message: "scm-upgrade up",
+                environment: { "exec.kind": "auto.inline" },
+                config: {
+                    "scm-upgrade:targetVersion": { value: "3.2.0", secret: false },
+                    "scm-upgrade:ssh": { value: '{"port":2222,"user":"scm"}', objectValue: { port: 2222, user: "scm" }, secret: false },
+                    "scm-upgrade:sshPrivateKey": { secret: true },
+                    "scm-upgrade:nested": { secret: true },
+                },
+                result: "succeeded",
+                endTime: new Date(1795766709 * 1000),
+                resourceChanges: { create: 3 },
+            });
+            expect(JSON.stringify(rec)).not.toContain("v1:abc");
+            // An update still in progress has no end and no changes yet.
+            fs.writeFileSync(path.join(history, "prod-1795766900000000000.history.json"), entry(1795766900, "running", { result: "in-progress", endTime: 0 }));
+            const running = (await readStackRecord(url, "prod"))?.lastRun;
+            expect(running).toMatchObject({ message: "running", result: "in-progress" });
+            expect(running && "endTime" in running).toBe(false);
+            expect(running && "resourceChanges" in running).toBe(false);
+            // The newest entry in zstd, a secret output, a checkpoint that is not one: the CLI's to read.
+            fs.writeFileSync(path.join(history, "prod-1795767000000000000.history.json.zst"), "(zstd)");
+            expect(await readStackRecord(url, "prod")).toBeUndefined();
+            fs.rmSync(path.join(history, "prod-1795767000000000000.history.json.zst"));
+            expect(await readStackRecord(url, "prod")).toBeDefined();
+            fs.writeFileSync(file, checkpoint({ key: { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:x" } }));
+            expect(await readStackRecord(url, "prod")).toBeUndefined();
+            fs.writeFileSync(file, "{ not json");
+            expect(await readStackRecord(url, "prod")).toBeUndefined();
+            expect(await readStackRecord("s3://bucket", "prod")).toBeUndefined();
         } finally {
             fs.rmSync(dir, { recursive: true, force: true });
         }
