@@ -24,6 +24,7 @@ import {
     removeUntakenStackInit,
     stackConfigEntries,
     stackInitSettled,
+    stacksDir,
     takeStackInit,
     workspaceOptions,
     EngineEnvOptions,
@@ -718,8 +719,12 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     const main = await openStack(o);
     const { config } = await loadStackConfig(main);
     requireProvider(o);
-    const all = await main.getAllConfig();
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-preflight-"));
+    // The throwaway stack's config is the stack's own file as it is: its secrets stay encrypted, for the same
+    // secrets provider (setting them with `config set-all` would put each one in a CLI argument, which `ps`
+    // shows every user of this machine).
+    const own = path.join(stacksDir, `Pulumi.${o.stack}.yaml`);
+    if (fs.existsSync(own)) fs.copyFileSync(own, path.join(tmp, `Pulumi.${o.stack}-preflight.yaml`));
     const ws = await workspaceOptions({ ...o, workDir: tmp });
     const stack = await automation().LocalWorkspace.createOrSelectStack(
         {
@@ -740,7 +745,6 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
         false,
     );
     try {
-        await stack.setAllConfig(all);
         let outputs: Record<string, { value: unknown }> = {};
         try {
             outputs = (await stack.up({ onEvent: translate, signal: new EngineSignal(o.signal).signal, color: "never", parallel: 64 })).outputs;

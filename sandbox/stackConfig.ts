@@ -50,13 +50,15 @@ export function sandboxStackConfig(state: SandboxState): Record<string, unknown>
     };
 }
 
-/** The same config in the format of `pulumi config --json` (what `config set-all --json` reads). */
-export function toConfigJson(plain: Record<string, unknown>, secrets: Record<string, string>): string {
+/**
+ * The same plain config in the format of `pulumi config --json` (what `config set-all --json` reads). No secret:
+ * set-all takes its JSON as a CLI argument, which `ps` shows every user (secrets go as `scm-upgrade secret` stores them).
+ */
+export function toConfigJson(plain: Record<string, unknown>): string {
     const out: Record<string, { value: string; objectValue?: unknown; secret: boolean }> = {};
     for (const [k, v] of Object.entries(plain)) {
         out[k] = typeof v === "string" ? { value: v, secret: false } : { value: JSON.stringify(v), objectValue: v, secret: false };
     }
-    for (const [k, v] of Object.entries(secrets)) out[k] = { value: v, secret: true };
     return JSON.stringify(out);
 }
 
@@ -96,9 +98,11 @@ export async function writeSandboxStackConfig(
         .then(() => undefined)
         .catch(() => ws.createStack(stackName));
     void stack;
-    const key = fs.readFileSync(state.clientKeyPath, "utf8");
-    // set-all --json keeps objects and lists structured in Pulumi.<stack>.yaml (and replaces them whole).
-    await ws.setAllConfigJson(stackName, toConfigJson(plain, { [`${NS}:sshPrivateKey`]: key }));
+    // set-all --json keeps objects and lists structured in Pulumi.<stack>.yaml (and replaces them whole). The key
+    // goes as `scm-upgrade secret` stores it, on the CLI's standard input: an argument is visible to every user in `ps`.
+    await ws.setAllConfigJson(stackName, toConfigJson(plain));
+    const { setStackSecret } = await import("../engine/secrets");
+    await setStackSecret({ stack: stackName }, "sshPrivateKey", fs.readFileSync(state.clientKeyPath, "utf8"));
     const file = path.join(env.stacksDir, `Pulumi.${stackName}.yaml`);
     o.log?.(`stack config of stack ${stackName} written: ${path.relative(process.cwd(), file) || file}`);
     return { written: "stack", path: file };

@@ -1,14 +1,13 @@
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
-import { pulumiBinary, pulumiHome, stacksDir } from "../../engine/env";
+import { stacksDir } from "../../engine/env";
 import { planWaves } from "../../lib/plan";
 import { readAudit } from "../../sandbox/audit";
 import { status } from "../../sandbox/cluster";
 import { describeWithProvider } from "../helpers/engine";
 import { SandboxFixture } from "../sandbox/fixture";
 import { useStackSandbox } from "../helpers/stackSandbox";
-import { runCli } from "../helpers/cli";
+import { loggingPulumiHome, runCli } from "../helpers/cli";
 import { UpgradeConfig } from "../../lib/config/schema";
 
 /**
@@ -42,36 +41,9 @@ describeWithProvider("scm-upgrade preview", () => {
     });
 });
 
-/**
- * A Pulumi home whose `pulumi` notes each command it is asked to run, then runs the real CLI (its plugins
- * are the real home's; the stack's passphrase too). `commands()`: the first word of each, in order.
- */
-function countingPulumiHome(): { env: Record<string, string>; commands: () => string[] } {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "scm-counting-home-"));
-    const log = path.join(home, "commands.log");
-    fs.mkdirSync(path.join(home, "bin"));
-    fs.writeFileSync(path.join(home, "bin", "pulumi"), `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\nexec '${fs.realpathSync(pulumiBinary())}' "$@"\n`, {
-        mode: 0o755,
-    });
-    fs.symlinkSync(path.join(pulumiHome(), "plugins"), path.join(home, "plugins"));
-    fs.writeFileSync(path.join(home, "logs"), ""); // no automatic logs (engine/env.ts quietEngineLogs)
-    afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
-    const passphrase = process.env.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(pulumiHome(), "passphrase");
-    return {
-        env: { SCM_UPGRADE_PULUMI_HOME: home, ...(process.env.PULUMI_CONFIG_PASSPHRASE === undefined ? { PULUMI_CONFIG_PASSPHRASE_FILE: passphrase } : {}) },
-        commands: () =>
-            fs.existsSync(log)
-                ? fs
-                      .readFileSync(log, "utf8")
-                      .split("\n")
-                      .filter((l) => l && l !== "version")
-                : [],
-    };
-}
-
 describeWithProvider("scm-upgrade up twice", () => {
     const { sb, stack } = useCliSandbox("cli-twice", 48);
-    const counting = countingPulumiHome();
+    const counting = loggingPulumiHome();
     test("the second up runs no scmupgrade.py and starts no Pulumi CLI; --json events are JSON lines", () => {
         // The stack's SSH key is a passphrase secret, opened in the tool's process: the engine's `up` is the only
         // CLI process of a first run; a second with nothing to do starts none.

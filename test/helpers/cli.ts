@@ -1,5 +1,8 @@
 import { spawn, spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { pulumiBinary, pulumiHome } from "../../engine/env";
 import { projectRoot } from "../../engine/paths";
 
 /** `scm-upgrade` as a subprocess, as a user or a pipeline runs it: no TTY, empty stdin. */
@@ -58,4 +61,48 @@ export function startCli(args: string[], env: Record<string, string> = {}) {
         child.on("close", (code) => resolve({ code, out, at: Date.now() })),
     );
     return { child, done };
+}
+
+/**
+ * A Pulumi home whose `pulumi` notes every command it is asked to run, with all its arguments, then runs the
+ * real CLI (its plugins are the real home's; the stack's passphrase too). `commands()`: the first word of each,
+ * in order (`pulumi version`, the Automation API's check, left out); `argv()`: every run's whole argument list.
+ * Removed after the file's tests.
+ */
+export function loggingPulumiHome(): { env: Record<string, string>; home: string; commands: () => string[]; argv: () => string[][] } {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "scm-logging-home-"));
+    const log = path.join(home, "commands.log");
+    fs.mkdirSync(path.join(home, "bin"));
+    // One line per run: each argument base64-encoded (an argument may hold line ends), separated by spaces.
+    fs.writeFileSync(
+        path.join(home, "bin", "pulumi"),
+        `#!/bin/sh\n{ for a in "$@"; do printf '%s' "$a" | base64 -w0; printf ' '; done; echo; } >> '${log}'\nexec '${fs.realpathSync(pulumiBinary())}' "$@"\n`,
+        { mode: 0o755 },
+    );
+    fs.symlinkSync(path.join(pulumiHome(), "plugins"), path.join(home, "plugins"));
+    fs.writeFileSync(path.join(home, "logs"), ""); // no automatic logs (engine/env.ts quietEngineLogs)
+    afterAll(() => fs.rmSync(home, { recursive: true, force: true }));
+    const passphrase = process.env.PULUMI_CONFIG_PASSPHRASE_FILE ?? path.join(pulumiHome(), "passphrase");
+    const argv = () =>
+        fs.existsSync(log)
+            ? fs
+                  .readFileSync(log, "utf8")
+                  .split("\n")
+                  .filter((l) => l.trim())
+                  .map((l) =>
+                      l
+                          .trim()
+                          .split(" ")
+                          .map((a) => Buffer.from(a, "base64").toString("utf8")),
+                  )
+            : [];
+    return {
+        env: { SCM_UPGRADE_PULUMI_HOME: home, ...(process.env.PULUMI_CONFIG_PASSPHRASE === undefined ? { PULUMI_CONFIG_PASSPHRASE_FILE: passphrase } : {}) },
+        home,
+        commands: () =>
+            argv()
+                .map((a) => a[0] ?? "")
+                .filter((c) => c !== "version"),
+        argv,
+    };
 }

@@ -25,7 +25,7 @@ export function useStackSandbox(name: string, net: number, o: { hosts?: number; 
         Object.assign(extra, keyed);
         const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
         const ws = await LocalWorkspace.create(await workspaceOptions());
-        await ws.setAllConfigJson(stack, toConfigJson(keyed, {}));
+        await ws.setAllConfigJson(stack, toConfigJson(keyed));
     };
     beforeAll(async () => {
         process.env.PULUMI_BACKEND_URL = env.PULUMI_BACKEND_URL;
