@@ -27,7 +27,7 @@ import { fig, Figure, HostRun, na, renderReport, Report, reportJson } from "./re
 import { runScripts } from "./scripts";
 import { Ev, profileNodes, ProfileReport, readSessions, renderProfile, runPhases, sshTrueMs, startTrace, stopTrace, tracePaths } from "./profile";
 import { running } from "../sandbox/ssh";
-import { removeStackFiles, runCli, stackFiles, writeStackFile } from "./tool";
+import { removeStackFiles, runCli, stackFiles, writeStackFile, writeToolStack } from "./tool";
 import { HostsContext, loadNow, parallelRun, renderVariants, soakAndBackends, VariantFigures } from "./variants";
 
 const HELP = `Usage: npm run bench -- [options]
@@ -474,9 +474,10 @@ async function hostsPart(
                 const of = o.runs > 1 ? ` (run ${i} of ${o.runs})` : "";
                 await fresh(`scm-upgrade up${of}`);
                 const stack = `bench-up-${n}-${i}`;
-                writeStackFile(stack, benchRawConfig(state, o.healthTimeout));
+                const backend = { backendDir: path.join(work, "state"), workDir: work };
                 try {
-                    const r = await runCli(["up", "--stack", stack, "--yes", "--json"], { backendDir: path.join(work, "state"), workDir: work });
+                    await writeToolStack(stack, benchRawConfig(state, o.healthTimeout), state.clientKeyPath, backend);
+                    const r = await runCli(["up", "--stack", stack, "--yes", "--json"], backend);
                     const problems = r.code === 0 ? await verify(state, waves, true) : [`exit ${r.code}`];
                     const events = jsonEvents(r.stdout);
                     const live = Number(events.find((e) => e.type === "live-state")?.seconds ?? NaN);
@@ -520,7 +521,8 @@ async function hostsPart(
         if (smallest && !o.skip.has("profile") && commandProviderPresent()) {
             await fresh("the profile (traced scm-upgrade up)");
             const stack = `bench-profile-${n}`;
-            writeStackFile(stack, benchRawConfig(state, o.healthTimeout));
+            const backend = { backendDir: path.join(work, "state"), workDir: work };
+            await writeToolStack(stack, benchRawConfig(state, o.healthTimeout), state.clientKeyPath, backend);
             const paths = tracePaths(state.dir);
             const h = c.hosts[0];
             const e = effectiveHost(c, h);
@@ -528,7 +530,7 @@ async function hostsPart(
             startTrace(paths);
             try {
                 const loadBefore = os.loadavg()[0];
-                const r = await runCli(["up", "--stack", stack, "--yes", "--json"], { backendDir: path.join(work, "state"), workDir: work });
+                const r = await runCli(["up", "--stack", stack, "--yes", "--json"], backend);
                 stopTrace(paths);
                 const problems = r.code === 0 ? await verify(state, waves, true) : [`exit ${r.code}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`];
                 if (problems.length) throw new Error(`the traced up failed: ${problems[0]}`);
@@ -665,6 +667,7 @@ async function main(argv: string[]): Promise<number> {
                 "every sandbox host shares this machine's CPUs: work that runs on all hosts at once (staging, preflight) queues for the same cores here, unlike on a real cluster; node-after-node work does not.",
                 "peak RSS is process.resourceUsage().maxRSS of the tool's Node.js process (the driver); the Pulumi engine runs in a separate process not counted there.",
                 `the tool ran with the ${providerKind} command provider (engine/env.ts commandProviderKind, .pulumi-home/toolchain.json providerKind); Pulumi's automatic logs ${engineLogs ? "ON in its Pulumi home (a home given with SCM_UPGRADE_PULUMI_HOME keeps them: ~45 % of the engine's CPU in a large preview; a file named logs in that home turns them off)" : "off in its Pulumi home (engine/env.ts quietEngineLogs)"}.`,
+                "the tool's stacks keep the SSH key as a Pulumi secret, stored with `scm-upgrade secret sshPrivateKey --from` before each run (not timed), as the README advises an operator: every run opens it (the passphrase's key derivation, in the tool's process); Ansible and the scripts read the key file.",
                 "preview at scale: configs of N scaled hosts that do not exist, `scm-upgrade preview --no-live` (no live-state read over SSH; the engine, the program's registration and the provider's check and diff). The live-state read of a real cluster is the `live-state read` line (64 hosts at a time).",
                 o.previewPackageMiB
                     ? `preview's release: ${o.previewPackageMiB} MiB uploaded from this machine (--preview-package), one upload per host in the plan.`

@@ -22,6 +22,23 @@ export function writeStackFile(stack: string, raw: Record<string, unknown>): str
     return file;
 }
 
+/**
+ * The stack of a timed run, set up as the README advises an operator (not timed): the SSH key stored as a
+ * Pulumi secret with `scm-upgrade secret sshPrivateKey --from`, which also makes the stack in its backend,
+ * instead of `ssh.privateKeyFile`. Every run then opens that secret, as an operator's does.
+ */
+export async function writeToolStack(
+    stack: string,
+    raw: Record<string, unknown>,
+    keyFile: string,
+    o: { backendDir: string; backendUrl?: string; workDir: string },
+): Promise<void> {
+    const { privateKeyFile: _file, ...ssh } = (raw.ssh ?? {}) as Record<string, unknown>;
+    writeStackFile(stack, { ...raw, ssh });
+    const r = await runCli(["secret", "sshPrivateKey", "--stack", stack, "--from", keyFile], o);
+    if (r.code !== 0) throw new Error(`storing the SSH key of bench stack ${stack} failed (exit ${r.code}): ${r.stderr.trim().split("\n").pop()}`);
+}
+
 export function removeStackFiles(): void {
     for (const f of stackFiles) {
         fs.rmSync(f, { force: true });

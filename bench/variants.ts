@@ -21,7 +21,7 @@ import { SandboxState } from "../sandbox/state";
 import { startPostgres } from "../sandbox/postgres";
 import { criticalPath } from "./critical";
 import { fig, Figure, na, cell, columns, figureValue } from "./report";
-import { CliRun, removeStackFiles, runCli, writeStackFile } from "./tool";
+import { CliRun, removeStackFiles, runCli, writeToolStack } from "./tool";
 
 /** One upgrade of one node on a host, from the audit log: when scmupgrade.py began and ended. */
 export interface Span {
@@ -231,10 +231,11 @@ async function upOnce(
     backendUrl?: string,
 ): Promise<{ figure: Figure; spans: Span[]; run?: CliRun }> {
     const state = await ctx.fresh(`scm-upgrade up (${stack})`);
-    writeStackFile(stack, { ...ctx.raw(), ...extra });
-    const t0 = new Date(Date.now() - 1000).toISOString();
+    const backend = { backendDir: ctx.backendDir, backendUrl, workDir: ctx.work };
     try {
-        const r = await runCli(["up", "--stack", stack, "--yes", "--json", ...args], { backendDir: ctx.backendDir, backendUrl, workDir: ctx.work });
+        await writeToolStack(stack, { ...ctx.raw(), ...extra }, state.clientKeyPath, backend);
+        const t0 = new Date(Date.now() - 1000).toISOString();
+        const r = await runCli(["up", "--stack", stack, "--yes", "--json", ...args], backend);
         const spans = upgradeSpans(readAudit(state.dir).filter((e) => e.time >= t0));
         const bad = r.code === 0 ? await allUpgraded(state) : [`exit ${r.code}: ${r.stderr.trim().split("\n").pop()}`];
         ctx.log(
