@@ -85,6 +85,22 @@ describeWithProvider("scm-upgrade up twice", () => {
         expect(text.stdout).toMatch(/^last run: scm-upgrade up succeeded, \S+Z -> \S+Z \(\d+ s\)$/m);
         expect(counting.commands()).toEqual(["up"]);
     });
+    test("a state this process cannot read (zstd): status asks the Pulumi CLI instead, and still shows no secret's value", () => {
+        const zstd = { ...counting.env, PULUMI_DIY_BACKEND_ZSTD: "true" };
+        expect(runCli(["refresh", "--stack", stack], zstd, 300000).code).toBe(0);
+        const stacks = path.join(new URL(String(process.env.PULUMI_BACKEND_URL)).pathname, ".pulumi", "stacks", "scm-upgrade");
+        expect(fs.readdirSync(stacks)).toContain(`${stack}.json.zst`);
+        const before = counting.commands().length;
+        const r = runCli(["status", "--json", "--stack", stack], zstd, 120000);
+        expect(r.code).toBe(0);
+        const st = JSON.parse(r.stdout.trim().split("\n").pop()!);
+        expect(st.lastRun).toMatchObject({ kind: "refresh", message: "scm-upgrade refresh", result: "succeeded" });
+        expect(st.lastRun.config["scm-upgrade:sshPrivateKey"]).toEqual({ secret: true });
+        expect(r.stdout + r.stderr).not.toMatch(/PRIVATE KEY/);
+        for (const [k, n] of Object.entries(st.nodes as Record<string, { versionAfter: string }>)) expect(`${k} ${n.versionAfter}`).toBe(`${k} 3.2.0`);
+        expect(Object.keys(st.nodes)).toHaveLength(12);
+        expect(counting.commands().slice(before)).toContain("stack");
+    });
 });
 
 describeWithProvider("scm-upgrade rollback", () => {
