@@ -747,7 +747,9 @@ main(process.argv.slice(2))
     .catch((e: unknown) => {
         const json = process.argv.includes("--json");
         let code: number = EXIT.upgradeFailed;
-        let message = String((e as Error)?.message ?? e);
+        // A backend URL's password, wherever the text came from (the Pulumi CLI names the URL it could not open).
+        const { redactUrlsIn } = require("../engine/locks") as typeof import("../engine/locks");
+        let message = redactUrlsIn(String((e as Error)?.message ?? e));
         if (e instanceof UsageError || (e as { code?: string })?.code?.startsWith?.("ERR_PARSE_ARGS")) {
             code = EXIT.usage;
             if (!message.includes("scm-upgrade --help")) message = `${message}\nRun \`scm-upgrade --help\`.`;

@@ -22,6 +22,7 @@ import {
     prefetchStackInit,
     projectName,
     removeUntakenStackInit,
+    runPulumi,
     stackConfigEntries,
     stackInitSettled,
     stacksDir,
@@ -398,23 +399,35 @@ async function clearPendingOperations(open: () => Promise<Stack>, o: RunOptions,
         );
     }
     if (lock && "heldBy" in lock) throw lockedError(o.stack, lock.heldBy);
-    let state: Awaited<ReturnType<Stack["exportStack"]>> | undefined;
+    let state: { deployment: { pending_operations?: PendingOperation[] } } | undefined;
     let pending: PendingOperation[] | undefined;
     try {
         // Read from the backend (usually none: no CLI start-up then); the CLI's export when there are some.
         pending = lock ? await readPendingOperations(url, o.stack) : undefined;
         if (pending?.length !== 0) {
-            state = await (await open()).exportStack();
-            pending = (state.deployment as { pending_operations?: PendingOperation[] }).pending_operations ?? [];
+            await open(); // made first when new (a backend this does not read)
+            state = JSON.parse(await stateCommand(o, ["stack", "export"]));
+            pending = state!.deployment.pending_operations ?? [];
         }
     } finally {
         await lock?.release();
     }
     if (!state || pending.length === 0) return 0;
     for (const p of pending) say(`clearing the record of ${p.resource.urn.split("::").pop()}, interrupted while ${p.type}`);
-    (state.deployment as { pending_operations?: unknown[] }).pending_operations = [];
-    await (await open()).importStack(state);
+    state.deployment.pending_operations = [];
+    await stateCommand(o, ["stack", "import"], JSON.stringify(state));
     return pending.length;
+}
+
+/**
+ * `pulumi stack export` or `stack import` (the state on standard input): the state's secrets stay encrypted
+ * on the way. The Automation API's exportStack asks for them in plain text, and its importStack writes that
+ * text to a file in the temp folder, readable by others there. Its output, or an error with the CLI's words.
+ */
+async function stateCommand(o: RunOptions, args: ["stack", "export" | "import"], input?: string): Promise<string> {
+    const r = await runPulumi(o, [...args, "--stack", o.stack], input);
+    if (!r.ok) throw new Error(`pulumi ${args.join(" ")} failed: ${r.stderr || r.stdout}`);
+    return r.stdout;
 }
 
 async function run<T>(
@@ -656,6 +669,7 @@ export async function up(o: RunOptions) {
                     color: "never",
                     parallel: 64,
                     message: historyMessage(o, o.mode === "rollback" ? "rollback" : "up"),
+                    showSecrets: false,
                 }),
             );
             return { engineRan: true, summary: r.summary, outputs: r.outputs };
@@ -673,7 +687,7 @@ export async function destroy(o: RunOptions) {
         o,
         "destroy",
         async (stack, _c, onEvent, _exported, engine) =>
-            (await stack.destroy({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never" })).summary,
+            (await stack.destroy({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never", showSecrets: false })).summary,
     );
 }
 
@@ -683,7 +697,16 @@ export async function refresh(o: RunOptions) {
         o,
         "refresh",
         async (stack, _c, onEvent, _exported, engine) =>
-            (await stack.refresh({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never", message: historyMessage(o, "refresh") })).summary,
+            (
+                await stack.refresh({
+                    onEvent,
+                    onOutput: o.onOutput,
+                    signal: engine.signal,
+                    color: "never",
+                    message: historyMessage(o, "refresh"),
+                    showSecrets: false,
+                })
+            ).summary,
     );
 }
 
@@ -747,7 +770,8 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     try {
         let outputs: Record<string, { value: unknown }> = {};
         try {
-            outputs = (await stack.up({ onEvent: translate, signal: new EngineSignal(o.signal).signal, color: "never", parallel: 64 })).outputs;
+            outputs = (await stack.up({ onEvent: translate, signal: new EngineSignal(o.signal).signal, color: "never", parallel: 64, showSecrets: false }))
+                .outputs;
         } catch (e) {
             if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack);
         }
@@ -758,7 +782,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
             lines: failures.has(h.name) ? failures.get(h.name)!.split("\n") : (checks[h.name] ?? ["not checked: the run stopped before this host"]),
         }));
     } finally {
-        await stack.destroy({ color: "never" }).catch(() => undefined);
+        await stack.destroy({ color: "never", showSecrets: false }).catch(() => undefined);
         await stack.workspace.removeStack(stack.name, { force: true }).catch(() => undefined);
         fs.rmSync(tmp, { recursive: true, force: true });
     }

@@ -33,15 +33,21 @@ export function backendKind(url: string): BackendKind {
 /** A file:// backend's folder. */
 const fileRoot = (url: string) => url.slice("file://".length).replace(/\?.*$/, "");
 
-/** The URL with any password masked, for messages. */
+/** The URL with any password masked, for messages: the user part's and a `password=` parameter's. */
 export function redactUrl(url: string): string {
     try {
         const u = new URL(url);
         if (u.password) u.password = "****";
+        if (u.searchParams.has("password")) u.searchParams.set("password", "****");
         return u.toString();
     } catch {
-        return url;
+        return redactUrlsIn(url);
     }
+}
+
+/** Any text with the passwords of the URLs in it masked (`scheme://user:password@host`, `password=...`). */
+export function redactUrlsIn(text: string): string {
+    return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi, "$1****@").replace(/([?&]password=)[^&\s]*/gi, "$1****");
 }
 
 /** `user@host (pid N) since TIME`: the words every lock message uses. */

@@ -211,6 +211,18 @@ describe("scm-upgrade command line", () => {
         expect(events[events.length - 1]).toMatchObject({ type: "error", code: 3 });
     });
 
+    test("a backend that cannot be opened: the error names it without its password", () => {
+        // Nothing listens on port 1: the tool's own reads and the Pulumi CLI both fail to open it.
+        for (const url of ["postgres://scm:hunter2@127.0.0.1:1/scm_state?sslmode=disable", "postgres://scm@127.0.0.1:1/scm_state?password=hunter2"]) {
+            for (const args of [["status"], ["preflight"], ["up", "--yes"], ["status", "--json"]]) {
+                const r = cli([...args, "--stack", "test-cli-plan", "--backend", url]);
+                expect(`${args.join(" ")}: ${r.code === 0 ? "exit 0" : "failed"}`).toBe(`${args.join(" ")}: failed`);
+                expect(r.stdout + r.stderr).not.toContain("hunter2");
+                expect(r.stderr).toMatch(/127\.0\.0\.1:1/);
+            }
+        }
+    });
+
     test("status of a stack that never ran, and unlock with no lock, succeed quietly", () => {
         const s = cli(["status", "--stack", "test-cli-plan"]);
         expect(s.code).toBe(0);

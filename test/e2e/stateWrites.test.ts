@@ -5,7 +5,7 @@ import { childName, componentName, ROOT_NAME } from "../../lib/names";
 import { readAudit } from "../../sandbox/audit";
 import { reset } from "../../sandbox/cluster";
 import { planWaves } from "../../lib/plan";
-import { startCli } from "../helpers/cli";
+import { loggingPulumiHome, startCli } from "../helpers/cli";
 import { describeWithProvider } from "../helpers/engine";
 import { useStackSandbox } from "../helpers/stackSandbox";
 import { killGroup, waitFor } from "../helpers/team";
@@ -43,6 +43,7 @@ describeWithProvider("the stack's state written when a run ends", () => {
             .filter((e) => e.action === "upgrade" && e.outcome === "begin" && e.time >= t)
             .map((e) => `${e.host}/${e.service}`);
     const start = (env: Record<string, string> = {}, args = ["up", "--yes"]) => startCli([...args, "--stack", stack], env);
+    const logging = loggingPulumiHome();
     test("mid-run the state holds none of the run's nodes; Ctrl-C writes the nodes finished; the resumed run records every node", async () => {
         const t0 = new Date().toISOString();
         const run = start();
@@ -98,10 +99,19 @@ describeWithProvider("the stack's state written when a run ends", () => {
             unlocked = await start({}, ["unlock", "--yes"]).done;
         }
         expect(`${unlocked.code} ${unlocked.out}`).toMatch(/^0 [\s\S]*removed 1 stale lock/);
-        const resumed = start();
+        const resumed = start(logging.env);
         const r = await resumed.done;
         expect(r.code).toBe(0);
         expect(r.out).toMatch(/clearing the record of scm-\S+-run, interrupted while creating/);
+        // The record was rewritten through the CLI with its secrets still encrypted: the SSH key the state holds
+        // (each connection's) was in no argument, no file and no standard input given to a Pulumi CLI.
+        const keyLines = fs
+            .readFileSync(sb.state().clientKeyPath, "utf8")
+            .split("\n")
+            .filter((l) => l.length > 40);
+        const given = [...logging.argv().map((a) => ({ name: a.slice(0, 2).join(" "), text: a.join(" ") })), ...logging.inputs()];
+        expect(logging.commands()).toContain("stack");
+        expect(given.filter((g) => keyLines.some((k) => g.text.includes(k))).map((g) => g.name)).toEqual([]);
         expect(begunSince(t2)).toEqual(order());
         expect(pendingNow()).toEqual([]);
     }, 900000);

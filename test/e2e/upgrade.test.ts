@@ -62,6 +62,12 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
         expect(again.engineRan).toBe(false);
         expect(again.summary.result).toBe("succeeded");
         expect(readAudit(sb.dir).length).toBe(count);
+        // What the library returns shows no secret's value (the Automation API's summaries show them by default).
+        const refreshed = await driver.refresh({ stack });
+        expect(refreshed.result).toBe("succeeded");
+        expect(refreshed.config?.["scm-upgrade:sshPrivateKey"]).toEqual({ secret: true });
+        expect(JSON.stringify(refreshed)).not.toMatch(/PRIVATE KEY/);
+        expect(readAudit(sb.dir).length).toBe(count);
     });
 
     // The README's way to give a cluster its key: the secret `scm-upgrade secret` stores is the key a run uses.

@@ -66,17 +66,36 @@ export function startCli(args: string[], env: Record<string, string> = {}) {
 /**
  * A Pulumi home whose `pulumi` notes every command it is asked to run, with all its arguments, then runs the
  * real CLI (its plugins are the real home's; the stack's passphrase too). `commands()`: the first word of each,
- * in order (`pulumi version`, the Automation API's check, left out); `argv()`: every run's whole argument list.
- * Removed after the file's tests.
+ * in order (`pulumi version`, the Automation API's check, left out); `argv()`: every run's whole argument list;
+ * `inputs()`: what reached a run other than its arguments and is not meant to be secret: a file named with
+ * `--file`, and the standard input of `stack import` (a state). Removed after the file's tests.
  */
-export function loggingPulumiHome(): { env: Record<string, string>; home: string; commands: () => string[]; argv: () => string[][] } {
+export function loggingPulumiHome(): {
+    env: Record<string, string>;
+    home: string;
+    commands: () => string[];
+    argv: () => string[][];
+    inputs: () => { name: string; text: string }[];
+} {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), "scm-logging-home-"));
     const log = path.join(home, "commands.log");
+    const kept = path.join(home, "inputs");
     fs.mkdirSync(path.join(home, "bin"));
+    fs.mkdirSync(kept);
+    const real = fs.realpathSync(pulumiBinary());
     // One line per run: each argument base64-encoded (an argument may hold line ends), separated by spaces.
     fs.writeFileSync(
         path.join(home, "bin", "pulumi"),
-        `#!/bin/sh\n{ for a in "$@"; do printf '%s' "$a" | base64 -w0; printf ' '; done; echo; } >> '${log}'\nexec '${fs.realpathSync(pulumiBinary())}' "$@"\n`,
+        [
+            "#!/bin/sh",
+            `{ for a in "$@"; do printf '%s' "$a" | base64 -w0; printf ' '; done; echo; } >> '${log}'`,
+            `n=$(wc -l < '${log}'); prev=""`,
+            `file=""; for a in "$@"; do [ "$prev" = --file ] && [ -f "$a" ] && cp -- "$a" '${kept}'/"$n-file" && file=$a; prev=$a; done`,
+            // stdin only when it is the state (no --file): the caller may leave a --file run's stdin open
+            `if [ "$1" = stack ] && [ "$2" = import ] && [ -z "$file" ]; then cat > '${kept}'/"$n-stdin"; exec '${real}' "$@" < '${kept}'/"$n-stdin"; fi`,
+            `exec '${real}' "$@"`,
+            "",
+        ].join("\n"),
         { mode: 0o755 },
     );
     fs.symlinkSync(path.join(pulumiHome(), "plugins"), path.join(home, "plugins"));
@@ -104,5 +123,39 @@ export function loggingPulumiHome(): { env: Record<string, string>; home: string
                 .map((a) => a[0] ?? "")
                 .filter((c) => c !== "version"),
         argv,
+        inputs: () => fs.readdirSync(kept).map((name) => ({ name, text: fs.readFileSync(path.join(kept, name), "utf8") })),
     };
+}
+
+/**
+ * `scm-upgrade <args>` on a terminal (a pseudo-terminal from python3's pty): once `prompt` has been printed,
+ * `keys` are typed (e.g. "n\r", or "\x03" for Ctrl-C). The exit code and everything the terminal showed.
+ */
+export function runCliOnTerminal(args: string[], env: Record<string, string>, prompt: string, keys: string): { code: number; out: string } {
+    const script = [
+        "import json, os, pty, sys, time",
+        "pid, fd = pty.fork()",
+        "if pid == 0:",
+        "    os.execv(sys.argv[2], sys.argv[2:])",
+        "prompt = sys.argv[1].encode()",
+        "out = b''",
+        "sent = False",
+        "while True:",
+        "    try: chunk = os.read(fd, 4096)",
+        "    except OSError: break",
+        "    if not chunk: break",
+        "    out += chunk",
+        "    if not sent and prompt in out:",
+        "        time.sleep(0.2); os.write(fd, sys.stdin.buffer.read()); sent = True",
+        "_, status = os.waitpid(pid, 0)",
+        "print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'out': out.decode()}))",
+    ].join("\n");
+    const r = spawnSync("python3", ["-c", script, prompt, process.execPath, path.join(projectRoot, "bin", "scm-upgrade.js"), ...args], {
+        cwd: projectRoot,
+        encoding: "utf8",
+        env: { ...process.env, ...env },
+        input: keys,
+        timeout: 120000,
+    });
+    return JSON.parse(r.stdout) as { code: number; out: string };
 }

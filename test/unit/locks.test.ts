@@ -9,6 +9,7 @@ import {
     readLocks,
     readPendingOperations,
     redactUrl,
+    redactUrlsIn,
     removeLocks,
     stackPresence,
     stackPresenceNow,
@@ -35,6 +36,18 @@ describe("stack locks", () => {
         expect(backendKind("s3://bucket")).toBe("other");
         expect(redactUrl("postgres://u:secret@h:5432/db?sslmode=disable")).toBe("postgres://u:****@h:5432/db?sslmode=disable");
         expect(redactUrl("postgres://u@h/db")).toBe("postgres://u@h/db");
+        // A password given as a parameter (PostgreSQL's clients take one there too).
+        expect(redactUrl("postgres://u@h/db?sslmode=disable&password=s3cr%3Bt")).toBe("postgres://u@h/db?sslmode=disable&password=****");
+        // In any text, e.g. the Pulumi CLI's error naming the backend it could not open; other URLs unchanged.
+        expect(
+            redactUrlsIn(
+                "error: unable to open bucket postgres://scm:hunter2@db.example:5432/scm_state?sslmode=disable: failed to ping PostgreSQL; see https://www.pulumi.com/docs",
+            ),
+        ).toBe(
+            "error: unable to open bucket postgres://scm:****@db.example:5432/scm_state?sslmode=disable: failed to ping PostgreSQL; see https://www.pulumi.com/docs",
+        );
+        expect(redactUrlsIn("dial postgres://u@h/db?password=x&sslmode=disable failed")).toBe("dial postgres://u@h/db?password=****&sslmode=disable failed");
+        expect(redactUrlsIn("no URL here: a:b@c")).toBe("no URL here: a:b@c");
     });
 
     test("file:// locks: read with their holder, removed one by one, other stacks untouched", async () => {
