@@ -64,7 +64,8 @@ as unchanged.
     up: `Usage: scm-upgrade up [--stack NAME] [--yes] [--json] [--only-center standby|primary] [--window HH:MM-HH:MM] [--force]
 Stages the package on every host, runs the preflight, then upgrades node by node in the plan's order.
   --only-center standby   stop point: upgrade the standby center only; run \`up\` again to finish the primary
-  --only-center primary   only the primary center's nodes (after the standby center is done)
+  --only-center primary   only the primary center's nodes; refused (exit 4) until every standby node
+                          is at the target and healthy
   --window HH:MM-HH:MM    maintenance window (local time); refuses to start outside it unless --force;
                           when it closes mid-run, the wave under way finishes, no new wave starts (exit 6)
   --soak DURATION         watch the upgraded standby nodes this long before each primary wave, e.g. 10m
@@ -75,9 +76,12 @@ at the target are skipped.`,
 Per node: what the state recorded (version before and after, upgraded or skipped, when) beside what the
 host says now (version and health, read over SSH; a host that cannot be read is reported, not fatal), and
 the last run. Runs nothing on the hosts and changes nothing. No secret's value is shown.`,
-    rollback: `Usage: scm-upgrade rollback [--stack NAME] [--yes] [--json]
+    rollback: `Usage: scm-upgrade rollback [--stack NAME] [--yes] [--json] [--only-center primary|standby]
 Runs \`scmupgrade.py --rollback --start\` node by node in the exact reverse order of the upgrade.
-Nodes already at the source version are skipped.`,
+Nodes already at the source version are skipped.
+  --only-center primary   the primary center's nodes only (they come first in the reverse order)
+  --only-center standby   the standby center's nodes only; refused (exit 4) until every primary node is
+                          back at the source version`,
     refresh: `Usage: scm-upgrade refresh [--stack NAME] [--json]
 The engine's refresh: reads the stack's resources back into its state, e.g. after a killed run and
 before \`status\`. Runs no command on any host and changes nothing on them.`,
@@ -146,6 +150,8 @@ function parse(cmd: string, argv: string[]): Flags {
         allowPositionals: cmd === "secret",
     });
     if (values.format && cmd !== "plan") throw new UsageError(`--format is a flag of \`plan\` only.`);
+    if (values.json && values.format && values.format !== "json")
+        throw new UsageError(`--json and --format ${values.format} ask for two outputs: --json is the plan as JSON (--format json); give one of them.`);
     if (values.format && !PLAN_FORMATS.includes(values.format))
         throw new UsageError(`--format must be ${PLAN_FORMATS.slice(0, -1).join(", ")} or ${PLAN_FORMATS.at(-1)}, not ${values.format}.`);
     if (values.soak !== undefined && !["plan", "preview", "up"].includes(cmd))
@@ -290,9 +296,19 @@ const firstLines = (s: string, n: number) => s.split("\n").slice(0, n).join("\n"
 
 async function confirm(question: string): Promise<boolean> {
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
-    const answer = await new Promise<string>((resolve) => rl.question(question, resolve));
-    rl.close();
-    return /^y(es)?$/i.test(answer.trim());
+    try {
+        // On a terminal readline takes Ctrl-C itself: without this the question was left open and the
+        // process ended with exit 0. The end of input (Ctrl-D) is no answer: not confirmed.
+        const answer = await new Promise<string | undefined>((resolve) => {
+            rl.on("SIGINT", () => resolve(undefined));
+            rl.on("close", () => resolve(""));
+            rl.question(question, resolve);
+        });
+        if (answer === undefined) throw new DriverError("interrupted", "Interrupted at the question: nothing was done.");
+        return /^y(es)?$/i.test(answer.trim());
+    } finally {
+        rl.close();
+    }
 }
 
 function refuseUnattended(what: string): never {
@@ -310,7 +326,7 @@ async function ensureConfirmed(f: Flags, p: Printer, what: string): Promise<void
 }
 
 /** One row per node, in wave order; `host/service` keys give the names when the outputs lack them. */
-function summaryTable(nodes: RecordedNodes): string {
+function summaryTable(nodes: RecordedNodes, done: "upgraded" | "rolled back"): string {
     const rows = Object.entries(nodes)
         .map(([key, n]) => ({ ...n, host: n.host ?? key.split("/")[0], service: n.service ?? key.split("/")[1] }))
         .sort((a, b) => (a.wave ?? 0) - (b.wave ?? 0));
@@ -323,7 +339,7 @@ function summaryTable(nodes: RecordedNodes): string {
             n.center ?? "",
             n.versionBefore ?? "",
             n.versionAfter ?? "",
-            n.skipped ? "skipped" : "upgraded",
+            n.skipped ? "skipped" : done,
             n.seconds === undefined ? "" : String(n.seconds),
             n.finishedAt ?? "",
         ]),
@@ -334,6 +350,8 @@ function summaryTable(nodes: RecordedNodes): string {
 function statusTable(
     planned: { wave: number; host: string; service: string; center: string }[],
     recorded: RecordedNodes,
+    /** What the state's last run did to the nodes: its program's mode. */
+    done: "upgraded" | "rolled back",
     live: Record<string, { version: string; done: boolean; detail: string }> | undefined,
 ): string {
     return renderTable(
@@ -346,7 +364,7 @@ function statusTable(
                 n.host,
                 n.service,
                 n.center,
-                r ? `${r.skipped ? "skipped" : "upgraded"} ${r.versionBefore} -> ${r.versionAfter}` : "-",
+                r ? `${r.skipped ? "skipped" : done} ${r.versionBefore} -> ${r.versionAfter}` : "-",
                 r?.finishedAt ?? "",
                 l?.version ?? "not read",
                 l ? (l.done ? "healthy" : l.detail) : "",
@@ -513,7 +531,9 @@ async function main(argv: string[]): Promise<number> {
     let onProgress: () => void = () => undefined;
     // The engine (and @pulumi/pulumi) loads only for commands that need it: `plan` stays quick.
     const driver = (): typeof Driver => require("../engine/driver");
-    const plan = async () => planOfStackFile(f.stack) ?? (await driver().plan(opts));
+    // A rollback uploads nothing: the release's files may be gone from this machine.
+    const releaseUnused = cmd === "rollback";
+    const plan = async () => planOfStackFile(f.stack, releaseUnused) ?? (await driver().plan(opts, releaseUnused));
     const opts: Driver.RunOptions = {
         stack: f.stack,
         onEvent: (e) => {
@@ -623,7 +643,7 @@ async function main(argv: string[]): Promise<number> {
                     const all = (r.outputs.nodes?.value ?? {}) as RecordedNodes;
                     nodes = Object.fromEntries(Object.entries(all).filter(([k]) => ran.has(k)));
                     if (f.json) p.event({ type: "summary", nodes, time: new Date().toISOString() });
-                    else if (ran.size) p.result(summaryTable(nodes));
+                    else if (ran.size) p.result(summaryTable(nodes, cmd === "rollback" ? "rolled back" : "upgraded"));
                     else {
                         const live = events.find((e) => e.type === "live-state");
                         p.info(
@@ -679,7 +699,7 @@ async function main(argv: string[]): Promise<number> {
                         p.result(`last run: ${what} ${s.lastRun.result}, ${runSpan(s.lastRun.startTime, s.lastRun.endTime)}`);
                     }
                     if (!Object.keys(nodes).length) p.result("no run recorded yet");
-                    p.result(statusTable(s.nodes, nodes, s.live));
+                    p.result(statusTable(s.nodes, nodes, s.outputs.mode?.value === "rollback" ? "rolled back" : "upgraded", s.live));
                     if (s.liveError) p.info(`live state not read: ${s.liveError}`);
                 }
                 return EXIT.ok;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
-import { UpgradeConfig } from "../lib/config/schema";
+import { Center, UpgradeConfig } from "../lib/config/schema";
 import { planWaves, Wave } from "../lib/plan";
 import { rollbackArgsFor } from "../lib/nodeArgs";
 import { ServiceRollback } from "./ServiceRollback";
@@ -13,6 +13,8 @@ export interface RollingRollbackArgs {
     connections: Record<string, pulumi.Input<types.input.remote.ConnectionArgs>>;
     /** Values whose change runs the rollback again (e.g. a request id). */
     triggers: string[];
+    /** Roll back only the nodes of these centers (`--only-center`), still in reverse order. Default: both. */
+    centers?: Center[];
 }
 
 /**
@@ -25,7 +27,11 @@ export class RollingRollback extends pulumi.ComponentResource {
     constructor(name: string, args: RollingRollbackArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:RollingRollback", name, {}, opts);
         const c = args.config;
-        const order = (args.plan ?? planWaves(c)).flatMap((w) => w.nodes).reverse();
+        const centers = args.centers ?? ["standby", "primary"];
+        const order = (args.plan ?? planWaves(c))
+            .filter((w) => centers.includes(w.center))
+            .flatMap((w) => w.nodes)
+            .reverse();
         const results: pulumi.Output<[string, { versionBefore: string; versionAfter: string; skipped: boolean }]>[] = [];
         let previous: pulumi.Resource[] = [];
         for (const node of order) {

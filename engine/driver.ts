@@ -2,10 +2,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { EngineEvent, OutputMap, Stack, UpdateSummary, UpResult } from "@pulumi/pulumi/automation";
-import { UpgradeConfig } from "../lib/config/schema";
+import { Center, UpgradeConfig } from "../lib/config/schema";
 import { DriverError } from "./errors";
 import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
-import { planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
+import { centerFirst, planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
 import { fileSha256, stopDigests } from "../program/digest";
@@ -147,15 +147,18 @@ function credentialsOf(flat: Record<string, string>): SshCredentials {
 
 type StackConfig = { config: UpgradeConfig; secretKeys: string[]; credentials: SshCredentials };
 
-/** Validates a stack's config as Pulumi gives it (`pulumi config --json --show-secrets`). */
-function validateStackConfig(stackName: string, all: Record<string, { value?: string; secret?: boolean }>): StackConfig {
+/**
+ * Validates a stack's config as Pulumi gives it (`pulumi config --json --show-secrets`). `releaseUnused`: the
+ * command uploads and unpacks nothing (rollback, status, refresh), so the release's local files may be gone.
+ */
+function validateStackConfig(stackName: string, all: Record<string, { value?: string; secret?: boolean }>, releaseUnused = false): StackConfig {
     const flat: Record<string, string> = {};
     const secretKeys: string[] = [];
     for (const [k, v] of Object.entries(all)) {
         flat[k] = v.value ?? "";
         if (v.secret) secretKeys.push(k);
     }
-    const r = loadFromConfigMap(flat);
+    const r = loadFromConfigMap(flat, { releaseUnused });
     if (!r.ok) {
         throw new DriverError("invalid-config", `The configuration of stack ${stackName} is invalid.`, r.problems);
     }
@@ -163,8 +166,8 @@ function validateStackConfig(stackName: string, all: Record<string, { value?: st
 }
 
 /** Read and validate the stack's config before the engine touches anything. */
-export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
-    return validateStackConfig(stack.name, await stack.getAllConfig());
+export async function loadStackConfig(stack: Stack, releaseUnused = false): Promise<StackConfig> {
+    return validateStackConfig(stack.name, await stack.getAllConfig(), releaseUnused);
 }
 
 /**
@@ -173,9 +176,9 @@ export async function loadStackConfig(stack: Stack): Promise<StackConfig> {
  * selecting the stack). Undefined when the CLI cannot say, e.g. the stack does not exist yet (the full
  * path creates it and reports any error).
  */
-async function quickStackConfig(o: RunOptions, preload = true): Promise<StackConfig | undefined> {
+async function quickStackConfig(o: RunOptions, preload = true, releaseUnused = false): Promise<StackConfig | undefined> {
     const plain = plainConfigOf(o.stack);
-    if (plain) return validateStackConfig(o.stack, plain);
+    if (plain) return validateStackConfig(o.stack, plain, releaseUnused);
     const reading = stackConfigEntries(o);
     let pending = true;
     // While the secrets' key is derived (~0.3 s on the thread pool) or the CLI decrypts, this thread only
@@ -189,13 +192,13 @@ async function quickStackConfig(o: RunOptions, preload = true): Promise<StackCon
         setImmediate(() => pending && program());
     });
     const entries = await reading.finally(() => (pending = false));
-    return entries && validateStackConfig(o.stack, entries);
+    return entries && validateStackConfig(o.stack, entries, releaseUnused);
 }
 
 /** The plan of a stack's config: pure, no SSH, no engine run. */
-export async function plan(o: RunOptions): Promise<{ config: UpgradeConfig; waves: Wave[] }> {
+export async function plan(o: RunOptions, releaseUnused = false): Promise<{ config: UpgradeConfig; waves: Wave[] }> {
     const stack = await openStack(o);
-    const { config } = await loadStackConfig(stack);
+    const { config } = await loadStackConfig(stack, releaseUnused);
     return { config, waves: planWaves(config) };
 }
 
@@ -476,8 +479,10 @@ async function run<T>(
     let cleared: Promise<number> | undefined;
     try {
         await stackInitSettled(o);
-        const quickly = toolchainPresent(o) ? await quickStackConfig(o) : undefined;
-        const { config, credentials } = quickly ?? (await loadStackConfig(await openOnce()));
+        // A rollback or a refresh uploads nothing: the release may be gone from this machine.
+        const releaseUnused = operation === "rollback" || operation === "refresh" || operation === "destroy";
+        const quickly = toolchainPresent(o) ? await quickStackConfig(o, true, releaseUnused) : undefined;
+        const { config, credentials } = quickly ?? (await loadStackConfig(await openOnce(), releaseUnused));
         // Validated and planned once per run; the program gets both through its closure.
         const waves = planWaves(config);
         validated = { config, waves };
@@ -486,8 +491,8 @@ async function run<T>(
         if (operation !== "refresh" && operation !== "destroy") {
             requireProvider(o);
             // The program needs the release's checksum: read while the hosts are read and the engine starts.
-            if ("localPath" in config.package) fileSha256(config.package.localPath).catch(() => undefined);
-            if (config.upgradeScript) fileSha256(config.upgradeScript).catch(() => undefined);
+            if (!releaseUnused && "localPath" in config.package) fileSha256(config.package.localPath).catch(() => undefined);
+            if (!releaseUnused && config.upgradeScript) fileSha256(config.upgradeScript).catch(() => undefined);
         }
         if (operation === "up" || operation === "rollback") {
             const say = (l: string) => emit({ type: "diagnostic", severity: "info", message: l, time: new Date().toISOString() });
@@ -528,16 +533,42 @@ async function run<T>(
             emit({ type: "run-finished", operation, result, elapsedSeconds: (Date.now() - t0) / 1000, time: new Date().toISOString() });
         emit({ type: "run-started", operation, stack: o.stack, time: new Date().toISOString() });
         try {
+            // One center alone (`--only-center`) only once the center before it in this direction is finished.
+            const only = o.centers?.length === 1 ? o.centers[0] : undefined;
+            const first = only && centerFirst(only, o.mode === "rollback" ? "rollback" : "upgrade");
             // `preview --no-live` (live "none"): the state alone decides; `up` always reads the hosts.
             if ((operation === "up" || (operation === "preview" && o.live !== "none")) && o.mode !== "rollback") {
                 const read = await readLive(validated, credentials, o, emit);
                 live = read.live;
+                if (only && first)
+                    refuseOutOfOrder(
+                        o,
+                        config,
+                        waves,
+                        only,
+                        first,
+                        (k) => !read.live[k]?.done,
+                        (k) => read.live[k]?.detail ?? "not read",
+                    );
                 // Every planned node at the target and healthy: nothing to run, so the engine is not started
                 // at all (the state is left as it is; the next run with work brings it up to date).
                 if (read.allDone && nothingToDo) {
                     finished("succeeded");
                     return nothingToDo();
                 }
+            }
+            if (o.mode === "rollback" && only && first) {
+                const now = await readHosts(config, credentials);
+                const version = (k: string) => now[k]?.version ?? "not read";
+                refuseOutOfOrder(
+                    o,
+                    config,
+                    waves,
+                    only,
+                    first,
+                    (k) => version(k) !== config.sourceVersion,
+                    (k) => `at ${version(k)}`,
+                );
             }
             await cleared;
             const opened = await openOnce();
@@ -573,6 +604,46 @@ async function run<T>(
 }
 
 /**
+ * Refuses a run of one center (`--only-center`) while a node of the center that must come first is not
+ * finished (`unfinished`): nothing has run yet. Exit 4, naming the nodes and the command that comes first.
+ */
+function refuseOutOfOrder(
+    o: RunOptions,
+    config: UpgradeConfig,
+    waves: Wave[],
+    only: Center,
+    first: Center,
+    unfinished: (key: string) => boolean,
+    detail: (key: string) => string,
+): void {
+    const keys = waves.filter((w) => w.center === first).flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service)));
+    const open = keys.filter(unfinished);
+    if (!open.length) return;
+    const shown = open.slice(0, 6).map((k) => `${k} (${detail(k)})`);
+    const more = open.length > shown.length ? ` and ${open.length - shown.length} more` : "";
+    const rollback = o.mode === "rollback";
+    const cmd = rollback ? "rollback" : "up";
+    throw new DriverError(
+        "preflight-failed",
+        rollback
+            ? `--only-center ${only} rolls the ${only} center back after the ${first} center (the reverse of the upgrade), and ${open.length} ${first} node(s) are not back at ${config.sourceVersion}: ${shown.join(", ")}${more}. ` +
+                  `Run \`scm-upgrade ${cmd} --only-center ${first} --stack ${o.stack}\` first, or \`scm-upgrade ${cmd} --stack ${o.stack}\` for both centers in order. Nothing was changed.`
+            : `--only-center ${only} upgrades the ${only} center after the ${first} center, and ${open.length} ${first} node(s) are not at ${config.targetVersion} and healthy: ${shown.join(", ")}${more}. ` +
+                  `Run \`scm-upgrade ${cmd} --only-center ${first} --stack ${o.stack}\` first, or \`scm-upgrade ${cmd} --stack ${o.stack}\` for both centers in order. Nothing was changed.`,
+    );
+}
+
+/** Every node's version and health over SSH; a host that cannot be read is exit 4, nothing having run. */
+async function readHosts(config: UpgradeConfig, creds: SshCredentials): Promise<LiveState> {
+    try {
+        return await readLiveState(config, creds);
+    } catch (e) {
+        if (e instanceof LiveStateError) throw new DriverError("preflight-failed", e.message);
+        throw e;
+    }
+}
+
+/**
  * Every planned node's version and health, read over SSH before the engine decides anything; a host
  * that cannot be read stops the run before anything changes (exit 4).
  */
@@ -583,13 +654,7 @@ async function readLive(
     emit: (e: ProgressEvent) => void,
 ): Promise<{ live: LiveState; allDone: boolean }> {
     const t0 = Date.now();
-    let live: LiveState;
-    try {
-        live = await readLiveState(config, creds);
-    } catch (e) {
-        if (e instanceof LiveStateError) throw new DriverError("preflight-failed", e.message);
-        throw e;
-    }
+    const live = await readHosts(config, creds);
     const centers = o.centers ?? ["standby", "primary"];
     const planned = waves.filter((w) => centers.includes(w.center)).flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service)));
     emit({
@@ -720,7 +785,7 @@ export async function status(o: RunOptions) {
     const record = quick ? readStackRecord(engineEnv(o).PULUMI_BACKEND_URL, o.stack) : Promise.resolve(undefined);
     let opening: Promise<Stack> | undefined;
     const opened = () => (opening ??= openStack(o));
-    const { config, credentials } = (quick ? await quickStackConfig(o, false) : undefined) ?? (await loadStackConfig(await opened()));
+    const { config, credentials } = (quick ? await quickStackConfig(o, false, true) : undefined) ?? (await loadStackConfig(await opened(), true));
     // What the hosts say now, beside what the state recorded; a host that cannot be read is reported, not fatal.
     const reading = readLiveState(config, credentials).then(
         (live) => ({ live, liveError: undefined }),

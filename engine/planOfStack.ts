@@ -8,11 +8,12 @@ import { stacksDir } from "./paths";
 /**
  * The plan of a stack read from its config file, without starting the Pulumi CLI (plan is pure:
  * no SSH, no engine). Undefined when the stack has no config file here (e.g. a remote backend's).
+ * `releaseUnused`: for a command that uploads nothing (rollback), the release's local files may be gone.
  */
-export function planOfStackFile(stack: string): { config: UpgradeConfig; waves: Wave[] } | undefined {
+export function planOfStackFile(stack: string, releaseUnused = false): { config: UpgradeConfig; waves: Wave[] } | undefined {
     const map = readStackConfigFile(stacksDir, stack);
     if (!map) return undefined;
-    const r = loadFromConfigMap(map);
+    const r = loadFromConfigMap(map, { releaseUnused });
     if (!r.ok) throw new DriverError("invalid-config", `The configuration of stack ${stack} is invalid.`, r.problems);
     return { config: r.config, waves: planWaves(r.config) };
 }

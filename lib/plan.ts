@@ -39,6 +39,16 @@ export interface Wave {
     nodes: PlanNode[];
 }
 
+/**
+ * The center that must be finished before a run of `center` alone: the standby before an upgrade of the
+ * primary (standby first, the vendor's order), the primary before a rollback of the standby (the exact
+ * reverse). Undefined when none must.
+ */
+export function centerFirst(center: Center, mode: "upgrade" | "rollback"): Center | undefined {
+    const first: Center = mode === "upgrade" ? "standby" : "primary";
+    return center === first ? undefined : first;
+}
+
 /** What the plan reads of the config (an `UpgradeConfig` fits). */
 export interface PlanInput {
     hosts: readonly {

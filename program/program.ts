@@ -105,6 +105,7 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
             plan: waves,
             connections,
             triggers: [config.sourceVersion, config.targetVersion],
+            centers: opts.centers,
         });
         return { mode, nodes: rollback.nodes };
     }

@@ -202,9 +202,10 @@ const tarballCheck = (s: string): Finding | undefined =>
 
 function shapes(opts: ValidateOptions) {
     const keyFile = () => localFile(opts, "readable", "the SSH private key");
+    const releaseOpts: ValidateOptions = opts.releaseUnused ? { ...opts, fileExists: () => true } : opts;
     const packageShape = {
         /** The release tarball on this machine; its sha256 is computed and it is copied to every host. */
-        localPath: localFile(opts, "file", "the release tarball", (abs) => tarballCheck(abs)).optional(),
+        localPath: localFile(releaseOpts, "file", "the release tarball", (abs) => tarballCheck(abs)).optional(),
         /** The release tarball already present on every host (absolute path). */
         remotePath: remoteAbsPath("/tmp/sequoiacm-3.2.0-release.tar.gz")
             .superRefine((s, ctx) => {
@@ -335,7 +336,7 @@ function shapes(opts: ValidateOptions) {
             "healthStableSeconds",
             "how long each upgraded node must stay healthy after its health gate, e.g. 30",
         ).default(DEFAULTS.healthStableSeconds),
-        upgradeScript: localFile(opts, "file", "scmupgrade.py").optional(),
+        upgradeScript: localFile(releaseOpts, "file", "scmupgrade.py").optional(),
         rollbackOnHealthFailure: z.boolean().default(DEFAULTS.rollbackOnHealthFailure),
         /** Watch the upgraded standby nodes this long before each primary wave (default: no soak). */
         soak: z

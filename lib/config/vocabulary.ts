@@ -77,6 +77,11 @@ export interface ValidateOptions {
      * the `sshPrivateKey` secret or the `sshPassword` secret. When omitted, credentials are not checked.
      */
     secretsPresent?: readonly SecretKey[];
+    /**
+     * The command neither uploads nor unpacks the release (rollback, status, refresh): its files on this machine
+     * (`package.localPath`, `upgradeScript`) are resolved but not looked for, so a rollback works without them.
+     */
+    releaseUnused?: boolean;
 }
 
 export type { ServiceName };

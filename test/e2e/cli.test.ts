@@ -4,7 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { engineEnv, projectRoot, pulumiBinary, pulumiHome, stacksDir } from "../../engine/env";
-import { runCli } from "../helpers/cli";
+import { runCli, runCliOnTerminal } from "../helpers/cli";
 import { seedHosts } from "../helpers/seed";
 
 // `scm-upgrade` as a subprocess, with the real Pulumi CLI underneath: the parts that need no
@@ -96,6 +96,11 @@ describe("scm-upgrade command line", () => {
         expect(mermaid.stdout).toMatch(/^(flowchart|graph)/);
         const dot = cli(["plan", "--stack", "test-cli-plan", "--format", "dot"]);
         expect(dot.stdout).toMatch(/^digraph/);
+        // --json is the JSON plan; with another format it asked for two outputs (and printed nothing, exit 0).
+        expect(JSON.parse(cli(["plan", "--stack", "test-cli-plan", "--json"]).stdout)).toEqual(json);
+        const both = cli(["plan", "--stack", "test-cli-plan", "--json", "--format", "mermaid"]);
+        expect(both.code).toBe(2);
+        expect(both.stderr).toContain("--json and --format mermaid ask for two outputs");
     });
 
     test("an invalid config exits 3, names every field and its fix, before any host is touched", () => {
@@ -405,37 +410,8 @@ describe("scm-upgrade command line", () => {
 
         // On a terminal (a pseudo-terminal from python3's pty): typed without echo; a key must be a file.
         test("on a terminal a password is prompted for and not echoed; a key is asked for as a file", () => {
-            const typed = (name: string, keys: string) => {
-                const script = [
-                    "import json, os, pty, sys, time",
-                    "pid, fd = pty.fork()",
-                    "if pid == 0:",
-                    "    os.execv(sys.argv[1], sys.argv[1:])",
-                    "out = b''",
-                    "sent = False",
-                    "while True:",
-                    "    try: chunk = os.read(fd, 4096)",
-                    "    except OSError: break",
-                    "    if not chunk: break",
-                    "    out += chunk",
-                    "    if not sent and b'(not shown): ' in out:",
-                    "        time.sleep(0.2); os.write(fd, sys.stdin.buffer.read()); sent = True",
-                    "_, status = os.waitpid(pid, 0)",
-                    "print(json.dumps({'code': os.waitstatus_to_exitcode(status), 'out': out.decode()}))",
-                ].join("\n");
-                const r = spawnSync(
-                    "python3",
-                    ["-c", script, process.execPath, path.join(projectRoot, "bin", "scm-upgrade.js"), "secret", name, "--stack", stack],
-                    {
-                        cwd: projectRoot,
-                        encoding: "utf8",
-                        env: { ...process.env, PULUMI_BACKEND_URL: backend },
-                        input: keys,
-                        timeout: 120000,
-                    },
-                );
-                return JSON.parse(r.stdout) as { code: number; out: string };
-            };
+            const typed = (name: string, keys: string) =>
+                runCliOnTerminal(["secret", name, "--stack", stack], { PULUMI_BACKEND_URL: backend }, "(not shown): ", keys);
             const r = typed("sshPrivateKeyPassphrase", "correct horsf\x7fe\r");
             expect(r.out).toContain(`sshPrivateKeyPassphrase of stack ${stack} (not shown): `);
             expect(r.out).not.toContain("horse");

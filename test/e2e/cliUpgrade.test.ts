@@ -7,7 +7,7 @@ import { status } from "../../sandbox/cluster";
 import { describeWithProvider } from "../helpers/engine";
 import { SandboxFixture } from "../sandbox/fixture";
 import { useStackSandbox } from "../helpers/stackSandbox";
-import { loggingPulumiHome, runCli } from "../helpers/cli";
+import { loggingPulumiHome, runCli, runCliOnTerminal } from "../helpers/cli";
 import { UpgradeConfig } from "../../lib/config/schema";
 
 /**
@@ -85,6 +85,17 @@ describeWithProvider("scm-upgrade up twice", () => {
         expect(text.stdout).toMatch(/^last run: scm-upgrade up succeeded, \S+Z -> \S+Z \(\d+ s\)$/m);
         expect(counting.commands()).toEqual(["up"]);
     });
+    test("on a terminal up asks first: n or Ctrl-C at the question changes nothing (exit 6, exit 130)", () => {
+        const before = readAudit(sb.dir).length;
+        const question = `Proceed to upgrade on stack ${stack}? [y/N] `;
+        const no = runCliOnTerminal(["up", "--stack", stack], counting.env, question, "n\r");
+        expect(no.out).toContain("Not confirmed: nothing was done.");
+        expect(no.code).toBe(6);
+        const interrupted = runCliOnTerminal(["up", "--stack", stack], counting.env, question, "\x03");
+        expect(interrupted.out).toContain("Interrupted at the question: nothing was done.");
+        expect(interrupted.code).toBe(130);
+        expect(readAudit(sb.dir).length).toBe(before);
+    });
     test("a state this process cannot read (zstd): status asks the Pulumi CLI instead, and still shows no secret's value", () => {
         const zstd = { ...counting.env, PULUMI_DIY_BACKEND_ZSTD: "true" };
         expect(runCli(["refresh", "--stack", stack], zstd, 300000).code).toBe(0);
@@ -104,20 +115,44 @@ describeWithProvider("scm-upgrade up twice", () => {
 });
 
 describeWithProvider("scm-upgrade rollback", () => {
-    const { sb, cli, config } = useCliSandbox("cli-rollback", 49);
-    test("after a full upgrade, returns every node to 3.1.2 in the exact reverse order", async () => {
+    const { sb, cli, config, configure } = useCliSandbox("cli-rollback", 49);
+    test("after a full upgrade, returns every node to 3.1.2 in the exact reverse order, the release gone from this machine", async () => {
         expect(cli(["up", "--yes"]).code).toBe(0);
+        const reverse = [...planOrder(config)].reverse();
+        // The tarball is gone from here: an upgrade needs it (exit 3); the rollback runs the vendor's script already
+        // staged on the hosts, and status reads the hosts: neither needs it.
+        await configure({ package: { localPath: "/nonexistent/scm-upgrade-test/sequoiacm-3.2.0-release.tar.gz" } });
+        const up = cli(["up", "--yes"]);
+        expect(up.code).toBe(3);
+        expect(up.stderr).toContain("package.localPath: no file at");
         const t0 = new Date().toISOString();
         const r = cli(["rollback", "--yes"]);
+        expect(r.stderr.split("\n").filter((l) => l.startsWith("error"))).toEqual([]);
         expect(r.code).toBe(0);
-        expect(actionsSince(sb, "rollback", t0)).toEqual([...planOrder(config)].reverse());
+        expect(actionsSince(sb, "rollback", t0)).toEqual(reverse);
         for (const v of Object.values(await versions(sb))) expect(v).toBe("3.1.2");
+        const st = cli(["status"]);
+        expect(st.code).toBe(0);
+        expect(st.stdout).toMatch(/^last run: scm-upgrade rollback succeeded/m);
+        // What the state records of each node is the rollback's: no node reads "upgraded".
+        expect(st.stdout.match(/rolled back 3\.2\.0 -> 3\.1\.2/g)).toHaveLength(12);
+        expect(st.stdout).not.toMatch(/upgraded/);
+        expect(r.stdout).toMatch(/rolled back/);
     });
 });
 
 describeWithProvider("scm-upgrade up --only-center standby", () => {
     const { sb, cli, config } = useCliSandbox("cli-stop-point", 50);
+    const inCenter = (center: string, keys: string[]) => keys.filter((k) => sb.host(k.split("/")[0]).center === center);
     test("leaves every primary node at 3.1.2; the next up finishes them in plan order", async () => {
+        // The primary alone before the standby is done: refused once the hosts are read, nothing run.
+        const early = cli(["up", "--yes", "--only-center", "primary"]);
+        expect(early.code).toBe(4);
+        expect(early.stderr).toContain(
+            "--only-center primary upgrades the primary center after the standby center, and 6 standby node(s) are not at 3.2.0 and healthy: C/cloud (",
+        );
+        expect(early.stderr).toContain("Run `scm-upgrade up --only-center standby --stack test-cli-stop-point` first");
+        expect(readAudit(sb.dir)).toEqual([]);
         const r = cli(["up", "--yes", "--only-center", "standby"]);
         expect(r.code).toBe(0);
         const st = await status({ dir: sb.dir });
@@ -125,5 +160,24 @@ describeWithProvider("scm-upgrade up --only-center standby", () => {
         const t0 = new Date().toISOString();
         expect(cli(["up", "--yes"]).code).toBe(0);
         expect(actionsSince(sb, "upgrade", t0)).toEqual(planOrder(config).filter((k) => sb.host(k.split("/")[0]).center === "primary"));
+    });
+    test("rollback --only-center: the primary first, in reverse order, the standby only after it; never the whole cluster", async () => {
+        const reverse = [...planOrder(config)].reverse();
+        const early = cli(["rollback", "--yes", "--only-center", "standby"]);
+        expect(early.code).toBe(4);
+        expect(early.stderr).toContain(
+            "--only-center standby rolls the standby center back after the primary center (the reverse of the upgrade), and 6 primary node(s) are not back at 3.1.2: ",
+        );
+        expect(early.stderr).toContain("Run `scm-upgrade rollback --only-center primary --stack test-cli-stop-point` first");
+        expect(readAudit(sb.dir).filter((e) => e.action === "rollback")).toEqual([]);
+        const t0 = new Date().toISOString();
+        expect(cli(["rollback", "--yes", "--only-center", "primary"]).code).toBe(0);
+        expect(actionsSince(sb, "rollback", t0)).toEqual(inCenter("primary", reverse));
+        for (const [k, v] of Object.entries(await versions(sb)))
+            expect(`${k} ${v}`).toBe(`${k} ${sb.host(k.split("/")[0]).center === "primary" ? "3.1.2" : "3.2.0"}`);
+        const t1 = new Date().toISOString();
+        expect(cli(["rollback", "--yes", "--only-center", "standby"]).code).toBe(0);
+        expect(actionsSince(sb, "rollback", t1)).toEqual(inCenter("standby", reverse));
+        for (const v of Object.values(await versions(sb))) expect(v).toBe("3.1.2");
     });
 });

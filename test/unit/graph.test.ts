@@ -170,3 +170,36 @@ describe("RollingUpgrade resource graph (mocks)", () => {
         expect(nodeKey({ host: "h0", service: "cloud" })).toBe("h0/cloud");
     });
 });
+
+describe("RollingRollback resource graph (mocks)", () => {
+    const { RollingRollback } = require("../../components/RollingRollback") as typeof import("../../components/RollingRollback");
+    /** The node rollbacks in the order they are made: the chain's (each waits for the one made before it). */
+    const chain = async (centers?: ("standby" | "primary")[]) => {
+        const c = config(seed);
+        const made: string[] = [];
+        const rb = new RollingRollback(
+            "scm",
+            { config: c, connections: Object.fromEntries(c.hosts.map((h) => [h.name, { host: h.address, user: "scmadmin" }])), triggers: ["t"], centers },
+            {
+                transformations: [
+                    (a) => {
+                        if (a.type === "sequoiacm:upgrade:ServiceRollback") made.push(a.name);
+                        return undefined;
+                    },
+                ],
+            },
+        );
+        await new Promise((r) => rb.urn.apply(r));
+        return made;
+    };
+    test("the exact reverse of the plan; with one center, that center's nodes only, still in reverse order", async () => {
+        const reverse = planWaves(config(seed))
+            .flatMap((w) => w.nodes)
+            .reverse();
+        const names = (center?: string) => reverse.filter((n) => !center || n.center === center).map((n) => `scm-${n.host}-${n.service}`);
+        expect(await chain()).toEqual(names());
+        expect(await chain(["primary"])).toEqual(names("primary"));
+        expect(await chain(["standby"])).toEqual(names("standby"));
+        expect(names("primary").length).toBeGreaterThan(0);
+    });
+});
