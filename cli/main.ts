@@ -160,6 +160,10 @@ function parse(cmd: string, argv: string[]): Flags {
     if (values.from && cmd !== "report" && cmd !== "secret") throw new UsageError(`--from is a flag of \`report\` and \`secret\` only.`);
     if (values.unset && cmd !== "secret") throw new UsageError(`--unset is a flag of \`secret\` only.`);
     const secret = cmd === "secret" && !values.help ? secretName(positionals, values.unset as boolean, values.from as string | undefined) : undefined;
+    // Flags that would be silently ignored elsewhere (a rollback outside the window, a status of one center) are refused.
+    if ((values.window !== undefined || values.force) && cmd !== "up") throw new UsageError(`--window and --force are flags of \`up\` only.`);
+    if (values["only-center"] !== undefined && !["up", "preview", "rollback", "report"].includes(cmd))
+        throw new UsageError(`--only-center is a flag of \`up\`, \`preview\`, \`rollback\` and \`report\` only.`);
     if (values["no-live"] && cmd !== "preview") throw new UsageError(`--no-live is a flag of \`preview\` only: \`up\` always reads the hosts first.`);
     if (values["only-center"] && !["standby", "primary"].includes(values["only-center"])) {
         throw new UsageError(`--only-center must be standby or primary, not ${values["only-center"]}.`);
@@ -576,7 +580,9 @@ async function main(argv: string[]): Promise<number> {
             }
             case "preflight": {
                 const r = await driver().preflight(opts);
-                p.result(r.map((h) => `${h.host}: ${h.ok ? "ok" : "FAILED"}${h.lines.length ? "\n" + indent(h.lines.join("\n")) : ""}`).join("\n"));
+                // --json: every host's check lines too (the progress events carry only each host's outcome).
+                if (f.json) p.event({ type: "preflight-result", hosts: r, time: new Date().toISOString() });
+                else p.result(r.map((h) => `${h.host}: ${h.ok ? "ok" : "FAILED"}${h.lines.length ? "\n" + indent(h.lines.join("\n")) : ""}`).join("\n"));
                 return r.every((h) => h.ok) ? EXIT.ok : EXIT.preflightFailed;
             }
             case "preview": {

@@ -66,6 +66,17 @@ describe("scm-upgrade command line", () => {
         const center = cli(["up", "--only-center", "both"]);
         expect(center.code).toBe(2);
         expect(center.stderr).toContain("--only-center must be standby or primary, not both.");
+        // A flag the command would ignore is refused, not dropped: a rollback is never held to a window it was given.
+        for (const [args, says] of [
+            [["rollback", "--window", "01:00-05:00"], "--window and --force are flags of `up` only."],
+            [["status", "--force"], "--window and --force are flags of `up` only."],
+            [["status", "--only-center", "primary"], "--only-center is a flag of `up`, `preview`, `rollback` and `report` only."],
+            [["refresh", "--only-center", "standby"], "--only-center is a flag of `up`, `preview`, `rollback` and `report` only."],
+        ] as const) {
+            const r = cli([...args]);
+            expect(`${args.join(" ")}: ${r.code}`).toBe(`${args.join(" ")}: 2`);
+            expect(r.stderr).toContain(says);
+        }
     });
 
     test("plan prints the seed topology's waves in the vendor's order, in every format", () => {

@@ -91,6 +91,14 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
             expect(pre.stderr).not.toContain("error");
             expect(pre.status).toBe(0);
             for (const h of sb.state().hosts) expect(pre.stdout).toMatch(new RegExp(`^${h.name}: ok$`, "m"));
+            // --json: the same result, every host's check lines included, as the last event.
+            const json = cli(["preflight", "--json"]);
+            expect(json.status).toBe(0);
+            const result = JSON.parse(json.stdout.trim().split("\n").pop()!);
+            expect(result.type).toBe("preflight-result");
+            expect(result.hosts.map((h: { host: string; ok: boolean }) => `${h.host} ${h.ok}`)).toEqual(sb.state().hosts.map((h) => `${h.name} true`));
+            for (const h of result.hosts)
+                expect(h.lines).toEqual(expect.arrayContaining([expect.stringMatching(/^free-disk ok /), expect.stringMatching(/^version:cloud ok /)]));
             expect(readAudit(sb.dir).length).toBe(count);
         } finally {
             fs.rmSync(path.join(stacksDir, `Pulumi.${keyed}.yaml`), { force: true });
@@ -108,6 +116,14 @@ describeWithProvider("rolling upgrade of the sandbox through the engine", () => 
             for (const h of sb.state().hosts) {
                 expect(r.stdout).toMatch(new RegExp(`^${h.name}: FAILED\\n {4}Process exited with status 1: su: user nosuch does not exist`, "m"));
             }
+            const json = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), "preflight", "--json", "--stack", su], {
+                encoding: "utf8",
+            });
+            expect(json.status).toBe(4);
+            const result = JSON.parse(json.stdout.trim().split("\n").pop()!);
+            expect(result.type).toBe("preflight-result");
+            for (const h of result.hosts)
+                expect(`${h.host} ${h.ok} ${h.lines.join(" ")}`).toMatch(new RegExp(`^${h.host} false .*su: user nosuch does not exist`));
             expect(readAudit(sb.dir).length).toBe(count);
         } finally {
             fs.rmSync(path.join(stacksDir, `Pulumi.${su}.yaml`), { force: true });
