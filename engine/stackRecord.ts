@@ -6,6 +6,7 @@
  * when this cannot tell (another backend, a form it does not read, a secret output): then ask the CLI.
  */
 import type { OutputMap, UpdateSummary } from "@pulumi/pulumi/automation";
+import { holdsSecure } from "../lib/config/stackFile";
 import { blobText, readCheckpoint, readNewestHistoryEntry } from "./locks";
 
 /** How the engine marks a secret in a checkpoint (Pulumi's `sig` key and the secret's signature). */
@@ -48,9 +49,7 @@ type HistoryEntry = {
 
 /** A config value as the history stores it (a stack file's form), as `stack history --json` shows it without secrets. */
 function configValueOf(v: unknown): { value?: string; objectValue?: unknown; secret: boolean } {
-    const secret = (x: unknown): boolean =>
-        x !== null && typeof x === "object" && Object.entries(x).some(([k, inner]) => (k === "secure" && typeof inner === "string") || secret(inner));
-    if (secret(v)) return { secret: true };
+    if (holdsSecure(v)) return { secret: true };
     if (v !== null && typeof v === "object") return { value: JSON.stringify(v), objectValue: v, secret: false };
     return { value: String(v ?? ""), secret: false };
 }

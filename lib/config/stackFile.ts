@@ -43,10 +43,10 @@ export function readStackConfigFile(stacksDir: string, stack: string): PulumiCon
     return doc && configMapOf(doc);
 }
 
-/** A value that holds a `secure:` entry below its top level (a secret set with `--path`): only the CLI reads it. */
-function hasNestedSecret(v: unknown): boolean {
+/** A config value (a stack file's form) that is or holds a `secure:` entry: a secret, at its top level or below it (set with `--path`). */
+export function holdsSecure(v: unknown): boolean {
     if (v === null || typeof v !== "object") return false;
-    return Object.entries(v).some(([k, inner]) => (k === "secure" && typeof inner === "string") || hasNestedSecret(inner));
+    return Object.entries(v).some(([k, inner]) => (k === "secure" && typeof inner === "string") || holdsSecure(inner));
 }
 
 /**
@@ -71,7 +71,7 @@ export function stackFileConfig(
             const text = (v as { secure: unknown }).secure;
             if (typeof text !== "string") return undefined;
             secure[k] = text;
-        } else if (hasNestedSecret(v)) {
+        } else if (holdsSecure(v)) {
             return undefined;
         }
     }
