@@ -2,9 +2,10 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { EngineEvent, OutputMap, Stack, UpdateSummary, UpResult } from "@pulumi/pulumi/automation";
-import { Center, UpgradeConfig } from "../lib/config/schema";
+import { Center, ConfigProblem, UpgradeConfig } from "../lib/config/schema";
 import { DriverError } from "./errors";
 import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
+import { SECRET_KEYS } from "../lib/config/vocabulary";
 import { centerFirst, planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
@@ -159,8 +160,17 @@ function validateStackConfig(stackName: string, all: Record<string, { value?: st
         if (v.secret) secretKeys.push(k);
     }
     const r = loadFromConfigMap(flat, { releaseUnused });
-    if (!r.ok) {
-        throw new DriverError("invalid-config", `The configuration of stack ${stackName} is invalid.`, r.problems);
+    // A credential set without --secret sits in plain text in the stack file, which a team shares through its
+    // repository: refused (it would work) so that it is moved into a secret before it is used.
+    const plain = SECRET_KEYS.filter((k) => all[`${CONFIG_NAMESPACE}:${k}`] !== undefined && !secretKeys.includes(`${CONFIG_NAMESPACE}:${k}`)).map(
+        (k): ConfigProblem => ({
+            path: k,
+            message: `is in plain text in the stack's config (set without --secret), where everyone who reads stacks/Pulumi.${stackName}.yaml reads it`,
+            fix: `store it as a secret, which replaces the plain value: scm-upgrade secret ${k} --stack ${stackName}${k === "sshPrivateKey" ? " --from <key file>" : ""}`,
+        }),
+    );
+    if (!r.ok || plain.length) {
+        throw new DriverError("invalid-config", `The configuration of stack ${stackName} is invalid.`, [...(r.ok ? [] : r.problems), ...plain]);
     }
     return { config: r.config, secretKeys, credentials: credentialsOf(flat) };
 }

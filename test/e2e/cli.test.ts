@@ -227,6 +227,18 @@ describe("scm-upgrade command line", () => {
         expect(events[events.length - 1]).toMatchObject({ type: "error", code: 3 });
     });
 
+    test("a credential set without --secret is refused (exit 3), naming the command that makes it a secret", () => {
+        const { privateKeyFile: _key, ...ssh } = seed.ssh;
+        writeStack("test-cli-plainpw", { ...seed, ssh, sshPassword: "hunter2" });
+        for (const args of [["up", "--yes"], ["status"], ["preflight"]]) {
+            const r = cli([...args, "--stack", "test-cli-plainpw"]);
+            expect(`${args.join(" ")}: ${r.code}`).toBe(`${args.join(" ")}: 3`);
+            expect(r.stderr).toContain("sshPassword: is in plain text in the stack's config (set without --secret)");
+            expect(r.stderr).toContain("scm-upgrade secret sshPassword --stack test-cli-plainpw");
+            expect(r.stdout + r.stderr).not.toContain("hunter2");
+        }
+    });
+
     test("a backend that cannot be opened: the error names it without its password", () => {
         // Nothing listens on port 1: the tool's own reads and the Pulumi CLI both fail to open it.
         for (const url of ["postgres://scm:hunter2@127.0.0.1:1/scm_state?sslmode=disable", "postgres://scm@127.0.0.1:1/scm_state?password=hunter2"]) {
