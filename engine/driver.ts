@@ -184,9 +184,13 @@ export async function loadStackConfig(stack: Stack, releaseUnused = false): Prom
  * The stack's config without the Automation API: its stack file when that alone decides it (no secret, or
  * passphrase secrets this process can open), else one call of the CLI (what `getAllConfig` runs, minus
  * selecting the stack). Undefined when the CLI cannot say, e.g. the stack does not exist yet (the full
- * path creates it and reports any error).
+ * path creates it and reports any error). `preload`: load the engine's modules while it waits (a command
+ * that starts the engine); `releaseUnused`: as in validateStackConfig.
  */
-async function quickStackConfig(o: RunOptions, preload = true, releaseUnused = false): Promise<StackConfig | undefined> {
+async function quickStackConfig(
+    o: RunOptions,
+    { preload = true, releaseUnused = false }: { preload?: boolean; releaseUnused?: boolean } = {},
+): Promise<StackConfig | undefined> {
     const plain = plainConfigOf(o.stack);
     if (plain) return validateStackConfig(o.stack, plain, releaseUnused);
     const reading = stackConfigEntries(o);
@@ -491,7 +495,7 @@ async function run<T>(
         await stackInitSettled(o);
         // A rollback or a refresh uploads nothing: the release may be gone from this machine.
         const releaseUnused = operation === "rollback" || operation === "refresh" || operation === "destroy";
-        const quickly = toolchainPresent(o) ? await quickStackConfig(o, true, releaseUnused) : undefined;
+        const quickly = toolchainPresent(o) ? await quickStackConfig(o, { releaseUnused }) : undefined;
         const { config, credentials } = quickly ?? (await loadStackConfig(await openOnce(), releaseUnused));
         // Validated and planned once per run; the program gets both through its closure.
         const waves = planWaves(config);
@@ -633,13 +637,13 @@ function refuseOutOfOrder(
     const more = open.length > shown.length ? ` and ${open.length - shown.length} more` : "";
     const rollback = o.mode === "rollback";
     const cmd = rollback ? "rollback" : "up";
+    const why = rollback
+        ? `rolls the ${only} center back after the ${first} center (the reverse of the upgrade), and ${open.length} ${first} node(s) are not back at ${config.sourceVersion}`
+        : `upgrades the ${only} center after the ${first} center, and ${open.length} ${first} node(s) are not at ${config.targetVersion} and healthy`;
     throw new DriverError(
         "preflight-failed",
-        rollback
-            ? `--only-center ${only} rolls the ${only} center back after the ${first} center (the reverse of the upgrade), and ${open.length} ${first} node(s) are not back at ${config.sourceVersion}: ${shown.join(", ")}${more}. ` +
-                  `Run \`scm-upgrade ${cmd} --only-center ${first} --stack ${o.stack}\` first, or \`scm-upgrade ${cmd} --stack ${o.stack}\` for both centers in order. Nothing was changed.`
-            : `--only-center ${only} upgrades the ${only} center after the ${first} center, and ${open.length} ${first} node(s) are not at ${config.targetVersion} and healthy: ${shown.join(", ")}${more}. ` +
-                  `Run \`scm-upgrade ${cmd} --only-center ${first} --stack ${o.stack}\` first, or \`scm-upgrade ${cmd} --stack ${o.stack}\` for both centers in order. Nothing was changed.`,
+        `--only-center ${only} ${why}: ${shown.join(", ")}${more}. ` +
+            `Run \`scm-upgrade ${cmd} --only-center ${first} --stack ${o.stack}\` first, or \`scm-upgrade ${cmd} --stack ${o.stack}\` for both centers in order. Nothing was changed.`,
     );
 }
 
@@ -795,7 +799,8 @@ export async function status(o: RunOptions) {
     const record = quick ? readStackRecord(engineEnv(o).PULUMI_BACKEND_URL, o.stack) : Promise.resolve(undefined);
     let opening: Promise<Stack> | undefined;
     const opened = () => (opening ??= openStack(o));
-    const { config, credentials } = (quick ? await quickStackConfig(o, false, true) : undefined) ?? (await loadStackConfig(await opened(), true));
+    const { config, credentials } =
+        (quick ? await quickStackConfig(o, { preload: false, releaseUnused: true }) : undefined) ?? (await loadStackConfig(await opened(), true));
     // What the hosts say now, beside what the state recorded; a host that cannot be read is reported, not fatal.
     const reading = readLiveState(config, credentials).then(
         (live) => ({ live, liveError: undefined }),
