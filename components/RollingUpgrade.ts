@@ -48,6 +48,12 @@ export interface RollingUpgradeArgs {
     runId?: string;
     /** The soak's length in seconds instead of the config's (`--soak`); 0: no soak. */
     soakSeconds?: number;
+    /**
+     * Nodes (`host/service`) of the centers not in `centers` that the state holds: registered as they are,
+     * so that a run of one center keeps what the state recorded of the other. The engine must be told to
+     * leave them alone (the driver excludes them from the update); a node not in the state is left out.
+     */
+    keep?: string[];
 }
 
 /**
@@ -146,7 +152,47 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             // it, for the staging too. Not every node on every host's staging: at 1,000 hosts that is millions of
             // dependency edges for the engine to register and check.
             const after = () => (previous.length ? previous : gate);
-            for (const wave of this.plan) {
+            const kept = new Set(args.keep ?? []);
+            // One node's upgrade after the steps before it, and its result in the outputs.
+            const register = async (wave: Wave, node: Wave["nodes"][number], settled: boolean) => {
+                const up = new ServiceUpgrade(
+                    componentName.node(name, node.host, node.service),
+                    {
+                        ...upgradeArgsFor(c, node.host, node.service),
+                        connection: args.connections[node.host],
+                        triggers: settled ? triggers : [...triggers, ...runToken],
+                        after: after(),
+                        settled,
+                    },
+                    { parent: this },
+                );
+                const wait = window.admit(up.command);
+                if (wait) await wait;
+                results.push(
+                    pulumi
+                        .all([up.versionBefore, up.versionAfter, up.skipped, up.seconds, up.finishedAt])
+                        .apply(([versionBefore, versionAfter, skipped, seconds, finishedAt]) => ({
+                            host: node.host,
+                            service: node.service,
+                            center: node.center,
+                            ...(node.site ? { site: node.site } : {}),
+                            wave: wave.index,
+                            versionBefore,
+                            versionAfter,
+                            skipped,
+                            seconds,
+                            finishedAt,
+                        })),
+                );
+                return up;
+            };
+            for (const wave of fullPlan) {
+                if (!centers.includes(wave.center)) {
+                    // A center this run leaves alone: its nodes the state holds stay there as they are, with their
+                    // records in the outputs (the engine keeps them without a step: the driver excludes them).
+                    for (const node of wave.nodes.filter((n) => kept.has(liveKey(n.host, n.service)))) previous = [await register(wave, node, true)];
+                    continue;
+                }
                 const soak = this.soaks.find((s) => s.beforeWave === wave.index);
                 if (soak) {
                     // Run again whenever a watched node was not done before this run; a soak already passed with
@@ -172,38 +218,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                 }
                 for (const batch of batches(wave, c.parallelism)) {
                     const current: pulumi.Resource[] = [];
-                    for (const node of batch) {
-                        const up = new ServiceUpgrade(
-                            componentName.node(name, node.host, node.service),
-                            {
-                                ...upgradeArgsFor(c, node.host, node.service),
-                                connection: args.connections[node.host],
-                                triggers: pending(node.host, node.service) ? [...triggers, ...runToken] : triggers,
-                                after: after(),
-                                settled: !pending(node.host, node.service),
-                            },
-                            { parent: this },
-                        );
-                        current.push(up);
-                        const wait = window.admit(up.command);
-                        if (wait) await wait;
-                        results.push(
-                            pulumi
-                                .all([up.versionBefore, up.versionAfter, up.skipped, up.seconds, up.finishedAt])
-                                .apply(([versionBefore, versionAfter, skipped, seconds, finishedAt]) => ({
-                                    host: node.host,
-                                    service: node.service,
-                                    center: node.center,
-                                    ...(node.site ? { site: node.site } : {}),
-                                    wave: wave.index,
-                                    versionBefore,
-                                    versionAfter,
-                                    skipped,
-                                    seconds,
-                                    finishedAt,
-                                })),
-                        );
-                    }
+                    for (const node of batch) current.push(await register(wave, node, !pending(node.host, node.service)));
                     previous = current;
                 }
             }

@@ -272,24 +272,44 @@ export function stackPresenceNow(url: string, stack: string): Presence {
     }
 }
 
+/** A resource of the state as its checkpoint holds it: what the tool reads of it. */
+export interface StateResource {
+    urn: string;
+    parent?: string;
+}
+
+type LatestDeployment = { resources?: StateResource[]; pending_operations?: PendingOperation[] };
+
 /**
- * The pending operations in the stack's last checkpoint, read from the backend directly (the CLI's
- * `stack export` costs a CLI start-up, ~0.5 s); [] for a stack with no checkpoint yet. Undefined when
- * the checkpoint is in a form this does not know (then ask the CLI).
+ * The stack's last deployment, read from the backend directly (the CLI's `stack export` costs a CLI
+ * start-up, ~0.5 s); {} for a stack with no checkpoint yet. Undefined when the checkpoint is in a form
+ * this does not know (then ask the CLI).
  */
-export async function readPendingOperations(url: string, stack: string): Promise<PendingOperation[] | undefined> {
+async function readLatestDeployment(url: string, stack: string): Promise<LatestDeployment | undefined> {
     const raw = await readCheckpoint(url, stack);
-    if (raw === "none") return [];
+    if (raw === "none") return {};
     if (raw === "unknown") return undefined;
     try {
         const text = blobText(raw.name, raw.data);
         if (text === undefined) return undefined;
-        const j = JSON.parse(text) as { version?: number; checkpoint?: { latest?: { pending_operations?: PendingOperation[] } | null } };
+        const j = JSON.parse(text) as { version?: number; checkpoint?: { latest?: LatestDeployment | null } };
         if (typeof j.version !== "number" || typeof j.checkpoint !== "object" || j.checkpoint === null) return undefined;
-        return j.checkpoint.latest?.pending_operations ?? [];
+        return j.checkpoint.latest ?? {};
     } catch {
         return undefined;
     }
+}
+
+/** The pending operations in the stack's last checkpoint ([] for a new stack); undefined: ask the CLI. */
+export async function readPendingOperations(url: string, stack: string): Promise<PendingOperation[] | undefined> {
+    const latest = await readLatestDeployment(url, stack);
+    return latest && (latest.pending_operations ?? []);
+}
+
+/** The resources in the stack's last checkpoint ([] for a new stack); undefined: ask the CLI. */
+export async function readStateResources(url: string, stack: string): Promise<StateResource[] | undefined> {
+    const latest = await readLatestDeployment(url, stack);
+    return latest && (latest.resources ?? []);
 }
 
 /** Where the CLI keeps a stack's history: one entry per update, `<stack>-<unix nanoseconds>.history.json`. */

@@ -39,6 +39,8 @@ export interface ProgramOptions {
     runId?: string;
     /** The soak before each primary wave, in seconds, instead of the config's `soak.seconds` (`--soak`); 0: none. */
     soakSeconds?: number;
+    /** With `centers`: the other center's nodes the state holds, kept as they are (RollingUpgrade `keep`). */
+    keep?: string[];
 }
 
 /** The plain value of a secret, for the live-state read only (kept in memory, never logged or exported). */
@@ -132,6 +134,7 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
         live,
         runId: opts.runId ?? new Date().toISOString(),
         soakSeconds: opts.soakSeconds,
+        keep: opts.keep,
     });
     return {
         mode,

@@ -3,7 +3,7 @@ import * as path from "path";
 import { stacksDir } from "../../engine/env";
 import { planWaves } from "../../lib/plan";
 import { readAudit } from "../../sandbox/audit";
-import { status } from "../../sandbox/cluster";
+import { reset, status } from "../../sandbox/cluster";
 import { describeWithProvider } from "../helpers/engine";
 import { SandboxFixture } from "../sandbox/fixture";
 import { useStackSandbox } from "../helpers/stackSandbox";
@@ -144,7 +144,7 @@ describeWithProvider("scm-upgrade rollback", () => {
 describeWithProvider("scm-upgrade up --only-center standby", () => {
     const { sb, cli, config } = useCliSandbox("cli-stop-point", 50);
     const inCenter = (center: string, keys: string[]) => keys.filter((k) => sb.host(k.split("/")[0]).center === center);
-    test("leaves every primary node at 3.1.2; the next up finishes them in plan order", async () => {
+    test("leaves every primary node at 3.1.2; the primary alone then, in plan order; neither center's run drops what the state recorded of the other", async () => {
         // The primary alone before the standby is done: refused once the hosts are read, nothing run.
         const early = cli(["up", "--yes", "--only-center", "primary"]);
         expect(early.code).toBe(4);
@@ -157,9 +157,33 @@ describeWithProvider("scm-upgrade up --only-center standby", () => {
         expect(r.code).toBe(0);
         const st = await status({ dir: sb.dir });
         for (const h of st.hosts) for (const n of h.nodes) expect(`${h.name} ${n.version}`).toBe(`${h.name} ${h.center === "standby" ? "3.2.0" : "3.1.2"}`);
+        // The primary alone, now that the standby is done: only its nodes run, in plan order, and the state still
+        // holds what the first run recorded of the standby (one center's run never drops the other's records).
         const t0 = new Date().toISOString();
-        expect(cli(["up", "--yes"]).code).toBe(0);
-        expect(actionsSince(sb, "upgrade", t0)).toEqual(planOrder(config).filter((k) => sb.host(k.split("/")[0]).center === "primary"));
+        expect(cli(["up", "--yes", "--only-center", "primary"]).code).toBe(0);
+        expect(actionsSince(sb, "upgrade", t0)).toEqual(inCenter("primary", planOrder(config)));
+        const recorded = () => JSON.parse(cli(["status", "--json"]).stdout.trim().split("\n").pop()!).nodes as Record<string, { versionAfter: string }>;
+        const all = recorded();
+        expect(Object.keys(all).sort()).toEqual([...planOrder(config)].sort());
+        for (const [k, n] of Object.entries(all)) expect(`${k} ${n.versionAfter}`).toBe(`${k} 3.2.0`);
+        // The cluster set back to 3.1.2 (restored from a backup) and the standby upgraded again alone: nothing runs
+        // on the primary, and what the state recorded of it stays as it was.
+        await reset({ dir: sb.dir, stackConfig: false });
+        const pv = cli(["preview", "--only-center", "standby"]);
+        expect(pv.code).toBe(0);
+        for (const k of inCenter("standby", planOrder(config))) expect(pv.stdout + pv.stderr).toMatch(new RegExp(`${k}\\s+would upgrade`));
+        for (const k of inCenter("primary", planOrder(config))) expect(pv.stdout + pv.stderr).not.toMatch(new RegExp(`${k}\\s+would`));
+        const t1 = new Date().toISOString();
+        expect(cli(["up", "--yes", "--only-center", "standby"]).code).toBe(0);
+        expect(actionsSince(sb, "upgrade", t1)).toEqual(inCenter("standby", planOrder(config)));
+        const again = recorded();
+        expect(Object.keys(again).sort()).toEqual(Object.keys(all).sort());
+        for (const k of inCenter("primary", planOrder(config))) expect(again[k]).toEqual(all[k]);
+        for (const k of inCenter("standby", planOrder(config))) expect(again[k]).not.toEqual(all[k]);
+        // And the primary then, as after the first standby run.
+        const t2 = new Date().toISOString();
+        expect(cli(["up", "--yes", "--only-center", "primary"]).code).toBe(0);
+        expect(actionsSince(sb, "upgrade", t2)).toEqual(inCenter("primary", planOrder(config)));
     });
     test("rollback --only-center: the primary first, in reverse order, the standby only after it; never the whole cluster", async () => {
         const reverse = [...planOrder(config)].reverse();

@@ -24,6 +24,7 @@ interface Recorded {
     name: string;
     type: string;
     dependsOn: pulumi.Resource[];
+    ignoreChanges?: string[];
 }
 
 const urnOf = (r: pulumi.Resource) => new Promise<string>((resolve) => r.urn.apply(resolve));
@@ -42,7 +43,7 @@ const seed = {
 };
 
 /** Build the component, return for each ServiceUpgrade the set of ServiceUpgrade nodes it transitively waits for. */
-async function graphOf(c: UpgradeConfig) {
+async function graphOf(c: UpgradeConfig, more: { centers?: ("standby" | "primary")[]; keep?: string[] } = {}) {
     const recorded: Recorded[] = [];
     const ru = new RollingUpgrade(
         "scm",
@@ -50,11 +51,17 @@ async function graphOf(c: UpgradeConfig) {
             config: c,
             packageSha256: "0".repeat(64),
             connections: Object.fromEntries(c.hosts.map((h) => [h.name, { host: h.address, user: "scmadmin" }])),
+            ...more,
         },
         {
             transformations: [
                 (a) => {
-                    recorded.push({ name: a.name, type: a.type, dependsOn: ((a.opts.dependsOn as pulumi.Resource[]) ?? []).slice() });
+                    recorded.push({
+                        name: a.name,
+                        type: a.type,
+                        dependsOn: ((a.opts.dependsOn as pulumi.Resource[]) ?? []).slice(),
+                        ignoreChanges: a.opts.ignoreChanges,
+                    });
                     return undefined;
                 },
             ],
@@ -69,7 +76,8 @@ async function graphOf(c: UpgradeConfig) {
     // A component's edges include its children's (dependsOn on a component waits for all of them).
     const childrenOf = (name: string) => recorded.filter((r) => r.name.startsWith(`${name}-`)).map((r) => r.name);
     const nodeOfRun = new Map<string, string>();
-    for (const h of c.hosts) for (const s of h.services) nodeOfRun.set(`scm-${h.name}-${s}`, `${h.name}/${s}`);
+    for (const h of c.hosts)
+        for (const s of h.services) if (recorded.some((r) => r.name === `scm-${h.name}-${s}-run`)) nodeOfRun.set(`scm-${h.name}-${s}`, `${h.name}/${s}`);
     const closure = (start: string) => {
         const seen = new Set<string>();
         const stack = [...(edges.get(start) ?? [])];
@@ -168,6 +176,44 @@ describe("RollingUpgrade resource graph (mocks)", () => {
         expect(result.get("h2/cloud")!.size).toBe(0); // same first batch of two
         expect(result.get("h4/cloud")!.has("h0/cloud")).toBe(true); // second batch waits for the first
         expect(nodeKey({ host: "h0", service: "cloud" })).toBe("h0/cloud");
+    });
+});
+
+describe("RollingUpgrade of one center (mocks)", () => {
+    test("the other center's nodes the state holds are registered as they are, in plan order before or after; the others left out", async () => {
+        const c = config(seed);
+        // The primary alone, the state holding three standby nodes (the driver excludes them from the update too).
+        const keep = ["C/cloud", "D/cloud", "C/content-server"];
+        const { result, recorded } = await graphOf(c, { centers: ["primary"], keep });
+        const runs = recorded.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-run"));
+        // The plan's order: the kept nodes where their waves are, every primary node after the kept ones before it.
+        const order = [
+            "C/cloud",
+            "D/cloud",
+            "A/cloud",
+            "B/cloud",
+            "A/config-server",
+            "C/content-server",
+            "A/content-server",
+            "B/content-server",
+            "B/schedule-server",
+        ];
+        expect(runs.map((r) => r.name)).toEqual(order.map((k) => `scm-${k.replace("/", "-")}-run`));
+        for (const r of runs) {
+            const kept = keep.some((k) => r.name === `scm-${k.replace("/", "-")}-run`);
+            // Kept: whatever the inputs say now, the engine is to keep what the state holds.
+            expect([r.name, r.ignoreChanges?.includes("create") && r.ignoreChanges.includes("triggers")]).toEqual([r.name, kept || undefined]);
+        }
+        expect([...(result.get("A/cloud") ?? [])].sort()).toEqual(["C/cloud", "D/cloud"]);
+        expect([...(result.get("A/content-server") ?? [])].sort()).toEqual(order.slice(0, 6).sort());
+        // The standby alone, the state holding a primary node: kept where its wave is; no soak (they come before primary waves).
+        const standbyRun = await graphOf(config({ ...seed, soak: { seconds: 5 } }), { centers: ["standby"], keep: ["A/cloud"] });
+        expect(standbyRun.recorded.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-run")).map((r) => r.name)).toEqual(
+            ["C/cloud", "D/cloud", "A/cloud", "C/config-server", "C/content-server", "D/content-server", "D/schedule-server"].map(
+                (k) => `scm-${k.replace("/", "-")}-run`,
+            ),
+        );
+        expect(standbyRun.recorded.filter((r) => r.type === "sequoiacm:upgrade:Soak")).toEqual([]);
     });
 });
 
