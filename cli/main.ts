@@ -10,6 +10,7 @@ import { planOfStackFile } from "../engine/planOfStack";
 import { ProgressEvent } from "../engine/events";
 import { planToDot, planToJson, planToMermaid, renderPlanTable, SoakSettings, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { RecordedNodes } from "../lib/results";
+import type { StackLock } from "../engine/locks";
 import { readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, reportsDir, writeRunReportFile } from "../report";
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { capHeapGrowth, HEAP_HEADROOM_MIB } from "./heap";
@@ -97,7 +98,7 @@ exit 3, nothing stored), never put on a command line or printed, and read back o
   NAME        sshPrivateKey, sshPrivateKeyPassphrase or sshPassword
   --unset     remove it from the stack
 Example: scm-upgrade secret sshPrivateKey --stack production --from ~/.ssh/scm_upgrade_ed25519`,
-    unlock: `Usage: scm-upgrade unlock [--stack NAME] [--yes]
+    unlock: `Usage: scm-upgrade unlock [--stack NAME] [--yes] [--json]
 After a run was killed (SIGKILL), shows who held the stack's lock and since when, asks for
 confirmation (or --yes), then removes it: file:// and postgres:// backends. A lock taken on this
 machine by a process still alive is never removed.`,
@@ -386,7 +387,18 @@ function writeReport(p: Printer, f: Flags, waves: Wave[], events: ProgressEvent[
     let file: string;
     if (f.out) {
         file = path.resolve(f.out);
-        fs.writeFileSync(file, html);
+        try {
+            fs.writeFileSync(file, html);
+        } catch (e) {
+            const why: Record<string, string> = {
+                ENOENT: "no such folder",
+                EACCES: "permission denied",
+                EISDIR: "is a folder",
+                EROFS: "read-only file system",
+            };
+            const code = String((e as NodeJS.ErrnoException).code);
+            throw new UsageError(`--out ${f.out}: cannot write it (${why[code] ?? code}). Give --out a file in a folder that exists and that you can write.`);
+        }
     } else file = writeRunReportFile(reportsDir(), stack, html, new Date(started?.time ?? Date.now()));
     if (f.json) p.event({ type: "report", path: file, time: new Date().toISOString() });
     else p.info(`report: ${file}`);
@@ -587,6 +599,7 @@ async function main(argv: string[]): Promise<number> {
             }
             case "preview": {
                 const changes = await driver().preview(opts);
+                if (f.json) p.event({ type: "preview-result", changes, time: new Date().toISOString() });
                 p.result(
                     `preview: ${
                         Object.entries(changes)
@@ -744,17 +757,21 @@ async function main(argv: string[]): Promise<number> {
             }
             case "unlock": {
                 const { backend, locks } = await driver().stackLocks(opts);
+                const { describeLock } = require("../engine/locks") as typeof import("../engine/locks");
+                const said = (removed: StackLock[]) =>
+                    p.event({ type: "unlock", stack: f.stack, backend, removed: removed.map(describeLock), time: new Date().toISOString() });
                 if (!locks.length) {
+                    if (f.json) said([]);
                     p.result(`no lock to remove: stack ${f.stack} is not locked in ${backend}`);
                     return EXIT.ok;
                 }
-                const { describeLock } = require("../engine/locks") as typeof import("../engine/locks");
                 p.info(`stack ${f.stack} in ${backend} is locked by:\n${indent(locks.map(describeLock).join("\n"))}`);
                 if (!f.yes && !process.stdin.isTTY) refuseUnattended("remove the lock");
                 if (!f.yes && !(await confirm(`Remove the lock of stack ${f.stack}? Only if that run is dead. [y/N] `))) {
                     throw new DriverError("refused", "Not confirmed: the lock was kept.");
                 }
                 const removed = await driver().unlock(opts, locks);
+                if (f.json) said(removed);
                 p.result(`removed ${removed.length} stale lock(s) of stack ${f.stack}, held by ${removed.map(describeLock).join("; ")}`);
                 return EXIT.ok;
             }

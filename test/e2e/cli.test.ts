@@ -258,6 +258,9 @@ describe("scm-upgrade command line", () => {
         const u = cli(["unlock", "--stack", "test-cli-plan"]);
         expect(u.code).toBe(0);
         expect(u.stdout).toContain("no lock to remove");
+        const j = cli(["unlock", "--json", "--stack", "test-cli-plan"]);
+        expect(j.code).toBe(0);
+        expect(JSON.parse(j.stdout.trim().split("\n").pop()!)).toMatchObject({ type: "unlock", stack: "test-cli-plan", removed: [] });
     });
 
     // Where no command provider is installed, the commands that run on hosts stop before the engine
@@ -330,6 +333,14 @@ describe("scm-upgrade command line", () => {
         const unlocked = cli(["unlock", "--yes", "--stack", "test-cli-lock"]);
         expect(unlocked.code).toBe(0);
         expect(unlocked.stdout).toContain("removed 1 stale lock(s)");
+        expect(cli(["refresh", "--stack", "test-cli-lock"]).code).toBe(0);
+        // --json: the locks removed, as the text names them.
+        fs.writeFileSync(path.join(lockDir, "killed-run.json"), lock(dead));
+        const json = cli(["unlock", "--yes", "--json", "--stack", "test-cli-lock"]);
+        expect(json.code).toBe(0);
+        const said = JSON.parse(json.stdout.trim().split("\n").pop()!);
+        expect(said).toMatchObject({ type: "unlock", stack: "test-cli-lock" });
+        expect(said.removed).toEqual([expect.stringContaining(`${os.userInfo().username}@${os.hostname()} (pid ${dead}) since`)]);
         expect(cli(["refresh", "--stack", "test-cli-lock"]).code).toBe(0);
     });
 

@@ -38,6 +38,18 @@ describeWithProvider("scm-upgrade preview", () => {
         expect(r.code).toBe(0);
         expect(readAudit(sb.dir)).toEqual([]);
         for (const n of planOrder(config)) expect(r.stdout + r.stderr).toMatch(new RegExp(`${n}\\s+would upgrade`));
+        // --json: the engine's count of changes ends the events, as the text's last line says it.
+        const j = cli(["preview", "--json"]);
+        expect(j.code).toBe(0);
+        const last = JSON.parse(j.stdout.trim().split("\n").pop()!);
+        expect(last).toMatchObject({ type: "preview-result" });
+        expect(r.stdout).toContain(
+            `preview: ${Object.entries(last.changes)
+                .map(([k, v]) => `${v} to ${k}`)
+                .join(", ")}`,
+        );
+        expect(last.changes.create).toBeGreaterThan(0);
+        expect(readAudit(sb.dir)).toEqual([]);
     });
 });
 

@@ -87,5 +87,14 @@ test("report --from events.jsonl writes the run report (to --out, or .reports/ru
     expect(folder.code).toBe(2);
     expect(folder.stderr).toContain(`--from ${tmp}: is a folder, not a file.`);
     expect(cli(["report", "--stack", stack]).code).toBe(2);
+    // A report that cannot be written is the caller's path to fix (exit 2), not a failed upgrade (1).
+    for (const [out, why] of [
+        [path.join(tmp, "no-such-folder", "r.html"), "no such folder"],
+        [tmp, "is a folder"],
+    ]) {
+        const bad = cli(["report", "--stack", stack, "--from", jsonl, "--out", out]);
+        expect(bad.code).toBe(2);
+        expect(bad.stderr).toContain(`error: --out ${out}: cannot write it (${why}). Give --out a file in a folder that exists and that you can write.`);
+    }
     expect(cli(["up", "--stack", stack, "--out", "x.html"]).code).toBe(2);
 });
