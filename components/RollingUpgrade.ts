@@ -49,9 +49,9 @@ export interface RollingUpgradeArgs {
     /** The soak's length in seconds instead of the config's (`--soak`); 0: no soak. */
     soakSeconds?: number;
     /**
-     * Nodes (`host/service`) of the centers not in `centers` that the state holds: registered as they are,
-     * so that a run of one center keeps what the state recorded of the other. The engine must be told to
-     * leave them alone (the driver excludes them from the update); a node not in the state is left out.
+     * Nodes (`host/service`) of the centers not in `centers` that the state holds: registered as they are
+     * (ServiceUpgrade `kept`), so that a run of one center keeps what the state recorded of the other. Any
+     * other node of those centers is left out.
      */
     keep?: string[];
 }
@@ -154,7 +154,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             const after = () => (previous.length ? previous : gate);
             const kept = new Set(args.keep ?? []);
             // One node's upgrade after the steps before it, and its result in the outputs.
-            const register = async (wave: Wave, node: Wave["nodes"][number], settled: boolean) => {
+            const register = async (wave: Wave, node: Wave["nodes"][number], settled: boolean, kept = false) => {
                 const up = new ServiceUpgrade(
                     componentName.node(name, node.host, node.service),
                     {
@@ -163,6 +163,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                         triggers: settled ? triggers : [...triggers, ...runToken],
                         after: after(),
                         settled,
+                        kept,
                     },
                     { parent: this },
                 );
@@ -189,8 +190,8 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             for (const wave of fullPlan) {
                 if (!centers.includes(wave.center)) {
                     // A center this run leaves alone: its nodes the state holds stay there as they are, with their
-                    // records in the outputs (the engine keeps them without a step: the driver excludes them).
-                    for (const node of wave.nodes.filter((n) => kept.has(liveKey(n.host, n.service)))) previous = [await register(wave, node, true)];
+                    // records in the outputs; the others are left out (a new one would be created: run).
+                    for (const node of wave.nodes.filter((n) => kept.has(liveKey(n.host, n.service)))) previous = [await register(wave, node, true, true)];
                     continue;
                 }
                 const soak = this.soaks.find((s) => s.beforeWave === wave.index);

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
 import { RemoteCommand } from "./RemoteCommand";
-import { NodeUpgradeArgs, parseMarkers, renderServiceUpgrade } from "../lib/shell";
+import { NodeUpgradeArgs, parseMarkers, renderKeptNode, renderServiceUpgrade } from "../lib/shell";
 import { childName } from "../lib/names";
 import { settledOptions } from "./settled";
 
@@ -13,6 +13,11 @@ export interface ServiceUpgradeArgs extends NodeUpgradeArgs {
     after: pulumi.Input<pulumi.Resource>[];
     /** Read live before the run: at the target and healthy. Nothing runs for it, whatever changed. */
     settled?: boolean;
+    /**
+     * A node of the center a run leaves alone (`--only-center`), kept as the state holds it: settled, and its
+     * command one that fails without touching the host, should the state have lost it (lib/shell renderKeptNode).
+     */
+    kept?: boolean;
 }
 
 /**
@@ -33,11 +38,11 @@ export class ServiceUpgrade extends pulumi.ComponentResource {
 
     constructor(name: string, args: ServiceUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
         super("sequoiacm:upgrade:ServiceUpgrade", name, {}, opts);
-        const { connection, triggers, after, settled, ...script } = args;
+        const { connection, triggers, after, settled, kept, ...script } = args;
         const run = new RemoteCommand(
             childName.nodeRun(name),
-            { connection, create: renderServiceUpgrade(script), triggers },
-            { parent: this, dependsOn: after, ...settledOptions(settled) },
+            { connection, create: kept ? renderKeptNode(script.host, script.service.service) : renderServiceUpgrade(script), triggers },
+            { parent: this, dependsOn: after, ...settledOptions(settled || kept) },
         );
         this.command = run;
         const markers = run.stdout.apply((out) => parseMarkers(out).values);

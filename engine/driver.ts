@@ -6,7 +6,7 @@ import { Center, ConfigProblem, UpgradeConfig } from "../lib/config/schema";
 import { DriverError } from "./errors";
 import { CONFIG_NAMESPACE, loadFromConfigMap } from "../lib/config/load";
 import { SECRET_KEYS } from "../lib/config/vocabulary";
-import { centerFirst, planWaves, soakSettings, SoakStep, soakSteps, Wave } from "../lib/plan";
+import { centerFirst, planWaves, soakSettings, soakSteps, Wave } from "../lib/plan";
 import type { ProgramOptions, Validated } from "../program/program";
 import { LiveState, liveKey } from "../lib/probe";
 import { fileSha256, stopDigests } from "../program/digest";
@@ -74,7 +74,7 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
 /** The stack, created on first use; inline program = this project's program, in this process. */
 export async function openStack(
     o: RunOptions,
-    inputs?: () => { validated?: Validated; live?: LiveState; kept?: KeptResources },
+    inputs?: () => { validated?: Validated; live?: LiveState; kept?: string[] },
     /** Given the program's exports, resolved in this process, once an update's program has run. */
     onExports?: (values: OutputMap) => void,
 ): Promise<Stack> {
@@ -95,7 +95,7 @@ export async function openStack(
             validated: given.validated,
             runId,
             soakSeconds: o.soakSeconds,
-            keep: given.kept?.nodes,
+            keep: given.kept,
         });
         if (onExports) program().whenExportsKnown(exports, onExports);
         return exports;
@@ -450,53 +450,37 @@ async function stateCommand(o: RunOptions, args: ["stack", "export" | "import"],
     return r.stdout;
 }
 
-/** What a run of one center (`--only-center`) keeps of the other's, as the state holds it. */
-export interface KeptResources {
-    /** Its nodes (`host/service`) whose upgrade the state holds: the program registers them as they are. */
-    nodes: string[];
-    /** Every resource of theirs in the state (nodes, soaks and their commands): excluded from the update. */
-    urns: string[];
-}
-
 /**
- * A run of one center registers that center's nodes only, and the engine deletes from the state what a
- * program no longer registers: after `up --only-center standby`, `up --only-center primary` dropped every
- * standby node's record (`status` showed none). The other center's resources are kept instead: the update
- * excludes them (the engine takes no step for them, and never creates one the state lacks), and the
- * program registers the nodes the state holds whole (component and command), so their records stay in
- * the stack's outputs.
+ * A run of one center (`--only-center`) registers that center's nodes, and the engine deletes from the state
+ * what a program no longer registers: after `up --only-center standby`, `up --only-center primary` dropped every
+ * standby node's record (`status` showed none). The other center's nodes the state holds whole (the node and
+ * its command, neither marked for deletion) are kept instead: the program registers them as they are
+ * (RollingUpgrade `keep`), the engine finds nothing changed, and their records stay in the stack's outputs.
+ * Their `host/service` keys.
  */
-async function keptOutside(o: RunOptions, waves: Wave[], soaks: SoakStep[], open: () => Promise<Stack>): Promise<KeptResources> {
+async function keptOutside(o: RunOptions, waves: Wave[], open: () => Promise<Stack>): Promise<string[]> {
     const centers = o.centers ?? ["standby", "primary"];
-    const outside = waves.filter((w) => !centers.includes(w.center));
-    const nodeOf = new Map(outside.flatMap((w) => w.nodes.map((n) => [componentName.node(ROOT_NAME, n.host, n.service), liveKey(n.host, n.service)] as const)));
-    const soakNames = soaks.filter((s) => outside.some((w) => w.index === s.beforeWave)).map((s) => componentName.soak(ROOT_NAME, s.service, s.site));
-    const owners = new Set([...nodeOf.keys(), ...soakNames]);
+    const outside = waves.filter((w) => !centers.includes(w.center)).flatMap((w) => w.nodes);
+    const nodeOf = new Map(outside.map((n) => [componentName.node(ROOT_NAME, n.host, n.service), liveKey(n.host, n.service)]));
     let resources = await readStateResources(engineEnv(o).PULUMI_BACKEND_URL, o.stack);
     if (!resources) {
         await open(); // made first when new (a backend this does not read)
         resources = (JSON.parse(await stateCommand(o, ["stack", "export"])) as { deployment?: { resources?: StateResource[] } }).deployment?.resources ?? [];
     }
-    const kept = resources.filter((r) => owners.has(nameOfUrn(r.urn)) || (r.parent !== undefined && owners.has(nameOfUrn(r.parent))));
-    const names = new Set(kept.map((r) => nameOfUrn(r.urn)));
-    return {
-        nodes: [...nodeOf].filter(([name]) => names.has(name) && names.has(childName.nodeRun(name))).map(([, key]) => key),
-        urns: kept.map((r) => r.urn),
-    };
+    const held = resources.filter((r) => !r.delete);
+    // A node is its component and, under it, the command named after it (a soak or a rollback of the same name has none).
+    const nodes = new Map(held.filter((r) => nodeOf.has(nameOfUrn(r.urn))).map((r) => [r.urn, nameOfUrn(r.urn)]));
+    const whole = held.flatMap((r) => {
+        const node = r.parent === undefined ? undefined : nodes.get(r.parent);
+        return node !== undefined && nameOfUrn(r.urn) === childName.nodeRun(node) ? [nodeOf.get(node) as string] : [];
+    });
+    return [...new Set(whole)];
 }
 
 async function run<T>(
     o: RunOptions,
     operation: string,
-    body: (
-        stack: Stack,
-        config: UpgradeConfig,
-        onEvent: (e: EngineEvent) => void,
-        exported: () => OutputMap | undefined,
-        engine: EngineSignal,
-        /** URNs the engine must leave as they are (KeptResources). */
-        exclude: string[] | undefined,
-    ) => Promise<T>,
+    body: (stack: Stack, config: UpgradeConfig, onEvent: (e: EngineEvent) => void, exported: () => OutputMap | undefined, engine: EngineSignal) => Promise<T>,
     /** For an `up`: the result when every planned node is already done; the engine is then not started. */
     nothingToDo?: () => T,
 ): Promise<T> {
@@ -513,7 +497,7 @@ async function run<T>(
     const t0 = Date.now();
     let live: LiveState | undefined;
     let validated: Validated | undefined;
-    let kept: KeptResources | undefined;
+    let kept: string[] | undefined;
     let exported: OutputMap | undefined;
     let opening: Promise<Stack> | undefined;
     const openOnce = (): Promise<Stack> => {
@@ -631,13 +615,13 @@ async function run<T>(
                     (k) => `at ${version(k)}`,
                 );
             }
-            if (only && o.mode !== "rollback" && (operation === "up" || operation === "preview")) kept = await keptOutside(o, waves, soaks, openOnce);
+            if (only && o.mode !== "rollback" && (operation === "up" || operation === "preview")) kept = await keptOutside(o, waves, openOnce);
             await cleared;
             const opened = await openOnce();
             // Interrupted before the engine started (an abort the engine's process would never hear of):
             // nothing ran, and nothing starts.
             if (o.signal?.aborted) throw new DriverError("interrupted", "Interrupted before the engine started: nothing ran.");
-            const r = await body(opened, config, onEvent, () => exported, engine, kept?.urns.length ? kept.urns : undefined);
+            const r = await body(opened, config, onEvent, () => exported, engine);
             const stale = (seen.recorded ?? []).filter((k) => live && !live[k]?.done);
             if (stale.length) {
                 emit({
@@ -776,8 +760,8 @@ export const commandOfRun = (message: string | undefined) =>
 
 /** The engine's preview: what would run where; runs nothing on hosts. */
 export async function preview(o: RunOptions) {
-    return run(o, "preview", async (stack, _c, onEvent, _exported, engine, exclude) => {
-        const r = await stack.preview({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never", parallel: 64, exclude });
+    return run(o, "preview", async (stack, _c, onEvent, _exported, engine) => {
+        const r = await stack.preview({ onEvent, onOutput: o.onOutput, signal: engine.signal, color: "never", parallel: 64 });
         return r.changeSummary;
     });
 }
@@ -787,7 +771,7 @@ export async function up(o: RunOptions) {
     return run(
         o,
         o.mode === "rollback" ? "rollback" : "up",
-        async (stack, _c, onEvent, exported, engine, exclude) => {
+        async (stack, _c, onEvent, exported, engine) => {
             const r = await upAnsweredHere(stack, exported, (watch) =>
                 stack.up({
                     onEvent: watch(onEvent),
@@ -795,7 +779,6 @@ export async function up(o: RunOptions) {
                     signal: engine.signal,
                     color: "never",
                     parallel: 64,
-                    exclude,
                     message: historyMessage(o, o.mode === "rollback" ? "rollback" : "up"),
                     showSecrets: false,
                 }),

@@ -276,6 +276,8 @@ export function stackPresenceNow(url: string, stack: string): Presence {
 export interface StateResource {
     urn: string;
     parent?: string;
+    /** An old copy the engine is still to delete (a replaced resource's). */
+    delete?: boolean;
 }
 
 type LatestDeployment = { resources?: StateResource[]; pending_operations?: PendingOperation[] };

@@ -759,6 +759,17 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
 }
 
 /** Read the `SCMUP key=value` markers of a script's output (last one wins; `check=` lines are collected). */
+/**
+ * The command of a node a run of the other center keeps as the state holds it (`--only-center`): the engine keeps
+ * the recorded command and never runs this one. Were the node gone from the state by the time the engine reached
+ * it (another run's change in between), this would run instead: it fails, changing nothing on the host, rather
+ * than upgrade a node of the center the run leaves alone.
+ */
+export function renderKeptNode(host: string, service: string): string {
+    const why = `${service} on ${host} is in the center this run leaves alone, and the state no longer held it when the run reached it (another run changed the state): nothing was done on ${host}; run again`;
+    return [preamble, `fail ${shQuote(why)}`].join("\n");
+}
+
 export function parseMarkers(stdout: string): { values: Record<string, string>; checks: { name: string; status: string; detail: string }[] } {
     const values: Record<string, string> = {};
     const checks: { name: string; status: string; detail: string }[] = [];

@@ -25,6 +25,7 @@ interface Recorded {
     type: string;
     dependsOn: pulumi.Resource[];
     ignoreChanges?: string[];
+    create?: string;
 }
 
 const urnOf = (r: pulumi.Resource) => new Promise<string>((resolve) => r.urn.apply(resolve));
@@ -61,6 +62,7 @@ async function graphOf(c: UpgradeConfig, more: { centers?: ("standby" | "primary
                         type: a.type,
                         dependsOn: ((a.opts.dependsOn as pulumi.Resource[]) ?? []).slice(),
                         ignoreChanges: a.opts.ignoreChanges,
+                        create: typeof a.props.create === "string" ? a.props.create : undefined,
                     });
                     return undefined;
                 },
@@ -182,7 +184,7 @@ describe("RollingUpgrade resource graph (mocks)", () => {
 describe("RollingUpgrade of one center (mocks)", () => {
     test("the other center's nodes the state holds are registered as they are, in plan order before or after; the others left out", async () => {
         const c = config(seed);
-        // The primary alone, the state holding three standby nodes (the driver excludes them from the update too).
+        // The primary alone, the state holding three standby nodes.
         const keep = ["C/cloud", "D/cloud", "C/content-server"];
         const { result, recorded } = await graphOf(c, { centers: ["primary"], keep });
         const runs = recorded.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-run"));
@@ -201,8 +203,10 @@ describe("RollingUpgrade of one center (mocks)", () => {
         expect(runs.map((r) => r.name)).toEqual(order.map((k) => `scm-${k.replace("/", "-")}-run`));
         for (const r of runs) {
             const kept = keep.some((k) => r.name === `scm-${k.replace("/", "-")}-run`);
-            // Kept: whatever the inputs say now, the engine is to keep what the state holds.
+            // Kept: the engine diffs it against its own record, whatever the inputs say now, and finds nothing to do;
+            // its command, were the state to have lost it, fails without touching the host.
             expect([r.name, r.ignoreChanges?.includes("create") && r.ignoreChanges.includes("triggers")]).toEqual([r.name, kept || undefined]);
+            expect([r.name, r.create?.includes("is in the center this run leaves alone"), r.create?.includes("scmupgrade.py")]).toEqual([r.name, kept, !kept]);
         }
         expect([...(result.get("A/cloud") ?? [])].sort()).toEqual(["C/cloud", "D/cloud"]);
         expect([...(result.get("A/content-server") ?? [])].sort()).toEqual(order.slice(0, 6).sort());

@@ -2,12 +2,26 @@ import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { asInstallUser, installedVersionFn, parseMarkers, renderServiceUpgrade, renderUnpack, serviceFilesOf, shQuote } from "../../lib/shell";
+import { asInstallUser, installedVersionFn, parseMarkers, renderKeptNode, renderServiceUpgrade, renderUnpack, serviceFilesOf, shQuote } from "../../lib/shell";
 
 // The shell texts run for real, locally, with bash: quoting, the success rules of the upgrade
 // (the exit-0 trap above all), the skip of an upgraded node. No SSH needed for these.
 
 const run = (cmd: string) => spawnSync("bash", ["-c", cmd], { encoding: "utf8" });
+
+describe("renderKeptNode", () => {
+    test("fails with the reason in its markers and on stderr, and runs nothing else", () => {
+        const r = run(renderKeptNode("host 'B'", "content-server"));
+        expect(r.status).toBe(1);
+        const { values } = parseMarkers(r.stdout);
+        expect(values.result).toBe("failed");
+        expect(values.reason).toBe(
+            "content-server on host 'B' is in the center this run leaves alone, and the state no longer held it when the run reached it (another run changed the state): nothing was done on host 'B'; run again",
+        );
+        expect(r.stderr).toContain(`ERROR: ${values.reason}`);
+        expect(renderKeptNode("B", "cloud")).not.toMatch(/scmupgrade|scmctl|\$ctl/);
+    });
+});
 
 describe("shQuote", () => {
     test.each(["plain", "with space", "it's", "$HOME `id` $(id)", "new\nline", "*?[glob]", "", "-n", "a'b\"c\\d"])("bash reads %j back unchanged", (value) => {
