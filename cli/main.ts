@@ -432,7 +432,10 @@ function runSpan(start: Date | string, end?: Date | string): string {
 /** The text of `report --from FILE`; a file that cannot be read is a usage error (exit 2), said plainly. */
 function readEventsFile(file: string | undefined): string {
     if (!file) throw new UsageError("`report` needs --from EVENTS.jsonl (the output of `up --json` or `rollback --json`).");
-    return readFromFile(file, "Give it the events a run printed: `scm-upgrade up --json > events.jsonl`.");
+    return readFromFile(
+        file,
+        "Give it the events a run printed with --json (`scm-upgrade up --json --stack <stack> > events.jsonl`); a run of `up` or `rollback` also writes its report itself.",
+    );
 }
 
 /** The file of `--from`: one that cannot be read is a usage error (exit 2), naming why. */
@@ -617,7 +620,7 @@ async function main(argv: string[]): Promise<number> {
                 const runWaves = (cmd === "rollback" ? [...waves].reverse() : waves).filter((w) => !f.onlyCenter || w.center === f.onlyCenter);
                 tracker = new RunTracker(runWaves);
                 const verb = cmd === "rollback" ? "rolled back" : "upgraded";
-                const resume = `scm-upgrade ${cmd} --stack ${f.stack}${f.onlyCenter ? ` --only-center ${f.onlyCenter}` : ""}`;
+                const resume = driver().commandLine(opts, cmd);
                 // Refusals about how the command was called come first; then what the machine lacks.
                 if (!f.yes && !process.stdin.isTTY) refuseUnattended(cmd === "up" ? "upgrade" : "roll back");
                 driver().requireProvider(opts);
@@ -750,7 +753,7 @@ async function main(argv: string[]): Promise<number> {
                 if (f.json) p.event({ type: "secret", stack: f.stack, name, result: "stored", time: new Date().toISOString() });
                 else
                     p.result(
-                        `stored ${name} of stack ${f.stack} as a secret, encrypted in ${file}; check it with \`scm-upgrade preflight --stack ${f.stack}\``,
+                        `stored ${name} of stack ${f.stack} as a secret, encrypted in ${file}; check it with \`${driver().commandLine(opts, "preflight")}\``,
                     );
                 if (note) p.info(note);
                 return EXIT.ok;

@@ -262,7 +262,7 @@ export function lostHostError(l: LostHost, seen: RunObservations, o: RunOptions,
         `Host ${l.host} stopped answering SSH while ${l.what} ran there (no SSH login for ${l.seconds} s: ${l.error}). ` +
             `The run stopped after ${done} node${done === 1 ? "" : "s"} ${verb} in this run; later nodes were not touched. ` +
             `What that step did on ${l.host} is not known until the host answers: when it does (check its console, power and network), ` +
-            `run \`${historyMessage(o, operation)} --stack ${o.stack}\` to resume (it reads every node live first).`,
+            `run \`${commandLine(o, operation)}\` to resume (it reads every node live first).`,
     );
 }
 
@@ -271,17 +271,21 @@ export function lostHostError(l: LostHost, seen: RunObservations, o: RunOptions,
  * resource names in text): a preflight resource -> preflight failed (exit 4); a node -> the upgrade
  * stopped there (exit 1), naming it and what this run did before it.
  */
-export function classify(e: unknown, text: string, aborted: boolean, stack: string, seen?: RunObservations): DriverError {
+export function classify(e: unknown, text: string, aborted: boolean, run: RunRef & { operation?: string }, seen?: RunObservations): DriverError {
     if (e instanceof DriverError) return e;
+    const stack = run.stack;
     // A terminal's Ctrl-C reaches the engine directly; it then reports the update as canceled.
     if (aborted || /\b(update|preview|destroy|refresh) cancel+ed\b|\bcancel+ed by user\b/i.test(text)) {
+        const op = run.operation ?? "up";
         return new DriverError(
             "interrupted",
-            `Interrupted: the engine stopped after the steps in progress. Run \`scm-upgrade up --stack ${stack}\` again to resume.`,
+            op === "up" || op === "rollback"
+                ? `Interrupted: the engine stopped after the steps in progress. Run \`${commandLine(run, op)}\` again to resume.`
+                : `Interrupted: the engine stopped after the steps in progress. Run \`${commandLine(run, op)}\` again.`,
         );
     }
     if (e instanceof automation().ConcurrentUpdateError || /currently locked|another update is currently in progress/i.test(text)) {
-        return lockedError(stack, locksInEngineText(text));
+        return lockedError(run, locksInEngineText(text));
     }
     const passphrase = passphraseRefusal(stack, text);
     if (passphrase) return passphrase;
@@ -294,7 +298,7 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
         return new DriverError(
             "upgrade-failed",
             `The ${verb} stopped at ${where} after ${done} node${done === 1 ? "" : "s"} ${nodes[0].rollback ? "rolled back" : "upgraded"} in this run; later nodes were not touched. ` +
-                `Fix the cause shown above, then run \`scm-upgrade ${nodes[0].rollback ? "rollback" : "up"} --stack ${stack}\` to resume.`,
+                `Fix the cause shown above, then run \`${commandLine(run, nodes[0].rollback ? "rollback" : "up")}\` to resume.`,
         );
     }
     const soaks = failed.filter((r): r is Extract<ResourceRole, { role: "soak" }> => r.role === "soak");
@@ -309,7 +313,7 @@ export function classify(e: unknown, text: string, aborted: boolean, stack: stri
         return new DriverError(
             "upgrade-failed",
             `The ${soaks[0].soak.replace(/^soak\//, "soak before ")} failed: ${seenOn.join("; ")}. The run stopped after ${done} node${done === 1 ? "" : "s"} upgraded in this run; no node of that primary wave or later was touched. ` +
-                `Find out why, then run \`scm-upgrade up --stack ${stack}\` to soak again and resume.`,
+                `Find out why, then run \`${commandLine(run, "up")}\` to soak again and resume.`,
         );
     }
     const pre = failed.filter((r) => r.role === "preflight").map((r) => r.host);
@@ -365,11 +369,11 @@ export function cliReason(text: string): string {
 }
 
 /** Exit 5: the stack is locked; names the real stack and each holder (user, host, process, since when). */
-export function lockedError(stack: string, locks: StackLock[]): DriverError {
+export function lockedError(run: RunRef, locks: StackLock[]): DriverError {
     const by = locks.length ? ` (held by ${locks.map(describeLock).join("; ")})` : "";
     return new DriverError(
         "stack-locked",
-        `Another run holds the lock of stack ${stack}${by}: wait for it to finish; nothing was changed. If no run is alive (a killed process), run \`scm-upgrade unlock --stack ${stack}\`.`,
+        `Another run holds the lock of stack ${run.stack}${by}: wait for it to finish; nothing was changed. If no run is alive (a killed process), run \`${commandLine(run, "unlock")}\`.`,
     );
 }
 
@@ -392,7 +396,7 @@ async function refuseIfLocked(o: RunOptions): Promise<void> {
             `Cannot read the locks of stack ${o.stack} in ${redactUrl(url)}: ${String((e as Error)?.message ?? e)}. Nothing was changed.`,
         );
     }
-    if (locks.length) throw lockedError(o.stack, locks);
+    if (locks.length) throw lockedError(o, locks);
 }
 
 /**
@@ -418,7 +422,7 @@ async function clearPendingOperations(open: () => Promise<Stack>, o: RunOptions,
             `Cannot take the lock of stack ${o.stack} in ${redactUrl(url)}: ${String((e as Error)?.message ?? e)}. Nothing was changed.`,
         );
     }
-    if (lock && "heldBy" in lock) throw lockedError(o.stack, lock.heldBy);
+    if (lock && "heldBy" in lock) throw lockedError(o, lock.heldBy);
     let state: { deployment: { pending_operations?: PendingOperation[] } } | undefined;
     let pending: PendingOperation[] | undefined;
     try {
@@ -506,7 +510,7 @@ async function run<T>(
             () => ({ validated, live, kept }),
             (values) => (exported = values),
         ).catch((e) => {
-            throw classify(e, String(e), false, o.stack);
+            throw classify(e, String(e), false, o);
         });
         return opening;
     };
@@ -636,7 +640,7 @@ async function run<T>(
         } catch (e) {
             const err = lost
                 ? lostHostError(lost, seen, o, operation === "rollback" ? "rollback" : "up")
-                : classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack, seen);
+                : classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, { ...o, operation }, seen);
             finished(err.kind === "interrupted" ? "interrupted" : "failed");
             throw err;
         }
@@ -675,7 +679,7 @@ function refuseOutOfOrder(
     throw new DriverError(
         "preflight-failed",
         `--only-center ${only} ${why}: ${shown.join(", ")}${more}. ` +
-            `Run \`scm-upgrade ${cmd} --only-center ${first} --stack ${o.stack}\` first, or \`scm-upgrade ${cmd} --stack ${o.stack}\` for both centers in order. Nothing was changed.`,
+            `Run \`${commandLine({ ...o, centers: [first] }, cmd)}\` first, or \`${commandLine({ ...o, centers: undefined }, cmd)}\` for both centers in order. Nothing was changed.`,
     );
 }
 
@@ -753,6 +757,18 @@ async function upAnsweredHere(
  */
 export const historyMessage = (o: RunOptions, command: "up" | "rollback" | "refresh") =>
     `scm-upgrade ${command}${o.centers?.length === 1 ? ` --only-center ${o.centers[0]}` : ""}`;
+
+/** What a message needs to name a command as a run was asked for. */
+export type RunRef = Pick<RunOptions, "stack" | "backendUrl" | "centers">;
+
+/**
+ * A command to run next, as the run was asked for: its stack, its one center where the command takes one
+ * (`--only-center`), and its backend when given as a flag (password masked): the default would be another.
+ */
+export function commandLine(r: RunRef, command: string): string {
+    const only = r.centers?.length === 1 && ["up", "rollback", "preview"].includes(command) ? ` --only-center ${r.centers[0]}` : "";
+    return `scm-upgrade ${command}${only} --stack ${r.stack}${r.backendUrl ? ` --backend ${redactUrl(r.backendUrl)}` : ""}`;
+}
 
 /** The command a history entry names (`historyMessage`); undefined for a run by other means, or by an older scm-upgrade. */
 export const commandOfRun = (message: string | undefined) =>
@@ -885,7 +901,7 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
             outputs = (await stack.up({ onEvent: translate, signal: new EngineSignal(o.signal).signal, color: "never", parallel: 64, showSecrets: false }))
                 .outputs;
         } catch (e) {
-            if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, o.stack);
+            if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, { ...o, operation: "preflight" });
         }
         const checks = (outputs.checks?.value ?? {}) as Record<string, string[]>;
         return config.hosts.map((h) => ({

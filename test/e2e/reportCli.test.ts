@@ -77,7 +77,9 @@ test("report --from events.jsonl writes the run report (to --out, or .reports/ru
     const missing = path.join(tmp, "missing.jsonl");
     const none = cli(["report", "--stack", stack, "--from", missing]);
     expect(none.code).toBe(2);
-    expect(none.stderr).toContain(`error: --from ${missing}: no such file. Give it the events a run printed: \`scm-upgrade up --json > events.jsonl\`.`);
+    expect(none.stderr).toContain(
+        `error: --from ${missing}: no such file. Give it the events a run printed with --json (\`scm-upgrade up --json --stack <stack> > events.jsonl\`); a run of \`up\` or \`rollback\` also writes its report itself.`,
+    );
     expect(none.stderr).not.toContain("ENOENT");
     // A usage error comes before the stack: the default stack need not exist.
     const noStack = cli(["report", "--from", "/nonexistent.jsonl"]);

@@ -1,5 +1,5 @@
 import { EngineEvent } from "@pulumi/pulumi/automation";
-import { classify, commandOfRun, historyMessage, observe, RunObservations } from "../../engine/driver";
+import { classify, commandLine, commandOfRun, historyMessage, observe, RunObservations } from "../../engine/driver";
 import { buildNameIndex, childName, componentName, ROOT_NAME } from "../../lib/names";
 
 // The driver's verdict on a failed run comes from the engine's structured events: which resource
@@ -45,10 +45,30 @@ describe("failure classification from engine events", () => {
             out(nodeRun("A", "cloud"), "SCMUP result=upgraded"),
             failed(nodeRun("C", "content-server")),
         ]);
-        const e = classify(new Error(engineText), engineText, false, "prod", seen);
+        const e = classify(new Error(engineText), engineText, false, { stack: "prod" }, seen);
         expect(e.kind).toBe("upgrade-failed");
         expect(e.message).toContain("stopped at C/content-server after 2 nodes upgraded in this run");
         expect(e.message).toContain("scm-upgrade up --stack prod");
+    });
+
+    test("the command to resume is the run's own: its one center, and its backend when given as a flag (password masked)", () => {
+        const seen = run([out(nodeRun("C", "cloud"), "SCMUP result=upgraded"), failed(nodeRun("C", "content-server"))]);
+        const ref = { stack: "prod", centers: ["standby" as const], backendUrl: "postgres://scm:pw@db:5432/state" };
+        expect(classify(new Error(engineText), engineText, false, ref, seen).message).toContain(
+            "then run `scm-upgrade up --only-center standby --stack prod --backend postgres://scm:****@db:5432/state` to resume.",
+        );
+        // Ctrl-C: the command that was interrupted, not always `up`.
+        expect(classify(new Error("x"), "x", true, { ...ref, operation: "rollback" }).message).toContain(
+            "Run `scm-upgrade rollback --only-center standby --stack prod --backend postgres://scm:****@db:5432/state` again to resume.",
+        );
+        const pv = classify(new Error("x"), "preview canceled", false, { stack: "prod", operation: "preview" });
+        expect(pv.kind).toBe("interrupted");
+        expect(pv.message).toBe("Interrupted: the engine stopped after the steps in progress. Run `scm-upgrade preview --stack prod` again.");
+        // A lock names `unlock` with the backend, never a center.
+        expect(classify(new Error("x"), "the stack is currently locked by 1 lock(s)", false, ref).message).toContain(
+            "run `scm-upgrade unlock --stack prod --backend postgres://scm:****@db:5432/state`.",
+        );
+        expect(commandLine({ stack: "s" }, "up")).toBe("scm-upgrade up --stack s");
     });
 
     test("skipped nodes do not count as upgraded", () => {
@@ -57,28 +77,34 @@ describe("failure classification from engine events", () => {
             out(nodeRun("A", "cloud"), "SCMUP result=upgraded"),
             failed(nodeRun("C", "content-server")),
         ]);
-        expect(classify(new Error("x"), "x", false, "s", seen).message).toContain("after 1 node upgraded");
+        expect(classify(new Error("x"), "x", false, { stack: "s" }, seen).message).toContain("after 1 node upgraded");
     });
 
     test("a failed preflight resource: exit 4, naming the host", () => {
         const seen = run([out(checks("A"), "SCMUP result=ok"), failed(checks("C"))]);
-        const e = classify(new Error(engineText), engineText, false, "s", seen);
+        const e = classify(new Error(engineText), engineText, false, { stack: "s" }, seen);
         expect(e.kind).toBe("preflight-failed");
         expect(e.message).toBe("Preflight failed on C: no node was upgraded. Fix what the checks above name and run again.");
     });
 
     test("a failed staging step is not a preflight failure", () => {
         const seen = run([failed(childName.stageUnpack(componentName.stage(ROOT_NAME, "A")))]);
-        const e = classify(new Error("x"), "x", false, "s", seen);
+        const e = classify(new Error("x"), "x", false, { stack: "s" }, seen);
         expect(e.kind).toBe("upgrade-failed");
         expect(e.message).toContain("Staging the release failed on A");
     });
 
     test("a lock held by another run names the real stack", () => {
-        const e = classify(new Error("the stack is currently locked by 1 lock(s)"), "the stack is currently locked by 1 lock(s)", false, "production", {
-            failed: [],
-            upgraded: [],
-        });
+        const e = classify(
+            new Error("the stack is currently locked by 1 lock(s)"),
+            "the stack is currently locked by 1 lock(s)",
+            false,
+            { stack: "production" },
+            {
+                failed: [],
+                upgraded: [],
+            },
+        );
         expect(e.kind).toBe("stack-locked");
         expect(e.message).toContain("scm-upgrade unlock --stack production");
     });
@@ -115,7 +141,7 @@ describe("the staged script's checks", () => {
                     "SCMUP reason=host A: the staged scmupgrade.py cannot run: its first line is '#!/usr/bin/python' and /usr/bin/python does not exist. Fix: install Python 2 as /usr/bin/python on A, or set upgradeScript to a newer scmupgrade.py\n",
             },
         } as unknown as EngineEvent;
-        const e = classify(new Error("x"), "x", false, "s", run([ev]));
+        const e = classify(new Error("x"), "x", false, { stack: "s" }, run([ev]));
         expect(e.kind).toBe("preflight-failed");
         // The last line names the host and the fix (the progress lines show only the failed check).
         expect(e.message).toBe(
@@ -131,7 +157,7 @@ describe("a failed Pulumi CLI call", () => {
         const { CommandResult } = require("@pulumi/pulumi/automation/cmd") as { CommandResult: new (stdout: string, stderr: string, code: number) => object };
         const { createCommandError } = require("@pulumi/pulumi/automation/errors") as { createCommandError: (r: object) => Error };
         const e = createCommandError(new CommandResult("", `Command failed with exit code 1: pulumi stack init s --non-interactive\n${stderr}`, -2));
-        return classify(e, String(e), false, "s", run([]));
+        return classify(e, String(e), false, { stack: "s" }, run([]));
     };
 
     test("the message is the CLI's own reason, not the Automation API's exit code", () => {

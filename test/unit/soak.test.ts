@@ -125,7 +125,7 @@ describe("soak names, events and failure classification", () => {
             ev({ resOutputsEvent: { metadata: { op: "create", urn: urn("scm-D-cloud-run"), new: { outputs: { stdout: "SCMUP result=upgraded" } } } } }),
         );
         observe(idx, seen, ev({ diagnosticEvent: { urn: urn(watchC), severity: "error", message: failedOutput } }));
-        const e = classify(new Error("update failed"), "update failed", false, "prod", seen);
+        const e = classify(new Error("update failed"), "update failed", false, { stack: "prod" }, seen);
         expect(e.kind).toBe("upgrade-failed");
         expect(e.message).toBe(
             "The soak before cloud/primary failed: C/cloud:8080 answered status DOWN on /internal/v1/health. The run stopped after 2 nodes upgraded in this run; no node of that primary wave or later was touched. Find out why, then run `scm-upgrade up --stack prod` to soak again and resume.",
