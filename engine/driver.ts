@@ -180,7 +180,11 @@ function validateStackConfig(stackName: string, all: Record<string, { value?: st
 
 /** Read and validate the stack's config before the engine touches anything. */
 export async function loadStackConfig(stack: Stack, releaseUnused = false): Promise<StackConfig> {
-    return validateStackConfig(stack.name, await stack.getAllConfig(), releaseUnused);
+    // Secrets under another passphrase: exit 3 with the variable to set, not the CLI's exit code.
+    const all = await stack.getAllConfig().catch((e: unknown) => {
+        throw passphraseRefusal(stack.name, String((e as Error)?.message ?? e)) ?? e;
+    });
+    return validateStackConfig(stack.name, all, releaseUnused);
 }
 
 /**
@@ -854,7 +858,8 @@ export async function status(o: RunOptions) {
         (live) => ({ live, liveError: undefined }),
         (e) => ({ live: undefined, liveError: (e as Error).message }),
     );
-    const recorded = await record;
+    // A stack its backend does not hold has no run recorded; opening it would make it there.
+    const recorded = (await record) ?? ((await stackPresence(engineEnv(o).PULUMI_BACKEND_URL, o.stack)) === "absent" ? { outputs: {} } : undefined);
     const outputs = recorded?.outputs ?? (await (await opened()).outputs());
     const lastRun = recorded ? recorded.lastRun : (await (await opened()).history(1, 1, false).catch(() => []))[0];
     const { live, liveError } = await reading;
@@ -867,8 +872,8 @@ export async function status(o: RunOptions) {
  * the stack's own state is not touched and the checks run afresh every time.
  */
 export async function preflight(o: RunOptions): Promise<{ host: string; ok: boolean; lines: string[] }[]> {
-    const main = await openStack(o);
-    const { config } = await loadStackConfig(main);
+    // The stack file alone when it decides the config: the stack is not opened (nor made in its backend).
+    const { config } = (toolchainPresent(o) ? await quickStackConfig(o) : undefined) ?? (await loadStackConfig(await openStack(o)));
     requireProvider(o);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-preflight-"));
     // The throwaway stack's config is the stack's own file as it is: its secrets stay encrypted, for the same

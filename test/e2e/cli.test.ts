@@ -251,6 +251,15 @@ describe("scm-upgrade command line", () => {
         }
     });
 
+    test("status of a stack its backend does not hold: no run recorded, and the stack is not made there", () => {
+        writeStack("test-cli-never", seed);
+        const made = path.join(tmp, "state", ".pulumi", "stacks", "scm-upgrade", "test-cli-never.json");
+        const s = cli(["status", "--stack", "test-cli-never"]);
+        expect(s.code).toBe(0);
+        expect(s.stdout).toContain("no run recorded yet");
+        expect(fs.existsSync(made)).toBe(false);
+    });
+
     test("status of a stack that never ran, and unlock with no lock, succeed quietly", () => {
         const s = cli(["status", "--stack", "test-cli-plan"]);
         expect(s.code).toBe(0);
@@ -391,6 +400,16 @@ describe("scm-upgrade command line", () => {
             const plan = cli(["plan", "--stack", stack]);
             expect(plan.code).toBe(0);
             expect(plan.stderr).not.toContain("no SSH credential");
+        });
+
+        test("with another passphrase, every command that reads the key exits 3 naming the variable to set", () => {
+            const other = { PULUMI_CONFIG_PASSPHRASE: "another operator's passphrase" };
+            for (const args of [["preview", "--no-live"], ["status"], ["preflight"], ["up", "--yes"]]) {
+                const r = cli([...args, "--stack", stack], other);
+                expect([args[0], r.code]).toEqual([args[0], 3]);
+                expect(r.stderr).toContain(`The secrets of stack ${stack} cannot be read with this passphrase`);
+                expect(r.stderr).toContain("Set PULUMI_CONFIG_PASSPHRASE_FILE (or PULUMI_CONFIG_PASSPHRASE) to the passphrase it was made with");
+            }
         });
 
         test("what SSH could not use is refused (exit 3) and nothing is stored", () => {
