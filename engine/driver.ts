@@ -921,13 +921,21 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     }
 }
 
-function pidAlive(pid: number): boolean {
+/** Whether the process that took a lock on this machine is still running (unlock refuses to remove its lock then). */
+export function pidAlive(pid: number): boolean {
     try {
         process.kill(pid, 0);
-        return true;
     } catch (e) {
         // EPERM: it exists but belongs to someone else.
         return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+    // A killed run's engine may linger a moment as a zombie (dead, not yet reaped): no run. Linux says so in
+    // /proc/<pid>/stat, whose state letter follows the command name in parentheses.
+    try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+    } catch {
+        return true;
     }
 }
 

@@ -256,3 +256,25 @@ describe("stack locks", () => {
         }
     });
 });
+
+describe("pidAlive (unlock's check that a lock's run is dead)", () => {
+    test("a zombie (killed, not yet reaped by its parent) is no live run; a running process is", async () => {
+        const { spawn } = require("child_process") as typeof import("child_process");
+        const { pidAlive } = require("../../engine/driver") as typeof import("../../engine/driver");
+        // The background `sleep 0` ends at once; its parent then becomes `sleep 5`, which never reaps it.
+        const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+        try {
+            const pid = Number(await new Promise<string>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(d.toString().trim()))));
+            const state = () => {
+                const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+                return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+            };
+            for (let i = 0; i < 100 && state() !== "Z"; i++) await new Promise((r) => setTimeout(r, 20));
+            expect(state()).toBe("Z");
+            expect(pidAlive(pid)).toBe(false);
+            expect(pidAlive(parent.pid as number)).toBe(true);
+        } finally {
+            parent.kill();
+        }
+    });
+});
