@@ -3,7 +3,7 @@ import { decodeConfigMap, loadFromConfigMap } from "../lib/config/load";
 import { readStackConfigFile } from "../lib/config/stackFile";
 import { ConfigProblem, UpgradeConfig, validateConfig } from "../lib/config/schema";
 import { DriverError } from "../engine/errors";
-import { stacksDir } from "../engine/paths";
+import { projectRoot, stacksDir } from "../engine/paths";
 import { planWaves, Wave } from "../lib/plan";
 
 /** `stacks/Pulumi.<stack>.yaml`, as people see it (relative to the project folder). */
@@ -47,10 +47,10 @@ export function requireStackFile(stack: string, dir: string = stacksDir): void {
 export function planForDrawing(stack: string, dir: string = stacksDir): { config: UpgradeConfig; waves: Wave[]; warnings: ConfigProblem[] } {
     requireStackFile(stack, dir);
     const map = readStackConfigFile(dir, stack) ?? {};
-    const strict = loadFromConfigMap(map);
+    const strict = loadFromConfigMap(map, { baseDir: projectRoot });
     if (strict.ok) return { config: strict.config, waves: planWaves(strict.config), warnings: [] };
     const decoded = decodeConfigMap(map);
-    const lenient = decoded.problems.length ? strict : validateConfig(decoded.raw, { fileExists: () => true, readable: () => true });
+    const lenient = decoded.problems.length ? strict : validateConfig(decoded.raw, { fileExists: () => true, readable: () => true, baseDir: projectRoot });
     if (!lenient.ok) throw new DriverError("invalid-config", `The configuration of stack ${stack} is invalid.`, lenient.problems);
     return { config: lenient.config, waves: planWaves(lenient.config), warnings: strict.problems };
 }

@@ -26,6 +26,7 @@ import {
     runPulumi,
     stackConfigEntries,
     stackInitSettled,
+    projectRoot,
     stacksDir,
     takeStackInit,
     workspaceOptions,
@@ -162,7 +163,8 @@ function validateStackConfig(stackName: string, all: Record<string, { value?: st
         flat[k] = v.value ?? "";
         if (v.secret) secretKeys.push(k);
     }
-    const r = loadFromConfigMap(flat, { releaseUnused });
+    // Relative paths count from the project folder, wherever the command runs from.
+    const r = loadFromConfigMap(flat, { releaseUnused, baseDir: projectRoot });
     // A credential set without --secret sits in plain text in the stack file, which a team shares through its
     // repository: refused (it would work) so that it is moved into a secret before it is used.
     const plain = SECRET_KEYS.filter((k) => all[`${CONFIG_NAMESPACE}:${k}`] !== undefined && !secretKeys.includes(`${CONFIG_NAMESPACE}:${k}`)).map(

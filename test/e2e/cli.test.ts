@@ -251,6 +251,31 @@ describe("scm-upgrade command line", () => {
         }
     });
 
+    test("relative paths in the config count from the project folder, wherever the command runs from", () => {
+        writeStack("test-cli-relative", { ...seed, ssh: { ...seed.ssh, privateKeyFile: "README.md" } });
+        const elsewhere = fs.mkdtempSync(path.join(os.tmpdir(), "scm-cwd-"));
+        try {
+            const r = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), "plan", "--stack", "test-cli-relative"], {
+                cwd: elsewhere,
+                encoding: "utf8",
+                env: { ...process.env, PULUMI_BACKEND_URL: backend },
+            });
+            expect(r.status).toBe(0);
+            expect(r.stdout).toMatch(/1 +cloud +standby/);
+            expect(r.stderr).not.toContain("privateKeyFile");
+            // The config's own fix says so, with the folder.
+            writeStack("test-cli-relative", { ...seed, ssh: { ...seed.ssh, privateKeyFile: "no-such-key" } });
+            const missing = spawnSync(process.execPath, [path.join(projectRoot, "bin", "scm-upgrade.js"), "plan", "--stack", "test-cli-relative"], {
+                cwd: elsewhere,
+                encoding: "utf8",
+                env: { ...process.env, PULUMI_BACKEND_URL: backend },
+            });
+            expect(missing.stderr).toContain(`cannot read "no-such-key" (${path.join(projectRoot, "no-such-key")})`);
+        } finally {
+            fs.rmSync(elsewhere, { recursive: true, force: true });
+        }
+    });
+
     test("status of a stack its backend does not hold: no run recorded, and the stack is not made there", () => {
         writeStack("test-cli-never", seed);
         const made = path.join(tmp, "state", ".pulumi", "stacks", "scm-upgrade", "test-cli-never.json");
