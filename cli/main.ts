@@ -15,7 +15,7 @@ import { readEventsJsonl, renderPlanHtml, renderPlanSvg, renderRunReport, report
 import { EXIT, exitCodeFor, exitCodeHelp } from "./exitCodes";
 import { capHeapGrowth, HEAP_HEADROOM_MIB } from "./heap";
 import { formatPlanWarnings, planForDrawing, requireStackFile, stackFileName } from "./stacks";
-import { checkWindow, clockOf, watchWindow, windowNow, windowSpec } from "./window";
+import { checkWindow, clockOf, watchWindow, windowNow, windowProblem, windowSpec } from "./window";
 import { RunTracker } from "./runTracker";
 import { renderTable } from "../lib/table";
 import { CONFIG_NAMESPACE } from "../lib/config/load";
@@ -163,6 +163,9 @@ function parse(cmd: string, argv: string[]): Flags {
     const secret = cmd === "secret" && !values.help ? secretName(positionals, values.unset as boolean, values.from as string | undefined) : undefined;
     // Flags that would be silently ignored elsewhere (a rollback outside the window, a status of one center) are refused.
     if ((values.window !== undefined || values.force) && cmd !== "up") throw new UsageError(`--window and --force are flags of \`up\` only.`);
+    const window = cmd === "up" && !values.help ? windowSpec(values.window as string | undefined) : undefined;
+    const badWindow = window === undefined ? undefined : windowProblem(window);
+    if (badWindow) throw new UsageError(`${values.window !== undefined ? "--window" : "SCM_UPGRADE_WINDOW"}: the maintenance window ${badWindow}`);
     if (values["only-center"] !== undefined && !["up", "preview", "rollback", "report"].includes(cmd))
         throw new UsageError(`--only-center is a flag of \`up\`, \`preview\`, \`rollback\` and \`report\` only.`);
     if (values["no-live"] && cmd !== "preview") throw new UsageError(`--no-live is a flag of \`preview\` only: \`up\` always reads the hosts first.`);
@@ -614,7 +617,7 @@ async function main(argv: string[]): Promise<number> {
             }
             case "up":
             case "rollback": {
-                if (cmd === "up") checkWindow(f.window, f.force, windowNow());
+                const forcedOutside = cmd === "up" && checkWindow(f.window, f.force, windowNow());
                 const { waves, config } = await plan();
                 const soaks = cmd === "up" && f.onlyCenter !== "standby" ? soaksOf(config, waves) : [];
                 const runWaves = (cmd === "rollback" ? [...waves].reverse() : waves).filter((w) => !f.onlyCenter || w.center === f.onlyCenter);
@@ -639,7 +642,7 @@ async function main(argv: string[]): Promise<number> {
                 };
                 const watch =
                     cmd === "up"
-                        ? watchWindow(f.window, f.force, (at) => {
+                        ? watchWindow(f.window, forcedOutside, (at) => {
                               closedAt = at;
                               const w = tracker?.currentWave();
                               p.info(

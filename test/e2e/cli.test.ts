@@ -212,9 +212,13 @@ describe("scm-upgrade command line", () => {
         const outside = cli(["up", "--stack", "test-cli-refuse", "--yes", "--window", closed]);
         expect(outside.code).toBe(6);
         expect(outside.stderr).toContain(`outside the maintenance window ${closed}: nothing was done`);
+        // A window that is none is a usage error (exit 2), from the flag or the environment, naming which.
         const badWindow = cli(["up", "--stack", "test-cli-refuse", "--yes", "--window", "25:00-26:00"]);
-        expect(badWindow.code).toBe(6);
-        expect(badWindow.stderr).toContain("is not HH:MM-HH:MM");
+        expect(badWindow.code).toBe(2);
+        expect(badWindow.stderr).toContain('error: --window: the maintenance window "25:00-26:00" is not HH:MM-HH:MM (24-hour local time), e.g. 01:00-05:00.');
+        const badEnv = cli(["up", "--stack", "test-cli-refuse", "--yes"], { SCM_UPGRADE_WINDOW: "1-5" });
+        expect(badEnv.code).toBe(2);
+        expect(badEnv.stderr).toContain('error: SCM_UPGRADE_WINDOW: the maintenance window "1-5" is not HH:MM-HH:MM');
     });
 
     test("--json turns errors into one JSON event", () => {

@@ -2,7 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { RunTracker } from "../../cli/runTracker";
-import { clockOf, insideWindow, parseWindow, watchWindow, windowNow } from "../../cli/window";
+import { checkWindow, clockOf, insideWindow, parseWindow, watchWindow, windowNow, windowProblem } from "../../cli/window";
 import { planWaves } from "../../lib/plan";
 import type { ProgressEvent } from "../../engine/events";
 
@@ -109,6 +109,18 @@ describe("the window's clock", () => {
         expect(closed.map((d) => d.getTime())).toEqual([outside.getTime()]);
         expect(forced).toEqual([]);
         expect(forcedWatch.check()).toBe(false);
+    });
+
+    test("checkWindow: --force lets a run start outside the window, and says so; a forced run started inside it is watched", () => {
+        const inside = new Date(2030, 4, 6, 2, 0);
+        const outside = new Date(2030, 4, 6, 6, 0);
+        expect(checkWindow("01:00-05:00", true, inside)).toBe(false);
+        expect(checkWindow("01:00-05:00", false, inside)).toBe(false);
+        expect(checkWindow("01:00-05:00", true, outside)).toBe(true);
+        expect(() => checkWindow("01:00-05:00", false, outside)).toThrow("It is 06:00, outside the maintenance window 01:00-05:00: nothing was done.");
+        expect(checkWindow(undefined, false, outside)).toBe(false);
+        expect(windowProblem("01:00-05:00")).toBeUndefined();
+        expect(windowProblem("24:00-05:00")).toBe('"24:00-05:00" is not HH:MM-HH:MM (24-hour local time), e.g. 01:00-05:00.');
     });
 
     test("check() reads the clock at once, between the timer's ticks, and calls back only once", () => {
