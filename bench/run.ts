@@ -48,7 +48,7 @@ and, at the smallest host count, the profile of one node's upgrade through the e
 
 Options:
   -T, --seconds T          slowdown of every node's upgrade, seconds (default 0.5: with 4 and 40
-                           hosts the whole bench then takes about 12 minutes on 2 cores)
+                           hosts the whole bench then takes about 15 minutes on 2 cores)
       --hosts LIST         host counts, comma-separated (default 4,40)
       --net N              second octet of the sandbox addresses 127.N.x.y (default 60)
       --plan-hosts N       hosts of the plan measurement (default 1000)

@@ -34,7 +34,8 @@ export function exitCodeFor(kind: FailureKind): number {
 
 export const exitCodeHelp = `Exit codes:
   0    success (or nothing to do)
-  1    upgrade failed: the run stopped at the failed node; later nodes untouched
+  1    failed: an upgrade or rollback stopped at the failed node (later nodes untouched), or the
+       state, its lock or a secret could not be read or written (the message says which)
   2    usage error (unknown command or flag)
   3    invalid configuration, or no such stack (no stacks/Pulumi.<stack>.yaml): nothing was touched or created
   4    preflight failed: no node was upgraded

@@ -24,7 +24,7 @@ import { isSecretKey, SECRET_KEYS, SecretKey } from "../lib/config/vocabulary";
 const commonHelp = `Common flags:
   -s, --stack NAME   stack to work on (default: sandbox)
   -y, --yes          do not ask for confirmation
-      --json         one JSON event per line on stdout, for pipelines
+      --json         one JSON event per line on stdout, for pipelines (\`plan\`: the plan as one JSON document)
       --backend URL  the stack's state: file://DIR or postgres://USER@HOST:PORT/DB?sslmode=...
                      (default: $PULUMI_BACKEND_URL, else file://<repo>/.state; see README, "Running as a team")
   -h, --help         this help`;
@@ -49,26 +49,31 @@ Commands:
 ${commonHelp}
 
 ${exitCodeHelp}`,
-    plan: `Usage: scm-upgrade plan [--stack NAME] [--format table|json|mermaid|dot|svg|html]
+    plan: `Usage: scm-upgrade plan [--stack NAME] [--format table|json|mermaid|dot|svg|html] [--soak DURATION]
 Prints the ordered waves (service x center x site) of the stack's config. Reads no host, needs no
 SSH credential and no release tarball on this machine (it warns when they are missing).
-  --format svg|html   the waves drawn as a graph (centers as swimlanes), self-contained: \`> plan.html\``,
+  --format svg|html   the waves drawn as a graph (centers as swimlanes), self-contained: \`> plan.html\`
+  --json              the same as --format json: the plan as one JSON document (not events)
+  --soak DURATION     the soaks before the primary waves as \`up --soak\` would run them`,
     preflight: `Usage: scm-upgrade preflight [--stack NAME] [--json]
 Runs the read-only checks on every host over SSH (users, folders, disk, versions, 3.2 prerequisites).
 Changes nothing on any host and nothing in the stack's state.`,
-    preview: `Usage: scm-upgrade preview [--stack NAME] [--only-center standby|primary] [--json] [--no-live]
+    preview: `Usage: scm-upgrade preview [--stack NAME] [--only-center standby|primary] [--json] [--no-live] [--soak DURATION]
 The engine's preview: the commands that would run, where and in which order. Runs nothing on hosts;
 first reads every host's nodes over SSH (read-only), as \`up\` does, so that nodes already done show
 as unchanged.
   --no-live   do not read the hosts: the preview says what the stack's state alone says (on a new
-              stack every node runs); for a config whose hosts cannot be reached from here`,
-    up: `Usage: scm-upgrade up [--stack NAME] [--yes] [--json] [--only-center standby|primary] [--window HH:MM-HH:MM] [--force]
-Stages the package on every host, runs the preflight, then upgrades node by node in the plan's order.
+              stack every node runs); for a config whose hosts cannot be reached from here
+  --soak DURATION   the soaks as \`up --soak\` would run them`,
+    up: `Usage: scm-upgrade up [--stack NAME] [--yes] [--json] [--only-center standby|primary] [--window HH:MM-HH:MM] [--force] [--soak DURATION]
+Checks every host (preflight), stages the package on each once its checks pass, then upgrades node by node
+in the plan's order.
   --only-center standby   stop point: upgrade the standby center only; run \`up\` again to finish the primary
   --only-center primary   only the primary center's nodes; refused (exit 4) until every standby node
                           is at the target and healthy
   --window HH:MM-HH:MM    maintenance window (local time); refuses to start outside it unless --force;
-                          when it closes mid-run, the wave under way finishes, no new wave starts (exit 6)
+                          when it closes mid-run, the wave under way finishes, no new wave starts (exit 6);
+                          a run forced to start outside it is not stopped by it
   --soak DURATION         watch the upgraded standby nodes this long before each primary wave, e.g. 10m
                           (instead of config soak.seconds; 0: no soak); a failing standby node stops the run
 Ctrl-C stops after the node in progress and says where (exit 130); the next \`up\` resumes. Nodes already

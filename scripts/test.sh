@@ -9,7 +9,10 @@ cd "$root"
 export npm_config_update_notifier=false
 SCM_UPGRADE_EXTRA_APT="chromium ${SCM_UPGRADE_EXTRA_APT:-}" bash scripts/setup.sh; rc=$?
 if [[ $rc -ne 0 ]]; then
-  echo "[test] set-up failed (exit $rc): the engine tests cannot run without a command provider" >&2; echo "0 passed, 1 failed"; exit $rc
+  # exit 3: no command provider (scripts/bootstrap-pulumi.sh); anything else: the step named just above failed.
+  if [[ $rc -eq 3 ]]; then echo "[test] set-up failed (exit 3): the engine tests cannot run without a command provider" >&2
+  else echo "[test] set-up failed (exit $rc): see the set-up's message above; no test ran" >&2; fi
+  echo "0 passed, 1 failed"; exit $rc
 fi
 provider="$(node -e 'try { const t = require("./.pulumi-home/toolchain.json"); console.log(t.providerKind === "official" ? `official ${t.provider}` : `offline stand-in of ${t.provider}`) } catch { console.log("unknown") }')"
 echo "[test] engine tests run on the command provider: $provider" >&2
