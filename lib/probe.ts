@@ -4,7 +4,18 @@
  */
 import { UpgradeConfig, effectiveHost } from "./config/schema";
 import { ServiceName } from "./services";
-import { asInstallUser, CONF_PORTS_FN, healthBase, healthPath, healthyFn, installedVersionFn, serviceFilesOf, shQuote, TOP_STATUS_FN } from "./shell";
+import {
+    asInstallUser,
+    CONF_PORTS_FN,
+    healthBase,
+    healthPath,
+    healthyFn,
+    installedVersionFn,
+    runningRecord,
+    serviceFilesOf,
+    shQuote,
+    TOP_STATUS_FN,
+} from "./shell";
 
 /** One node (a service on a host) as it is now. */
 export interface LiveNode {
@@ -29,7 +40,6 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
     const host = config.hosts.find((h) => h.name === hostName);
     if (!host) throw new Error(`no host ${hostName} in the configuration`);
     const e = effectiveHost(config, host);
-    const pkg = `${e.stagingDir.replace(/\/+$/, "")}/sequoiacm`;
     const lines = ["set -u", "export LC_ALL=C", TOP_STATUS_FN, `target=${shQuote(config.targetVersion)}`];
     lines.push(`health_base=${shQuote(healthBase(host.address))}`, `health_path=${shQuote(healthPath(config.targetVersion))}`);
     for (const name of host.services) {
@@ -40,7 +50,7 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
             `svc=${shQuote(s.service)}`,
             `install=${shQuote(install)}`,
             `ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
-            `record=${shQuote(`${pkg}/.scm-upgrade/${s.folder}.running`)}`,
+            `record=${shQuote(runningRecord(e.stagingDir, s.folder, config.targetVersion))}`,
             installedVersionFn(s),
             // The node ports configured on the host: no control script runs, so the read stays quick and changes nothing.
             CONF_PORTS_FN,

@@ -209,6 +209,16 @@ function scriptInterpreterCheck(): string {
     ].join("\n");
 }
 
+/**
+ * Where the node script keeps the ports of the nodes that ran before its first attempt to upgrade one install
+ * folder to `target` (the nodes that must run afterwards), under the package folder. One record per target: a
+ * later release staged into the same folder starts from what runs then, not from what ran before an earlier
+ * upgrade. Read by the node script, the soak's watch and the live probe.
+ */
+export function runningRecord(stagingDir: string, folder: string, target: string): string {
+    return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.running`;
+}
+
 /** `<stagingDir>/sequoiacm`: the unpacked release, where scmupgrade.py runs. */
 function packageDir(stagingDir: string): string {
     return `${stagingDir.replace(/\/+$/, "")}/sequoiacm`;
@@ -566,9 +576,9 @@ export function healthPath(version: string): string {
 }
 
 /**
- * Upgrade one service on one host, as the install user. The node script keeps, in
- * `<package>/.scm-upgrade/<install-folder>.running`, the ports of the nodes that ran before the first attempt:
- * the nodes that must run afterwards (`--start` starts every node of the service; the others are stopped again).
+ * Upgrade one service on one host, as the install user. The node script keeps, in `runningRecord`, the ports of
+ * the nodes that ran before the first attempt: the nodes that must run afterwards (`--start` starts every node of
+ * the service; the others are stopped again). A retry on an install still at the source adds what runs then.
  *
  * - Jars already at the target: scmupgrade.py is not run (it has no version check and would restart the nodes;
  *   the newest one refuses a second run). The node counts as done (`result=skipped`) only when every node that
@@ -636,7 +646,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         `target=${shQuote(a.targetVersion)}`,
         `health_base=${shQuote(healthBase(a.healthAddress))}`,
         `health_path=${shQuote(healthPath(a.targetVersion))}`,
-        `record="$pkg/.scm-upgrade/"${shQuote(`${s.folder}.running`)}`,
+        `record=${shQuote(runningRecord(a.stagingDir, s.folder, a.targetVersion))}`,
         `marker="$pkg/service_tmp/"${shQuote(`${s.folder}/backup/.backup_completed`)}`,
         `timeout=${timeout}`,
         installedVersionFn(s),
@@ -656,7 +666,12 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         'half=0; { [ "$before" = mixed ] || [ "$before" = none ] || [ ! -x "$ctl" ]; } && half=1',
         'if [ "$before" = "$target" ] || [ "$half" = 1 ]; then',
         '  if [ -f "$record" ]; then must_run=$(file_ports "$record"); else must_run=$(local_ports); fi',
-        "else must_run=$(running_ports); fi",
+        // Intact, not at the target: what runs now, and, after an earlier attempt (whose `stop all` may have failed
+        // halfway), what ran before it, which its record says: a retry never takes those for nodes stopped on purpose.
+        "else",
+        "  must_run=$(running_ports)",
+        '  if [ -f "$record" ]; then for p in $(file_ports "$record"); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done; fi',
+        "fi",
         'if [ "$before" = "$target" ]; then',
         '  running=" $(running_ports) "',
         '  started=""',
@@ -857,7 +872,7 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
         lines.push(
             `setup_${i}() {`,
             `  svc=${shQuote(s.service)}; install=${shQuote(install)}; ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
-            `  record="$pkg/.scm-upgrade/"${shQuote(`${s.folder}.running`)}`,
+            `  record=${shQuote(runningRecord(a.stagingDir, s.folder, a.targetVersion))}`,
             ...installedVersionFn(s)
                 .split("\n")
                 .map((l) => `  ${l}`),

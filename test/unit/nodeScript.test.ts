@@ -186,7 +186,7 @@ describe("the node script's health gate and resume safety", () => {
         const r = await bash(h.text);
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "version-after": "3.2.0", "running-before": `${port}` });
-        expect(fs.readFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config.running"), "utf8")).toBe(`${port}\n`);
+        expect(fs.readFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), "utf8")).toBe(`${port}\n`);
     });
 
     test("upgrade with every configured node running: the control script is asked once what runs, nothing is stopped", async () => {
@@ -297,10 +297,25 @@ describe("the node script's health gate and resume safety", () => {
     test("a node stopped before the upgrade stays stopped on a resumed run (the record says which nodes run)", async () => {
         const h = fakeHost({ version: "3.2.0", running: false });
         fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
-        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config.running"), "");
+        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), "");
         const r = await bash(h.text);
         expect(parseMarkers(r.stdout).values.result).toBe("skipped");
         expect(h.calls().filter((c) => c.startsWith("start"))).toEqual([]);
+    });
+
+    test("a retry after an attempt that stopped the nodes and failed, install intact: the nodes that ran before the first attempt run afterwards", async () => {
+        // The first attempt's `stop all` stopped the node, then the vendor script failed before replacing anything.
+        const h = fakeHost({ version: "3.1.2", running: false });
+        fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
+        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), `${port}\n`);
+        // A record an earlier upgrade (to another version) left in the same staging folder says nothing of this one.
+        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.1.2.running"), `${port + 7}\n`);
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "running-before": `${port}` });
+        expect(r.stdout).not.toContain("stopping node");
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+        expect(requests.length).toBeGreaterThan(0);
     });
 });
 

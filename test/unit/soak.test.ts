@@ -185,7 +185,10 @@ describe("the soak's shell text", () => {
             fs.mkdirSync(path.join(a.installRoot, cloud.folder, cloud.jarDir), { recursive: true });
             fs.writeFileSync(path.join(a.installRoot, cloud.folder, cloud.jarDir, `${cloud.jarPrefixes[0]}3.2.0.jar`), "");
             fs.mkdirSync(path.join(a.stagingDir, "sequoiacm", ".scm-upgrade"), { recursive: true });
-            fs.writeFileSync(path.join(a.stagingDir, "sequoiacm", ".scm-upgrade", `${cloud.folder}.running`), `${(server.address() as AddressInfo).port}\n`);
+            fs.writeFileSync(
+                path.join(a.stagingDir, "sequoiacm", ".scm-upgrade", `${cloud.folder}-${a.targetVersion}.running`),
+                `${(server.address() as AddressInfo).port}\n`,
+            );
             const inner = /^bash -c '([\s\S]*)'$/.exec(renderSoakWatch(a))![1].replace(/'\\''/g, "'");
             const t0 = Date.now();
             const out = await new Promise<string>((resolve, reject) =>
