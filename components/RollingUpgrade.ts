@@ -154,7 +154,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             const after = () => (previous.length ? previous : gate);
             const kept = new Set(args.keep ?? []);
             // One node's upgrade after the steps before it, and its result in the outputs.
-            const register = async (wave: Wave, node: Wave["nodes"][number], settled: boolean, kept = false) => {
+            const register = async (wave: Wave, node: Wave["nodes"][number], settled: boolean, asKept = false) => {
                 const up = new ServiceUpgrade(
                     componentName.node(name, node.host, node.service),
                     {
@@ -163,7 +163,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                         triggers: settled ? triggers : [...triggers, ...runToken],
                         after: after(),
                         settled,
-                        kept,
+                        kept: asKept,
                     },
                     { parent: this },
                 );
