@@ -464,17 +464,28 @@ export const CONF_PORTS_FN = [
 
 /**
  * Shell functions `running_ports` (`<ctl> list -m run`; exit 1 = none), `local_ports` (`list -m local`: every
- * node configured on the host, running or not) and `conf_ports`; needs `$ctl` and `$install`.
+ * node configured on the host, running or not) and `conf_ports`; needs `$ctl` and `$install`. A `list` that
+ * failed (an exit status other than 0 and 1, or 0 without its `Total:N` line: the control script or its Java not
+ * found, a crash) returns 1 with its last lines on stderr, and the caller stops (`|| list_failed`) rather than
+ * take "nothing known" for "no node runs", which would stop every node after `--start`. Exit 1 is the vendor's
+ * "nothing listed" and stays that: a failure that exits 1 cannot be told from it.
  */
 export const NODE_PORTS_FNS = [
     // ctl_ports <run|local>: the ports the control script lists, read by bash itself (no sed, sort, uniq, tr)
     "ctl_ports() {",
-    `  local l p re=${shQuote(LIST_LINE)}; local -a seen=()`,
+    `  local l p out rc re=${shQuote(LIST_LINE)}; local -a seen=()`,
     `  [ "$1" = run ] && re+='[(][0-9]+[)]'`,
-    '  while IFS= read -r l; do [[ $l =~ $re ]] && seen[10#${BASH_REMATCH[1]}]=1; done < <("$ctl" list -m "$1" 2>/dev/null)',
+    // no control script (moved away by a failed replace step): nothing to ask; the record or conf/ say what must run
+    '  [ -x "$ctl" ] || return 0',
+    '  out=$("$ctl" list -m "$1" 2>&1); rc=$?',
+    '  if [ "$rc" -gt 1 ] || { [ "$rc" -eq 0 ] && [[ $out != *Total:[0-9]* ]]; }; then',
+    '    printf "%s\\n" "$out" | tail -n 5 | sed "s/^/    | /" >&2; echo "    (exit status $rc)" >&2; return 1',
+    "  fi",
+    '  while IFS= read -r l; do [[ $l =~ $re ]] && seen[10#${BASH_REMATCH[1]}]=1; done <<< "$out"',
     '  [ "${#seen[@]}" -eq 0 ] || for p in "${!seen[@]}"; do printf "%s " "$p"; done',
     "}",
     "running_ports() { ctl_ports run; }",
+    'list_failed() { fail "$ctl list -m $1 on $host failed (its last lines are above): which nodes of $svc run cannot be told, so the script stops here; fix the control script, then run again"; }',
     CONF_PORTS_FN,
     // without its control script (a half-replaced install), the conf/<type>/<port>/ folders say which nodes there are
     'local_ports() { if [ -x "$ctl" ]; then ctl_ports local; else conf_ports; fi; }',
@@ -665,15 +676,16 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // half-replaced: no single version, or the control script moved away by a failed replace step
         'half=0; { [ "$before" = mixed ] || [ "$before" = none ] || [ ! -x "$ctl" ]; } && half=1',
         'if [ "$before" = "$target" ] || [ "$half" = 1 ]; then',
-        '  if [ -f "$record" ]; then must_run=$(file_ports "$record"); else must_run=$(local_ports); fi',
+        '  if [ -f "$record" ]; then must_run=$(file_ports "$record"); else must_run=$(local_ports) || list_failed local; fi',
         // Intact, not at the target: what runs now, and, after an earlier attempt (whose `stop all` may have failed
         // halfway), what ran before it, which its record says: a retry never takes those for nodes stopped on purpose.
         "else",
-        "  must_run=$(running_ports)",
+        "  must_run=$(running_ports) || list_failed run",
         '  if [ -f "$record" ]; then for p in $(file_ports "$record"); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done; fi',
         "fi",
         'if [ "$before" = "$target" ]; then',
-        '  running=" $(running_ports) "',
+        "  running=$(running_ports) || list_failed run",
+        '  running=" $running "',
         '  started=""',
         "  for p in $must_run; do",
         '    case "$running" in *" $p "*) continue;; esac',
@@ -695,7 +707,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "fi",
         'cd -- "$pkg" || fail "staged package $pkg is missing"',
         // Not at the target and intact: must_run is what runs now (one control-script call, not two).
-        'if [ "$half" = 1 ]; then was_running=$(running_ports); else was_running=$must_run; fi',
+        'if [ "$half" = 1 ]; then was_running=$(running_ports) || list_failed run; else was_running=$must_run; fi',
         'echo "SCMUP running-before=${was_running:-none}"',
         '{ { [ -d "$pkg/.scm-upgrade" ] || mkdir -p -- "$pkg/.scm-upgrade"; } && printf "%s\\n" $must_run > "$record"; } || fail "cannot write $record"',
         'bp=""',
@@ -720,7 +732,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // Restore the run state: --start started every node of the service (those configured in conf/<type>/<port>/,
         // reference section 2). Only when one of them was not running before is the control script asked what runs.
         'others=""; for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
-        'if [ -n "$others" ]; then for p in $(running_ports); do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done; fi',
+        'if [ -n "$others" ]; then runs=$(running_ports) || list_failed run; for p in $runs; do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done; fi',
         "if ! sick=$(gate $must_run); then",
         a.rollbackOnHealthFailure ? rollbackLine("health gate timed out") : "  :",
         `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s"`,
@@ -882,7 +894,7 @@ export function renderSoakWatch(a: SoakWatchArgs): string {
                 .map((l) => `  ${l}`),
             "}",
             `setup_${i}`,
-            'if [ -f "$record" ]; then ports=$(file_ports "$record"); else ports=$(local_ports); fi',
+            'if [ -f "$record" ]; then ports=$(file_ports "$record"); else ports=$(local_ports) || list_failed local; fi',
             `ports_${i}=$ports`,
             'v=$(installed_version "$install")',
             '[ "$v" = "$target" ] || seen "$svc" "" "is at $v, not $target, when the soak starts"',

@@ -72,7 +72,8 @@ const CTL = `#!/bin/bash
 d=$(cd "$(dirname "$0")" && pwd)
 echo "$*" >> "$d/calls"
 case "$1" in
-  list) mode=run; [ "\${2:-}" = -m ] && mode=$3; n=0
+  list) if [ -f "$d/listfails" ]; then echo "confctl.sh: line 12: java: command not found" >&2; exit 127; fi
+    mode=run; [ "\${2:-}" = -m ] && mode=$3; n=0
     for p in $(cat "$d/local"); do
       if grep -qx "$p" "$d/running" 2>/dev/null; then echo "CONFIG-SERVER($p) (4242)"; n=$((n+1));
       elif [ "$mode" = local ]; then echo "CONFIG-SERVER($p) (-)"; n=$((n+1)); fi
@@ -301,6 +302,26 @@ describe("the node script's health gate and resume safety", () => {
         const r = await bash(h.text);
         expect(parseMarkers(r.stdout).values.result).toBe("skipped");
         expect(h.calls().filter((c) => c.startsWith("start"))).toEqual([]);
+    });
+
+    test("a control script whose list fails (exit 127: its Java not found): the script stops, naming it, before scmupgrade.py; no node is stopped", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true });
+        fs.writeFileSync(path.join(h.bin, "listfails"), "");
+        const r = await bash(h.text);
+        expect(r.status).toBe(1);
+        const { values } = parseMarkers(r.stdout);
+        expect(values.result).toBe("failed");
+        expect(values.reason).toBe(
+            `${path.join(h.svc, "bin", "confctl.sh")} list -m run on C failed (its last lines are above): which nodes of config-server run cannot be told, so the script stops here; fix the control script, then run again`,
+        );
+        expect(r.stderr).toContain("    | confctl.sh: line 12: java: command not found\n    (exit status 127)");
+        expect(fs.existsSync(h.ran)).toBe(false);
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+        // At the target, the same: it is not taken for "no node must run".
+        const at = fakeHost({ version: "3.2.0", running: true });
+        fs.writeFileSync(path.join(at.bin, "listfails"), "");
+        const s = await bash(at.text);
+        expect([s.status, parseMarkers(s.stdout).values.result]).toEqual([1, "failed"]);
     });
 
     test("a retry after an attempt that stopped the nodes and failed, install intact: the nodes that ran before the first attempt run afterwards", async () => {
