@@ -761,19 +761,18 @@ async function upAnsweredHere(
  * What the stack's history records of a run: the command that ran it (`pulumi stack history`, `status`).
  * Without it the CLI records the subject of this project's last git commit, which says nothing of the run.
  */
-export const historyMessage = (o: RunOptions, command: "up" | "rollback" | "refresh") =>
-    `scm-upgrade ${command}${o.centers?.length === 1 ? ` --only-center ${o.centers[0]}` : ""}`;
+export const historyMessage = (o: Partial<RunOptions>, command: string) =>
+    `scm-upgrade ${command}${o.centers?.length === 1 && ["up", "rollback", "preview"].includes(command) ? ` --only-center ${o.centers[0]}` : ""}`;
 
 /** What a message needs to name a command as a run was asked for. */
 export type RunRef = Pick<RunOptions, "stack" | "backendUrl" | "centers">;
 
 /**
- * A command to run next, as the run was asked for: its stack, its one center where the command takes one
- * (`--only-center`), and its backend when given as a flag (password masked): the default would be another.
+ * A command to run next, as the run was asked for: the history's words for it (with its one center where the
+ * command takes one), its stack, and its backend when given as a flag (password masked): the default would be another.
  */
 export function commandLine(r: RunRef, command: string): string {
-    const only = r.centers?.length === 1 && ["up", "rollback", "preview"].includes(command) ? ` --only-center ${r.centers[0]}` : "";
-    return `scm-upgrade ${command}${only} --stack ${r.stack}${r.backendUrl ? ` --backend ${redactUrl(r.backendUrl)}` : ""}`;
+    return `${historyMessage(r, command)} --stack ${r.stack}${r.backendUrl ? ` --backend ${redactUrl(r.backendUrl)}` : ""}`;
 }
 
 /** The command a history entry names (`historyMessage`); undefined for a run by other means, or by an older scm-upgrade. */
