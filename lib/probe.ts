@@ -11,10 +11,12 @@ import {
     healthPath,
     healthyFn,
     installedVersionFn,
+    hostLockPath,
     runningRecord,
     serviceFilesOf,
     shQuote,
     TOP_STATUS_FN,
+    unfinishedMark,
 } from "./shell";
 
 /** One node (a service on a host) as it is now. */
@@ -42,6 +44,13 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
     const e = effectiveHost(config, host);
     const lines = ["set -u", "export LC_ALL=C", TOP_STATUS_FN, `target=${shQuote(config.targetVersion)}`];
     lines.push(`health_base=${shQuote(healthBase(host.address))}`, `health_path=${shQuote(healthPath(config.targetVersion))}`);
+    // A script of another run still at work on the host (it holds the host's lock: a driver killed outright whose
+    // script goes on) may yet change what this read sees: no node of the host counts as done, and the run that
+    // follows waits for the lock, then reads the install afresh. One flock, no wait.
+    lines.push(
+        `lock=${shQuote(hostLockPath(e.stagingDir))}`,
+        'busy=; if [ -r "$lock" ] && command -v flock >/dev/null 2>&1 && ! flock -n 8 8<"$lock"; then busy=1; fi',
+    );
     for (const name of host.services) {
         const s = serviceFilesOf(name as ServiceName);
         const install = `${e.installRoot.replace(/\/+$/, "")}/${s.folder}`;
@@ -51,13 +60,17 @@ export function renderLiveProbe(config: UpgradeConfig, hostName: string): string
             `install=${shQuote(install)}`,
             `ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
             `record=${shQuote(runningRecord(e.stagingDir, s.folder, config.targetVersion))}`,
+            `unfinished=${shQuote(unfinishedMark(e.stagingDir, s.folder, config.targetVersion))}`,
             installedVersionFn(s),
             // The node ports configured on the host: no control script runs, so the read stays quick and changes nothing.
             CONF_PORTS_FN,
             healthyFn({ service: s }),
             'v=$(installed_version "$install")',
             'done=no; detail="installed $v"',
-            'if [ "$v" = "$target" ]; then',
+            'if [ -n "$busy" ]; then detail="installed $v, a script of another run is at work on the host (it holds $lock)"',
+            // the node script of an earlier run cut off after scmupgrade.py: the nodes may not run as they did
+            'elif [ "$v" = "$target" ] && [ -f "$unfinished" ]; then detail="at $target, the upgrade of an earlier run did not finish (its nodes may not run as they did before)"',
+            'elif [ "$v" = "$target" ]; then',
             // `read` and a plain substitution: no `tr` to fork (newlines split the ports as well as spaces)
             '  must=; if [ -f "$record" ]; then read -r -d "" must < "$record" || true; else must=$(conf_ports); fi',
             // A node that answers its health document with a top-level UP is running and healthy; the

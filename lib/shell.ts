@@ -219,6 +219,16 @@ export function runningRecord(stagingDir: string, folder: string, target: string
     return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.running`;
 }
 
+/**
+ * Marks the upgrade of one install folder to `target` begun and not finished: made with `runningRecord`, before
+ * scmupgrade.py, removed once the nodes run as before and passed their gate. A later run that finds it (a script
+ * cut off after scmupgrade.py: a driver killed, a connection lost) stops again the nodes `--start` started that did
+ * not run before, and gates, before it calls the node done; the live probe does not count the node done meanwhile.
+ */
+export function unfinishedMark(stagingDir: string, folder: string, target: string): string {
+    return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.unfinished`;
+}
+
 /** `<stagingDir>/sequoiacm`: the unpacked release, where scmupgrade.py runs. */
 function packageDir(stagingDir: string): string {
     return `${stagingDir.replace(/\/+$/, "")}/sequoiacm`;
@@ -590,6 +600,9 @@ export function healthPath(version: string): string {
  * Upgrade one service on one host, as the install user. The node script keeps, in `runningRecord`, the ports of
  * the nodes that ran before the first attempt: the nodes that must run afterwards (`--start` starts every node of
  * the service; the others are stopped again). A retry on an install still at the source adds what runs then.
+ * Until the nodes run as before and passed their gate, `unfinishedMark` is there: a later run that finds the jars
+ * at the target and the mark (this script cut off after scmupgrade.py) stops the others again before it calls the
+ * node done.
  *
  * - Jars already at the target: scmupgrade.py is not run (it has no version check and would restart the nodes;
  *   the newest one refuses a second run). The node counts as done (`result=skipped`) only when every node that
@@ -658,6 +671,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         `health_base=${shQuote(healthBase(a.healthAddress))}`,
         `health_path=${shQuote(healthPath(a.targetVersion))}`,
         `record=${shQuote(runningRecord(a.stagingDir, s.folder, a.targetVersion))}`,
+        `unfinished=${shQuote(unfinishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
         `marker="$pkg/service_tmp/"${shQuote(`${s.folder}/backup/.backup_completed`)}`,
         `timeout=${timeout}`,
         installedVersionFn(s),
@@ -668,6 +682,15 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         HEALTH_GATE_FN,
         // $SECONDS: bash's own clock since the script began (no fork per reading).
         'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$SECONDS"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
+        // Restore the run state: --start started every node of the service (those configured in conf/<type>/<port>/,
+        // reference section 2). Only when one of them was not to run is the control script asked what runs.
+        "stop_others() {",
+        '  local p runs others=""',
+        '  for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
+        '  [ -n "$others" ] || return 0',
+        "  runs=$(running_ports) || list_failed run",
+        '  for p in $runs; do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
+        "}",
         ...hostLockLines(a.stagingDir),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
@@ -684,6 +707,8 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '  if [ -f "$record" ]; then for p in $(file_ports "$record"); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done; fi',
         "fi",
         'if [ "$before" = "$target" ]; then',
+        // An earlier attempt cut off after scmupgrade.py: its --start may have started nodes that did not run before.
+        '  if [ -f "$unfinished" ]; then echo "an earlier attempt on $svc did not finish after scmupgrade.py: putting back the nodes that ran before it"; stop_others; fi',
         "  running=$(running_ports) || list_failed run",
         '  running=" $running "',
         '  started=""',
@@ -694,7 +719,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '    [ "$rc" -eq 0 ] || fail "node $p of $svc on $host is at $target but does not start (control script exit status $rc)"',
         '    started="$started $p"',
         "  done",
-        '  if [ -z "$started" ]; then',
+        '  if [ -z "$started" ] && [ ! -f "$unfinished" ]; then',
         '    sick=""; for p in $must_run; do healthy "$p" || sick="$sick $p"; done',
         '    if [ -z "$sick" ]; then echo "SCMUP version-after=$before"; echo "SCMUP seconds=0"; echo "SCMUP result=skipped"; echo "already at $target with its nodes running and healthy: scmupgrade.py not run"; exit 0; fi',
         '    echo "nodes$sick of $svc are at $target but not healthy: waiting for them"',
@@ -702,6 +727,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '  [ -n "$started" ] && echo "SCMUP started=$(echo $started)"',
         '  if ! sick=$(gate $must_run); then fail "nodes$sick of $svc on $host are at $target but not healthy on $health_path within ${timeout}s"; fi',
         ...holdCheck(false),
+        '  rm -f -- "$unfinished"',
         '  done_ok "$before" started',
         "  exit 0",
         "fi",
@@ -709,7 +735,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // Not at the target and intact: must_run is what runs now (one control-script call, not two).
         'if [ "$half" = 1 ]; then was_running=$(running_ports) || list_failed run; else was_running=$must_run; fi',
         'echo "SCMUP running-before=${was_running:-none}"',
-        '{ { [ -d "$pkg/.scm-upgrade" ] || mkdir -p -- "$pkg/.scm-upgrade"; } && printf "%s\\n" $must_run > "$record"; } || fail "cannot write $record"',
+        '{ { [ -d "$pkg/.scm-upgrade" ] || mkdir -p -- "$pkg/.scm-upgrade"; } && printf "%s\\n" $must_run > "$record" && : > "$unfinished"; } || fail "cannot write $record"',
         'bp=""',
         // Does this scmupgrade.py take --backup-path? Its help says so (both vendor versions print it and exit 0 at -h).
         'if [ -f "$marker" ] && ./scmupgrade.py --help 2>/dev/null | grep -q -e "--backup-path"; then',
@@ -729,15 +755,13 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         'after=$(installed_version "$install")',
         'echo "SCMUP version-after=$after"',
         'if [ "$after" != "$target" ]; then tail_lines; fail "installed version is $after after the upgrade, expected $target"; fi',
-        // Restore the run state: --start started every node of the service (those configured in conf/<type>/<port>/,
-        // reference section 2). Only when one of them was not running before is the control script asked what runs.
-        'others=""; for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
-        'if [ -n "$others" ]; then runs=$(running_ports) || list_failed run; for p in $runs; do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done; fi',
+        "stop_others",
         "if ! sick=$(gate $must_run); then",
         a.rollbackOnHealthFailure ? rollbackLine("health gate timed out") : "  :",
         `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s"`,
         "fi",
         ...holdCheck(a.rollbackOnHealthFailure),
+        'rm -f -- "$unfinished"',
         'echo "SCMUP seconds=$SECONDS"',
         'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
         'echo "SCMUP result=upgraded"',

@@ -9,6 +9,7 @@ import { runCli } from "../helpers/cli";
 import { stacksDir } from "../../engine/env";
 import { stackPresence } from "../../engine/locks";
 import { sandboxStackConfig } from "../../sandbox/stackConfig";
+import { serviceFilesOf, unfinishedMark } from "../../lib/shell";
 import * as fs from "fs";
 import * as os from "os";
 import * as yaml from "js-yaml";
@@ -124,5 +125,23 @@ describeWithProvider("live state before every preview and up", () => {
         expect(r.code).toBe(0);
         expect(upgradesSince(t0)).toEqual(["C/cloud"]);
         await allAt("3.2.0");
+    });
+
+    test("an upgrade cut off after scmupgrade.py (its mark left on the host): not done live; up runs that node again without scmupgrade.py, then it is done", async () => {
+        const mark = unfinishedMark(sb.host("C").stagingDir, serviceFilesOf("cloud").folder, "3.2.0");
+        const made = await sb.ssh("C", `: > '${mark}'`);
+        expect(made.code).toBe(0);
+        const st = cli(["status"]);
+        const row = st.stdout.split("\n").find((l) => /\bC\s+cloud\s/.test(l));
+        expect(row).toMatch(/3\.2\.0\s+at 3\.2\.0, the upgrade of an earlier run did not finish/);
+        const t0 = new Date().toISOString();
+        const r = cli(["up", "--yes"]);
+        expect(r.code).toBe(0);
+        expect(r.stdout + r.stderr).toContain("the state was stale: it recorded C/cloud as done");
+        // the node script put the run state back and gated; the vendor script did not run again
+        expect(upgradesSince(t0)).toEqual([]);
+        expect((await sb.ssh("C", `test -e '${mark}'`)).code).toBe(1);
+        await allAt("3.2.0");
+        expect(cli(["up", "--yes"]).stderr).toContain("Nothing to do: all 12 nodes are at 3.2.0 and healthy (read live from the hosts).");
     });
 });

@@ -16,6 +16,7 @@ import {
     serviceFilesOf,
     shQuote,
     TOP_STATUS_FN,
+    unfinishedMark,
 } from "../../lib/shell";
 
 // The node script against a fake host whose one config-server node is a real HTTP server in this
@@ -180,6 +181,8 @@ describe("the node script's health gate and resume safety", () => {
         expect(parseMarkers(r.stdout).values.reason).toBe(`nodes ${port} not healthy on the 3.2 endpoints within 2s`);
         expect(requests.length).toBeGreaterThan(1);
         expect(new Set(requests)).toEqual(new Set(["/internal/v1/health"]));
+        // not finished: a later run does not call the node done on its version alone
+        expect(fs.existsSync(unfinishedMark(path.join(h.root, "opt", "scm_upgrade"), "sequoiacm-config", "3.2.0"))).toBe(true);
     });
 
     test("upgrade: an UP document passes; the running nodes are recorded for a later resume", async () => {
@@ -188,6 +191,7 @@ describe("the node script's health gate and resume safety", () => {
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "version-after": "3.2.0", "running-before": `${port}` });
         expect(fs.readFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), "utf8")).toBe(`${port}\n`);
+        expect(fs.readdirSync(path.join(h.pkg, ".scm-upgrade"))).toEqual(["sequoiacm-config-3.2.0.running"]);
     });
 
     test("upgrade with every configured node running: the control script is asked once what runs, nothing is stopped", async () => {
@@ -235,6 +239,32 @@ describe("the node script's health gate and resume safety", () => {
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "skipped", "version-before": "3.2.0", "version-after": "3.2.0" });
         expect(fs.existsSync(h.ran)).toBe(false);
         expect(h.calls().filter((c) => c.startsWith("start"))).toEqual([]);
+    });
+
+    test("an earlier attempt cut off after scmupgrade.py (its mark left): the node --start started that did not run before is stopped again, then gated", async () => {
+        const stopped = port + 1;
+        const h = fakeHost({ version: "3.2.0", running: true, confPorts: [stopped] });
+        // What the cut-off attempt left: the record (only $port ran before), its mark, and both nodes running.
+        const staging = path.join(h.root, "opt", "scm_upgrade");
+        fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
+        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), `${port}\n`);
+        fs.writeFileSync(unfinishedMark(staging, "sequoiacm-config", "3.2.0"), "");
+        fs.writeFileSync(path.join(h.bin, "running"), `${port}\n${stopped}\n`);
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(r.stdout).toContain("an earlier attempt on config-server did not finish after scmupgrade.py: putting back the nodes that ran before it");
+        expect(r.stdout).toContain(`stopping node ${stopped}: it was not running before`);
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "started", "version-after": "3.2.0" });
+        expect(fs.existsSync(h.ran)).toBe(false);
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+        expect(requests.length).toBeGreaterThan(0);
+        expect(fs.existsSync(unfinishedMark(staging, "sequoiacm-config", "3.2.0"))).toBe(false);
+        // Finished now: the next run finds nothing to do, and a node started by hand since is left running.
+        fs.writeFileSync(path.join(h.bin, "running"), `${port}\n${stopped}\n`);
+        const again = await bash(h.text);
+        expect(parseMarkers(again.stdout).values.result).toBe("skipped");
+        expect(again.stdout).not.toContain("stopping node");
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim().split("\n")).toEqual([String(port), String(stopped)]);
     });
 
     test("at the target but not running: started with the control script, gated, result started", async () => {
