@@ -234,7 +234,11 @@ function packageDir(stagingDir: string): string {
     return `${stagingDir.replace(/\/+$/, "")}/sequoiacm`;
 }
 
-/** Seconds a script waits for an earlier run's script still at work on the same host. */
+/**
+ * Seconds a script waits for an earlier run's script still at work on the same host: the vendor's steps. A node's
+ * upgrade waits that plus the health gate's timeout and hold, which the earlier run's node script (same config)
+ * may spend after them.
+ */
 export const HOST_LOCK_WAIT_SECONDS = 900;
 
 /** `<stagingDir>/.scm-upgrade.lock`: the host's lock (`hostLockLines`). */
@@ -251,8 +255,7 @@ export function hostLockPath(stagingDir: string): string {
  * install user's scripts share the file the unpack makes. Without flock (util-linux) or a readable file,
  * no lock is taken. What a script starts that lives on (nodes) must not hold it: those commands close 9.
  */
-export function hostLockLines(stagingDir: string): string[] {
-    const wait = HOST_LOCK_WAIT_SECONDS;
+export function hostLockLines(stagingDir: string, wait = HOST_LOCK_WAIT_SECONDS): string[] {
     return [
         `lock=${shQuote(hostLockPath(stagingDir))}`,
         '{ [ -e "$lock" ] || : >> "$lock"; } 2>/dev/null',
@@ -623,9 +626,11 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
     const install = `${a.installRoot.replace(/\/+$/, "")}/${s.folder}`;
     const timeout = wholeNumber(a.healthTimeoutSeconds, "healthTimeoutSeconds");
     const stable = Number(wholeNumber(a.healthStableSeconds ?? 0, "healthStableSeconds"));
+    // The failure's reason then says what the rollback left ($rolled): the version the node was at before, or not.
     const rollbackLine = (why: string) =>
         `  echo "${why}: rolling back with the vendor rollback"; ` +
-        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 9<&- | tail -n 5; echo "SCMUP rolled-back=$(installed_version "$install")"';
+        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 9<&- | tail -n 5; rb=$(installed_version "$install"); echo "SCMUP rolled-back=$rb"; ' +
+        'if [ "$rb" = "$before" ]; then rolled="; rolled back with the vendor rollback: $rb installed again"; else rolled="; the vendor rollback did not put $before back: $rb installed (its last lines are above)"; fi';
     // Without healthStableSeconds the script text is as it was (no change for stacks already upgrading).
     const holdFns = stable
         ? [
@@ -656,7 +661,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
             ? [
                   "if ! lost=$(hold $must_run); then",
                   ...(rollback ? [rollbackLine("a node did not stay healthy")] : []),
-                  '  fail "node ${lost% *} of $svc on $host was healthy, then $(seen ${lost% *}) on $health_path ${lost#* }s later: it must stay healthy ${stable}s after its health gate (healthStableSeconds)"',
+                  '  fail "node ${lost% *} of $svc on $host was healthy, then $(seen ${lost% *}) on $health_path ${lost#* }s later: it must stay healthy ${stable}s after its health gate (healthStableSeconds)$rolled"',
                   "fi",
               ]
             : [];
@@ -674,6 +679,8 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         `unfinished=${shQuote(unfinishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
         `marker="$pkg/service_tmp/"${shQuote(`${s.folder}/backup/.backup_completed`)}`,
         `timeout=${timeout}`,
+        // what a rollback on a failed gate left, for the failure's reason (rollbackLine)
+        'rolled=""',
         installedVersionFn(s),
         NODE_PORTS_FNS,
         TOP_STATUS_FN,
@@ -691,7 +698,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "  runs=$(running_ports) || list_failed run",
         '  for p in $runs; do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
         "}",
-        ...hostLockLines(a.stagingDir),
+        ...hostLockLines(a.stagingDir, HOST_LOCK_WAIT_SECONDS + Number(timeout) + stable),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         // Which nodes must run afterwards: on an install not yet replaced, the running ones; after an earlier
@@ -758,7 +765,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         "stop_others",
         "if ! sick=$(gate $must_run); then",
         a.rollbackOnHealthFailure ? rollbackLine("health gate timed out") : "  :",
-        `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s"`,
+        `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s$rolled"`,
         "fi",
         ...holdCheck(a.rollbackOnHealthFailure),
         'rm -f -- "$unfinished"',

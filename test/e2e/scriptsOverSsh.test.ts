@@ -149,7 +149,9 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
         setFault(host, "schedule-server", { unhealthy: true }, sb.dir);
         r = await onHost(host, upgradeText(c, host, "schedule-server", { healthTimeoutSeconds: 5, rollbackOnHealthFailure: true }));
         expect(r.code).toBe(1);
-        expect(r.markers.values.reason).toMatch(/^nodes +\d+ not healthy on the 3\.2 endpoints within 5s$/);
+        expect(r.markers.values.reason).toMatch(
+            /^nodes +\d+ not healthy on the 3\.2 endpoints within 5s; rolled back with the vendor rollback: 3\.1\.2 installed again$/,
+        );
         expect(r.markers.values["rolled-back"]).toBe("3.1.2");
         clearFaults({ dir: sb.dir });
     });

@@ -94,6 +94,7 @@ function fakeHost(o: {
     confPorts?: number[];
     healthTimeoutSeconds?: number;
     healthStableSeconds?: number;
+    rollbackOnHealthFailure?: boolean;
 }) {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "scm-node-test-"));
     const install = path.join(root, "opt", "sequoiacm");
@@ -126,7 +127,7 @@ function fakeHost(o: {
         service: serviceFilesOf("config-server"),
         healthTimeoutSeconds: o.healthTimeoutSeconds ?? 2,
         healthStableSeconds: o.healthStableSeconds,
-        rollbackOnHealthFailure: false,
+        rollbackOnHealthFailure: o.rollbackOnHealthFailure ?? false,
     });
     const calls = () => (fs.existsSync(path.join(bin, "calls")) ? fs.readFileSync(path.join(bin, "calls"), "utf8").trim().split("\n") : []);
     return { root, svc, bin, pkg, ran, text, calls };
@@ -183,6 +184,31 @@ describe("the node script's health gate and resume safety", () => {
         expect(new Set(requests)).toEqual(new Set(["/internal/v1/health"]));
         // not finished: a later run does not call the node done on its version alone
         expect(fs.existsSync(unfinishedMark(path.join(h.root, "opt", "scm_upgrade"), "sequoiacm-config", "3.2.0"))).toBe(true);
+    });
+
+    test("rollbackOnHealthFailure: the failure's reason says what the vendor rollback left, the version before or not", async () => {
+        for (const [rollsBack, said] of [
+            [true, "; rolled back with the vendor rollback: 3.1.2 installed again"],
+            [false, "; the vendor rollback did not put 3.1.2 back: 3.2.0 installed (its last lines are above)"],
+        ] as const) {
+            const h = fakeHost({ version: "3.1.2", running: true, rollbackOnHealthFailure: true });
+            const jars = shQuote(path.join(h.svc, "jars"));
+            const back = rollsBack
+                ? `mv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.1.2.jar; echo "[INFO] rollback success!"`
+                : 'echo "[ERROR] no backup"; exit 1';
+            const script = `#!/bin/bash
+if [[ " $* " == *" --rollback "* ]]; then ${back}; exit 0; fi
+mv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.2.0.jar
+echo "[INFO] upgrade success!"
+`;
+            fs.writeFileSync(path.join(h.pkg, "scmupgrade.py"), script, { mode: 0o755 });
+            doc = DOWN_NESTED_UP;
+            const r = await bash(h.text);
+            expect(r.status).toBe(1);
+            const { values } = parseMarkers(r.stdout);
+            expect(values.reason).toBe(`nodes ${port} not healthy on the 3.2 endpoints within 2s${said}`);
+            expect(values["rolled-back"]).toBe(rollsBack ? "3.1.2" : "3.2.0");
+        }
     });
 
     test("upgrade: an UP document passes; the running nodes are recorded for a later resume", async () => {
@@ -384,8 +410,8 @@ describe("the host's lock: one unpack, upgrade or rollback at a time on a host",
     const lockOf = (pkg: string) => hostLockPath(path.dirname(pkg));
     const lockFree = (lock: string) => execFileSync("bash", ["-c", `flock -n ${shQuote(lock)} true && echo free || echo held`], { encoding: "utf8" }).trim();
 
-    test("an earlier run's script still at work: the node script waits for it, then reads the install afresh (at the target: skipped, scmupgrade.py not run)", async () => {
-        const h = fakeHost({ version: "3.1.2", running: true });
+    test("an earlier run's script still at work: the node script waits for it (as long as the vendor steps, the health gate and the hold may take), then reads the install afresh (at the target: skipped, scmupgrade.py not run)", async () => {
+        const h = fakeHost({ version: "3.1.2", running: true, healthTimeoutSeconds: 300, healthStableSeconds: 60 });
         const lock = lockOf(h.pkg);
         const began = path.join(h.root, "orphan-began");
         // The earlier run's script: holds the lock, finishes the upgrade 1.5 s later.
@@ -399,7 +425,7 @@ describe("the host's lock: one unpack, upgrade or rollback at a time on a host",
         await ended;
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
         expect(r.stdout).toContain(
-            `an earlier run's script is still at work on C (an upgrade, rollback or staging): waiting for it to end, at most ${HOST_LOCK_WAIT_SECONDS}s`,
+            `an earlier run's script is still at work on C (an upgrade, rollback or staging): waiting for it to end, at most ${HOST_LOCK_WAIT_SECONDS + 300 + 60}s`,
         );
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "skipped", "version-before": "3.2.0" });
         expect(parseMarkers(r.stdout).values["waited-for-host-lock"]).toBeDefined();
