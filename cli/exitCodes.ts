@@ -42,4 +42,4 @@ export const exitCodeHelp = `Exit codes:
   5    stack locked: another run holds it (or a killed one: see \`unlock\`)
   6    refused: not confirmed, or outside the maintenance window
   7    toolchain missing: npm packages (run \`bash scripts/setup.sh\`), the Pulumi CLI or the provider (\`npm run bootstrap\`)
-  130  interrupted (Ctrl-C): stopped after the node in progress; \`up\` resumes`;
+  130  interrupted (Ctrl-C, SIGTERM, the terminal closed): stopped after the node in progress; \`up\` resumes`;

@@ -76,8 +76,9 @@ in the plan's order.
                           a run forced to start outside it is not stopped by it
   --soak DURATION         watch the upgraded standby nodes this long before each primary wave, e.g. 10m
                           (instead of config soak.seconds; 0: no soak); a failing standby node stops the run
-Ctrl-C stops after the node in progress and says where (exit 130); the next \`up\` resumes. Nodes already
-at the target are skipped.`,
+Ctrl-C (or SIGTERM, or the terminal closing) stops after the node in progress and says where (exit 130);
+a second stops at once, cutting the node in progress off. The next \`up\` resumes. Nodes already at the
+target are skipped.`,
     status: `Usage: scm-upgrade status [--stack NAME] [--json]
 Per node: what the state recorded (version before and after, upgraded or skipped, when) beside what the
 host says now (version and health, read over SSH; a host that cannot be read is reported, not fatal), and
@@ -526,21 +527,37 @@ async function main(argv: string[]): Promise<number> {
             : undefined;
     requireStackFile(f.stack);
     const controller = new AbortController();
+    const stopNow = new AbortController();
     let interrupted = false;
-    const onSigint = () => {
-        if (interrupted) return;
-        interrupted = true;
-        p.info("Interrupt received: stopping after the node in progress (the state stays consistent; `up` resumes).");
-        // Ctrl-C in a terminal reaches the engine's process too (same process group): a second SIGINT
-        // from us would make it stop at once instead of gracefully. Signal it ourselves only when the
-        // interrupt came to this process alone (a pipeline's `kill -INT`).
-        if (!process.stdin.isTTY) controller.abort();
+    // Ctrl-C, `kill`, `timeout`, a service manager's stop, a closed terminal: the engine runs in a process group
+    // of its own (engine/env.ts), so each reaches this process alone, which stops the engine: gracefully the
+    // first time (the nodes in progress finish, the state stays consistent, the report and the line to resume
+    // are written), at once the second; a third ends this process. A command that runs no engine ends at once.
+    const engineCommand = ["up", "rollback", "preview", "refresh", "destroy", "preflight"].includes(cmd);
+    let signalled = 0;
+    const onSignal = (sig: NodeJS.Signals) => {
+        const what = sig === "SIGINT" ? "Interrupt" : sig;
+        signalled++;
+        if (!engineCommand || signalled > 2) {
+            process.stderr.write(`${what} received: ${cmd} stopped.\n`);
+            process.exit(EXIT.interrupted);
+        }
+        if (!interrupted) {
+            interrupted = true;
+            p.info(`${what} received: stopping after the node in progress (the state stays consistent; \`up\` resumes). Once more to stop at once.`);
+            controller.abort();
+        } else if (!stopNow.signal.aborted) {
+            p.info(`${what} received again: stopping at once; the nodes in progress are cut off (the next \`up\` finishes them).`);
+            stopNow.abort();
+        }
     };
-    process.on("SIGINT", onSigint);
+    const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+    for (const sig of signals) process.on(sig, onSignal);
     // A reader that went away (`up --json | head`): its stream is written no more, and the run stops as
     // after an interrupt (the node in progress finishes), rather than go on unseen or die mid-node.
     const onReaderGone = (stream: NodeJS.WriteStream) => (e: NodeJS.ErrnoException) => {
-        if (e.code !== "EPIPE") throw e;
+        // EIO: the terminal is gone (its SIGHUP comes too)
+        if (e.code !== "EPIPE" && e.code !== "EIO") throw e;
         stream.write = (() => true) as typeof stream.write;
         if (!interrupted) {
             interrupted = true;
@@ -570,6 +587,7 @@ async function main(argv: string[]): Promise<number> {
             onProgress();
         },
         signal: controller.signal,
+        stopNow: stopNow.signal,
         centers: f.onlyCenter ? [f.onlyCenter as "standby" | "primary"] : undefined,
         soakSeconds: f.soakSeconds,
         backendUrl: f.backend,
@@ -789,7 +807,7 @@ async function main(argv: string[]): Promise<number> {
         }
         return EXIT.usage;
     } finally {
-        process.off("SIGINT", onSigint);
+        for (const sig of signals) process.off(sig, onSignal);
         heap?.stop();
     }
 }

@@ -70,6 +70,8 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
     onOutput?: (line: string) => void;
     /** Aborting stops after the node in progress: the engine gets SIGINT and finishes its running steps. */
     signal?: AbortSignal;
+    /** Aborting (after `signal`) stops the engine at once: its steps in progress are cut off (a second SIGINT). */
+    stopNow?: AbortSignal;
 }
 
 /** The stack, created on first use; inline program = this project's program, in this process. */
@@ -503,7 +505,7 @@ async function run<T>(
         watch?.onEvent(e);
         emitOut(e);
     };
-    const engine = new EngineSignal(o.signal);
+    const engine = new EngineSignal(o.signal, o.stopNow);
     const t0 = Date.now();
     let live: LiveState | undefined;
     let validated: Validated | undefined;
@@ -904,8 +906,9 @@ export async function preflight(o: RunOptions): Promise<{ host: string; ok: bool
     try {
         let outputs: Record<string, { value: unknown }> = {};
         try {
-            outputs = (await stack.up({ onEvent: translate, signal: new EngineSignal(o.signal).signal, color: "never", parallel: 64, showSecrets: false }))
-                .outputs;
+            outputs = (
+                await stack.up({ onEvent: translate, signal: new EngineSignal(o.signal, o.stopNow).signal, color: "never", parallel: 64, showSecrets: false })
+            ).outputs;
         } catch (e) {
             if (failures.size === 0) throw classify(e, String((e as Error)?.message ?? e), o.signal?.aborted ?? false, { ...o, operation: "preflight" });
         }

@@ -6,7 +6,8 @@
  *   writes the state and ends the update as cancelled: a graceful stop.
  * - `terminate()`: the same listener called again, the CLI's second SIGINT. It closes the providers at
  *   once (their steps in progress fail) and ends the update: for a step that can never end (a host that
- *   hangs mid-command), and only once every other step in progress has ended.
+ *   hangs mid-command), and only once every other step in progress has ended; or an operator's second
+ *   signal (`stopNow`).
  *
  * The API listens only once the CLI has been spawned, so a listener added after an interrupt is called
  * at once: an interrupt that came while the run opened is heard.
@@ -17,7 +18,8 @@ export class EngineSignal {
     /** What the Automation API is given as its `signal`. */
     readonly signal: AbortSignal;
 
-    constructor(outer?: AbortSignal) {
+    /** `outer` aborted: `interrupt()`; `stopNow` aborted: `terminate()`. */
+    constructor(outer?: AbortSignal, stopNow?: AbortSignal) {
         const self = this;
         this.signal = {
             get aborted() {
@@ -33,6 +35,8 @@ export class EngineSignal {
         } as unknown as AbortSignal;
         if (outer?.aborted) this.sent = 1;
         else outer?.addEventListener("abort", () => this.interrupt(), { once: true });
+        if (stopNow?.aborted) this.sent = 2;
+        else stopNow?.addEventListener("abort", () => this.terminate(), { once: true });
     }
 
     interrupt(): void {

@@ -174,7 +174,7 @@ export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCom
         const semver = require(require.resolve("semver", { paths: [require.resolve("@pulumi/pulumi/automation")] })) as typeof import("semver");
         const version = cached.key === key ? semver.parse(cached.version) : null;
         // The class's own constructor, as `get` calls it: the handle runs the CLI exactly as before.
-        if (version) return Reflect.construct(automation.PulumiCommand, [binary, version]) as PulumiCommand;
+        if (version) return inOwnProcessGroup(Reflect.construct(automation.PulumiCommand, [binary, version]) as PulumiCommand);
     } catch {
         // No answer kept yet, or an unreadable one: ask the CLI below.
     }
@@ -186,6 +186,53 @@ export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCom
             // A read-only Pulumi home: asked again next time.
         }
     }
+    return inOwnProcessGroup(cmd);
+}
+
+type CommandRun = (
+    args: string[],
+    cwd: string,
+    env: Record<string, string>,
+    onOutput?: (text: string) => void,
+    onError?: (text: string) => void,
+    signal?: AbortSignal,
+) => Promise<unknown>;
+
+/**
+ * Every Pulumi CLI the Automation API starts runs as the leader of a process group of its own, so that this
+ * process alone decides when the engine stops. In this process's group the engine also got what was sent to
+ * the group: a closed terminal's SIGHUP killed it mid-node (Go's default), and a terminal's Ctrl-C or
+ * `timeout`'s SIGTERM beside the SIGINT this process sends made two signals, which stop it at once, cutting
+ * off the nodes in progress. The CLI (cli/main.ts) turns each of those into one SIGINT (the nodes in
+ * progress finish) and a second only when asked twice. The API's own runner (`run`, internal to it, not
+ * typed), with the process group as the one difference; its errors are made as it makes them.
+ */
+function inOwnProcessGroup(cmd: PulumiCommand): PulumiCommand {
+    const sdk = path.dirname(require.resolve("@pulumi/pulumi/automation"));
+    const execa = require(require.resolve("execa", { paths: [sdk] })) as typeof import("execa");
+    const { CommandResult } = require(path.join(sdk, "cmd")) as { CommandResult: new (stdout: string, stderr: string, code: number, err?: Error) => unknown };
+    const { createCommandError } = require(path.join(sdk, "errors")) as { createCommandError: (r: unknown) => Error };
+    const binary = (cmd as unknown as { command: string }).command;
+    const run: CommandRun = async (args, cwd, additionalEnv, onOutput, onError, signal) => {
+        // non-interactive: a command that would prompt fails instead of waiting for ever
+        const argv = args.includes("--non-interactive") ? args : [...args, "--non-interactive"];
+        const env: Record<string, string> = { ...additionalEnv, PULUMI_AUTOMATION_API: "true" };
+        // the CLI's own folder first: the plugins bundled with it
+        if (path.isAbsolute(binary)) env.PATH = `${path.dirname(binary)}${path.delimiter}${additionalEnv.PATH ?? process.env.PATH ?? ""}`;
+        try {
+            const child = execa(binary, argv, { env, cwd, detached: true });
+            if (onError) child.stderr?.on("data", (d: Buffer) => onError(d.toString()));
+            if (onOutput) child.stdout?.on("data", (d: Buffer) => onOutput(d.toString()));
+            signal?.addEventListener("abort", () => child.kill("SIGINT", { forceKillAfterTimeout: false }));
+            const r = await child;
+            if (r.exitCode !== 0) throw new Error(r.stderr);
+            return new CommandResult(r.stdout, r.stderr, r.exitCode);
+        } catch (e) {
+            // as the API's runner: a failed command's error carries execa's message (its stderr with it)
+            throw createCommandError(new CommandResult("", (e as Error).message, -2, e as Error));
+        }
+    };
+    Object.defineProperty(cmd, "run", { value: run });
     return cmd;
 }
 

@@ -51,8 +51,11 @@ interface Running {
     type(text: string): void;
 }
 
-/** `scm-upgrade <args> --stack <stack>` started in the background; with `tty`, inside a pseudo-terminal (`script`). */
-function start(args: string[], o: { tty?: boolean } = {}): Running {
+/**
+ * `scm-upgrade <args> --stack <stack>` started in the background; with `tty`, inside a pseudo-terminal (`script`);
+ * with `group`, as the leader of a process group of its own, which `signal` then signals whole (as `timeout` does).
+ */
+function start(args: string[], o: { tty?: boolean; group?: boolean } = {}): Running {
     const argv = [path.join(projectRoot, "bin", "scm-upgrade.js"), ...args, "--stack", stack];
     const child = o.tty
         ? spawn("script", ["-qfec", [process.execPath, ...argv].map((a) => `'${a}'`).join(" "), "/dev/null"], {
@@ -60,7 +63,7 @@ function start(args: string[], o: { tty?: boolean } = {}): Running {
               env: { ...process.env, ...env },
               stdio: ["pipe", "pipe", "pipe"],
           })
-        : spawn(process.execPath, argv, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+        : spawn(process.execPath, argv, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: o.group });
     let out = "";
     let partial = "";
     const lines: { line: string; at: number }[] = [];
@@ -99,7 +102,7 @@ function start(args: string[], o: { tty?: boolean } = {}): Running {
             return new Promise((resolve) => waiters.push({ re, resolve }));
         },
         done,
-        signal: (sig) => child.kill(sig),
+        signal: (sig) => (o.group ? process.kill(-(child.pid as number), sig) : child.kill(sig)),
         type: (text) => child.stdin!.write(text),
     };
 }
@@ -285,5 +288,70 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
                 expect(e.width).toBeGreaterThan(50);
                 expect(e.height).toBeGreaterThan(10);
             }
+        }));
+
+    // After case 8 every node is at 3.1.2 again. The engine runs in a process group of its own, so a signal to
+    // the tool's group reaches the tool alone, which stops the engine once: the node in progress finishes.
+    const signalled = async (what: string, sig: NodeJS.Signals, group: boolean) => {
+        const t = new Date().toISOString();
+        const run = start(["up", "--yes"], { group });
+        const first = /\s(\S+\/\S+)\s+upgrading$/.exec((await run.waitFor(/\s\S+\/\S+\s+upgrading$/)).line)?.[1];
+        run.signal(sig);
+        const r = await run.done;
+        reportOf(r.out);
+        timings.push(`${what}: stopped after ${begun(t, "upgrade").join(", ")}`);
+        expect(r.code).toBe(130);
+        expect(r.out).toContain(`${sig === "SIGINT" ? "Interrupt" : sig} received: stopping after the node in progress`);
+        // The node in progress finished (its vendor script and the node script: none cut off); nothing after it began.
+        expect(begun(t, "upgrade")).toEqual([first]);
+        expect(
+            auditSince(t)
+                .filter((e) => e.action === "upgrade" && e.outcome === "success")
+                .map((e) => `${e.host}/${e.service}`),
+        ).toEqual([first]);
+        expect(lastLine(r.out)).toMatch(
+            new RegExp(
+                `^error: Interrupted\\. Stopped after ${first} \\(wave \\d+\\): 1 node upgraded in this run; .* To resume, run \`scm-upgrade up --stack ${stack}\``,
+            ),
+        );
+        expect(await readLocks(`file://${state}`, stack)).toEqual([]);
+    };
+
+    test("case 12: SIGTERM to `up` alone (`kill`, a service manager's stop): the node in progress finishes, exit 130, where it stopped and how to resume", () =>
+        timed("case 12 (SIGTERM to up alone)", async () => {
+            t0 = new Date().toISOString();
+            await signalled("case 12", "SIGTERM", false);
+        }));
+
+    test("case 13: SIGTERM to the whole process group, as `timeout` sends it: the same (the engine is not signalled twice)", () =>
+        timed("case 13 (SIGTERM to the process group)", () => signalled("case 13", "SIGTERM", true)));
+
+    test("case 14: SIGHUP to the whole process group, as a closing terminal sends it: the same (the engine does not die with the terminal)", () =>
+        timed("case 14 (SIGHUP to the process group)", async () => {
+            await signalled("case 14", "SIGHUP", true);
+            // Across the three runs: the plan's order, each node once.
+            expect(begun(t0, "upgrade")).toEqual(order.slice(0, 3));
+        }));
+
+    test("case 15: a second SIGTERM stops at once, cutting the node in progress off (exit 130); the next `up` finishes it and the rest, no node twice", () =>
+        timed("case 15 (SIGTERM twice, then up)", async () => {
+            const run = start(["up", "--yes"], { group: true });
+            const line = (await run.waitFor(/\s\S+\/\S+\s+upgrading$/)).line;
+            run.signal("SIGTERM");
+            await run.waitFor(/SIGTERM received: stopping after the node in progress/);
+            run.signal("SIGTERM");
+            const r = await run.done;
+            reportOf(r.out);
+            expect(r.code).toBe(130);
+            expect(r.out).toContain("SIGTERM received again: stopping at once; the nodes in progress are cut off (the next `up` finishes them).");
+            timings.push(`case 15: cut off at ${line.trim()}`);
+            const resumed = await start(["up", "--yes"]).done;
+            reportOf(resumed.out);
+            expect(`exit ${resumed.code}: ${lastLine(resumed.out)}`).toMatch(/^exit 0: /);
+            const st = await status({ dir: sb.dir });
+            for (const h of st.hosts)
+                for (const n of h.nodes) expect(`${h.name}/${n.service}:${n.port} ${n.version} ${n.health}`).toBe(`${h.name}/${n.service}:${n.port} 3.2.0 UP`);
+            expect(begun(t0, "upgrade")).toEqual(order);
+            expect(await readLocks(`file://${state}`, stack)).toEqual([]);
         }));
 });

@@ -64,6 +64,16 @@ describeWithProvider("a host that hangs mid-run", () => {
         expect(begunSince(t0)).toEqual(plan.slice(0, at + 1));
         expect(await readLocks(process.env.PULUMI_BACKEND_URL!, stack)).toEqual([]);
 
+        // While D hangs, `status` waits for its answer; an interrupt (no terminal: SIGINT) ends it at once, where it
+        // used to wait for the read to give up (a command that runs no engine has nothing to finish first).
+        const looking = start(["status"]);
+        await new Promise((r) => setTimeout(r, 1500));
+        const askedAt = Date.now();
+        looking.child.kill("SIGINT");
+        const st = await looking.done;
+        expect({ code: st.code, last: st.out.trim().split("\n").pop() }).toEqual({ code: 130, last: "Interrupt received: status stopped." });
+        expect(st.at - askedAt).toBeLessThan(1000);
+
         // The host comes back: its scmupgrade.py goes on to its end (its SSH client is gone, its script is not). `up`
         // at once: the staging and D/cloud's step wait for that script (the host's lock), then find D/cloud done,
         // instead of unpacking under it or running a second scmupgrade.py beside it.

@@ -125,4 +125,21 @@ describe("EngineSignal: the engine's SIGINTs", () => {
         const already = new EngineSignal(AbortSignal.abort());
         expect(already.signal.aborted).toBe(true);
     });
+
+    test("an operator's second signal (stopNow) is the engine's second SIGINT; before the engine listens, both are heard when it does", async () => {
+        const outer = new AbortController();
+        const now = new AbortController();
+        const e = new EngineSignal(outer.signal, now.signal);
+        let calls = 0;
+        e.signal.addEventListener("abort", () => calls++);
+        outer.abort();
+        expect(calls).toBe(1);
+        now.abort();
+        expect(calls).toBe(2);
+        const late = new EngineSignal(AbortSignal.abort(), AbortSignal.abort());
+        let lateCalls = 0;
+        late.signal.addEventListener("abort", () => lateCalls++);
+        await Promise.resolve();
+        expect(lateCalls).toBe(2);
+    });
 });
