@@ -84,8 +84,9 @@ Per node: what the state recorded (version before and after, upgraded or skipped
 host says now (version and health, read over SSH; a host that cannot be read is reported, not fatal), and
 the last run. Runs nothing on the hosts and changes nothing. No secret's value is shown.`,
     rollback: `Usage: scm-upgrade rollback [--stack NAME] [--yes] [--json] [--only-center primary|standby]
-Runs \`scmupgrade.py --rollback --start\` node by node in the exact reverse order of the upgrade.
-Nodes already at the source version are skipped.
+Runs \`scmupgrade.py --rollback --start\` node by node in the exact reverse order of the upgrade; the
+nodes that did not run before the upgrade are stopped again, the others must pass the health gate of the
+source version (healthTimeoutSeconds). Nodes already at the source version are skipped.
   --only-center primary   the primary center's nodes only (they come first in the reverse order)
   --only-center standby   the standby center's nodes only; refused (exit 4) until every primary node is
                           back at the source version`,

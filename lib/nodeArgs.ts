@@ -61,12 +61,16 @@ export function rollbackArgsFor(config: UpgradeConfig, hostName: string, service
     const h = hostOf(config, hostName);
     const e = effectiveHost(config, h);
     return {
+        host: h.name,
+        healthAddress: h.address,
         installRoot: e.installRoot,
         stagingDir: e.stagingDir,
         installUser: config.installUser,
         become: config.become,
         sourceVersion: config.sourceVersion,
+        targetVersion: config.targetVersion,
         service: serviceFilesOf(service),
+        healthTimeoutSeconds: config.healthTimeoutSeconds,
     };
 }
 

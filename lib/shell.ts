@@ -507,6 +507,22 @@ export const NODE_PORTS_FNS = [
 ].join("\n");
 
 /**
+ * Shell function `stop_others` (needs `$must_run` and NODE_PORTS_FNS): puts the run state back after the vendor
+ * script's `--start`, which starts every node of the service (those configured in conf/<type>/<port>/, reference
+ * section 2), by stopping the running ones not in `$must_run`. Only when one of them was not to run is the control
+ * script asked what runs.
+ */
+export const STOP_OTHERS_FN = [
+    "stop_others() {",
+    '  local p runs others=""',
+    '  for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
+    '  [ -n "$others" ] || return 0',
+    "  runs=$(running_ports) || list_failed run",
+    '  for p in $runs; do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
+    "}",
+].join("\n");
+
+/**
  * Shell function `gate <ports...>` (needs `healthy` and `$timeout`): waits until every port is healthy. It polls at
  * once, then every 0.05 s for 40 polls (a node that comes up within 2 s is seen within 0.05 s), every 0.1 s for 80
  * more (10 s and more in all), then every second (a slow node is not polled in a busy loop). On timeout it prints the ports that are not
@@ -689,15 +705,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         HEALTH_GATE_FN,
         // $SECONDS: bash's own clock since the script began (no fork per reading).
         'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$SECONDS"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
-        // Restore the run state: --start started every node of the service (those configured in conf/<type>/<port>/,
-        // reference section 2). Only when one of them was not to run is the control script asked what runs.
-        "stop_others() {",
-        '  local p runs others=""',
-        '  for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
-        '  [ -n "$others" ] || return 0',
-        "  runs=$(running_ports) || list_failed run",
-        '  for p in $runs; do case " $must_run " in *" $p "*) ;; *) echo "stopping node $p: it was not running before"; "$ctl" stop -p "$p" >/dev/null 2>&1 || true;; esac; done',
-        "}",
+        STOP_OTHERS_FN,
         ...hostLockLines(a.stagingDir, HOST_LOCK_WAIT_SECONDS + Number(timeout) + stable),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
@@ -777,30 +785,66 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
 }
 
 export interface NodeRollbackArgs {
+    host: string;
+    /** The host's address, for its nodes' health endpoints. */
+    healthAddress: string;
     installRoot: string;
     stagingDir: string;
     installUser: string;
     become: BecomeMode;
     sourceVersion: string;
+    /** The version rolled back from: its upgrade's record says which nodes ran before it. */
+    targetVersion: string;
     service: ServiceFiles;
+    healthTimeoutSeconds: number;
 }
 
-/** The vendor's way back for one service on one host: `scmupgrade.py --rollback --start`. */
+/**
+ * The vendor's way back for one service on one host: `scmupgrade.py --rollback --start`, then the run state put
+ * back and a health gate. `--start` starts every node of the service: those that must run afterwards are the ones
+ * the upgrade recorded as running before it (`runningRecord`) and those running now; the others are stopped
+ * again. Without a record (an upgrade by other means) every node stays started, as the vendor leaves them. The
+ * nodes that must run are gated on the source version's health endpoint: a rollback that put the jars back but
+ * whose nodes do not come up fails naming them. Once it passes, the upgrade's record and mark go: a later upgrade
+ * starts from what runs then.
+ */
 export function renderServiceRollback(a: NodeRollbackArgs): string {
     const s = a.service;
+    const install = `${a.installRoot.replace(/\/+$/, "")}/${s.folder}`;
+    const timeout = wholeNumber(a.healthTimeoutSeconds, "healthTimeoutSeconds");
     const lines = [
         preamble,
-        installedVersionFn(s),
+        `host=${shQuote(a.host)}`,
         `svc=${shQuote(s.service)}`,
-        `install=${shQuote(`${a.installRoot.replace(/\/+$/, "")}/${s.folder}`)}`,
+        `install=${shQuote(install)}`,
+        `ctl=${shQuote(`${install}/bin/${s.ctl}`)}`,
         `pkg=${shQuote(packageDir(a.stagingDir))}`,
         `src=${shQuote(a.sourceVersion)}`,
+        // the health check's version (content-server's SCM-Version) is the one rolled back to
+        `target=${shQuote(a.sourceVersion)}`,
+        `health_base=${shQuote(healthBase(a.healthAddress))}`,
+        `health_path=${shQuote(healthPath(a.sourceVersion))}`,
+        `record=${shQuote(runningRecord(a.stagingDir, s.folder, a.targetVersion))}`,
+        `unfinished=${shQuote(unfinishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
+        `timeout=${timeout}`,
+        installedVersionFn(s),
+        NODE_PORTS_FNS,
+        STOP_OTHERS_FN,
+        TOP_STATUS_FN,
+        healthyFn(a),
+        HEALTH_GATE_FN,
         "t0=$(date +%s)",
         ...hostLockLines(a.stagingDir),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         'if [ "$before" = "$src" ]; then echo "SCMUP version-after=$before"; echo "SCMUP result=skipped"; exit 0; fi',
         'cd -- "$pkg" || fail "staged package $pkg is missing: nothing to roll back with"',
+        // Which nodes must run afterwards: those that ran before the upgrade, and those running now (a list that
+        // fails here does not stop a rollback: the record alone then says).
+        'if [ -f "$record" ]; then',
+        '  must_run=$(file_ports "$record")',
+        '  for p in $(running_ports 2>/dev/null); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done',
+        "fi",
         "log=$(mktemp)",
         './scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1 9<&-',
         "rc=$?",
@@ -810,13 +854,15 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         'after=$(installed_version "$install")',
         'echo "SCMUP version-after=$after"',
         '[ "$after" = "$src" ] || fail "installed version is $after after the rollback, expected $src"',
+        'if [ -f "$record" ]; then stop_others; else must_run=$(conf_ports); fi',
+        'if ! sick=$(gate $must_run); then fail "rolled back to $src, but nodes$sick of $svc on $host are not healthy on $health_path within ${timeout}s"; fi',
+        'rm -f -- "$record" "$unfinished"',
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
         'echo "SCMUP result=rolled-back"',
     ];
     return asInstallUser(lines.join("\n"), a.become, a.installUser);
 }
 
-/** Read the `SCMUP key=value` markers of a script's output (last one wins; `check=` lines are collected). */
 /**
  * The command of a node a run of the other center keeps as the state holds it (`--only-center`): the engine keeps
  * the recorded command and never runs this one. Were the node gone from the state by the time the engine reached
@@ -828,6 +874,7 @@ export function renderKeptNode(host: string, service: string): string {
     return [preamble, `fail ${shQuote(why)}`].join("\n");
 }
 
+/** Read the `SCMUP key=value` markers of a script's output (last one wins; `check=` lines are collected). */
 export function parseMarkers(stdout: string): { values: Record<string, string>; checks: { name: string; status: string; detail: string }[] } {
     const values: Record<string, string> = {};
     const checks: { name: string; status: string; detail: string }[] = [];

@@ -98,6 +98,28 @@ describe("the upgrade scripts over SSH against the sandbox", () => {
         expect(rollbacks.map((e) => `${e.host}/${e.service}`)).toEqual(order);
     });
 
+    test("a node stopped before the upgrade stays stopped through the upgrade and the rollback (each stops again what --start started)", async () => {
+        const c = config();
+        const cloudOnC = async () =>
+            (await status({ dir: sb.dir })).hosts
+                .find((h) => h.name === "C")!
+                .nodes.filter((n) => n.service === "cloud")
+                .map((n) => `${n.port} ${n.version} ${n.pid ? n.health : "stopped"}`);
+        const ports = (await cloudOnC()).map((l) => l.split(" ")[0]);
+        expect(ports.length).toBeGreaterThan(1);
+        const [stopped, kept] = ports;
+        expect((await sb.ssh("C", `'${sb.ctl("C", "cloud")}' stop -p ${stopped}`)).code).toBe(0);
+        let r = await onHost("C", upgradeText(c, "C", "cloud"));
+        expect({ code: r.code, result: r.markers.values.result }).toEqual({ code: 0, result: "upgraded" });
+        expect(await cloudOnC()).toEqual([`${stopped} 3.2.0 stopped`, `${kept} 3.2.0 UP`]);
+        r = await onHost("C", renderServiceRollback(rollbackArgsFor(c, "C", "cloud")));
+        expect({ code: r.code, result: r.markers.values.result, stderr: r.stderr }).toEqual({ code: 0, result: "rolled-back", stderr: "" });
+        expect(r.stdout).toContain(`stopping node ${stopped}: it was not running before`);
+        expect(await cloudOnC()).toEqual([`${stopped} 3.1.2 stopped`, `${kept} 3.1.2 UP`]);
+        // as it was for the tests after this one
+        expect((await sb.ssh("C", `'${sb.ctl("C", "cloud")}' start -p ${stopped}`)).code).toBe(0);
+    });
+
     test("faults: the exit-0 trap, a failed start and resume, a DOWN node with UP components are all caught", async () => {
         const c = config();
         // C's nodes are at 3.1.2 again after the rollback test.

@@ -41,6 +41,18 @@ function runAll(script: string): { status: number | null; stdout: string; stderr
 
 const texts = (v: string): [string, string][] => {
     const svc = serviceFilesOf("content-server");
+    // every value a node's upgrade and rollback share
+    const node = {
+        host: v,
+        healthAddress: v,
+        installRoot: v,
+        stagingDir: v,
+        installUser: v,
+        become: "login" as const,
+        targetVersion: v,
+        service: svc,
+        healthTimeoutSeconds: 1,
+    };
     return [
         ["prepare (login)", renderPrepareStaging({ stagingDir: v, become: "login", loginUser: v })],
         [
@@ -64,22 +76,8 @@ const texts = (v: string): [string, string][] => {
                 packageOnHost: v,
             }),
         ],
-        [
-            "upgrade",
-            renderServiceUpgrade({
-                host: v,
-                healthAddress: v,
-                installRoot: v,
-                stagingDir: v,
-                installUser: v,
-                become: "login",
-                targetVersion: v,
-                service: svc,
-                healthTimeoutSeconds: 1,
-                rollbackOnHealthFailure: true,
-            }),
-        ],
-        ["rollback", renderServiceRollback({ installRoot: v, stagingDir: v, installUser: v, become: "login", sourceVersion: v, service: svc })],
+        ["upgrade", renderServiceUpgrade({ ...node, rollbackOnHealthFailure: true })],
+        ["rollback", renderServiceRollback({ ...node, sourceVersion: v })],
         ["as install user", asInstallUser(`echo ${"$"}0`, "login", v)],
     ];
 };

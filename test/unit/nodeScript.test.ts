@@ -11,6 +11,7 @@ import {
     hostLockPath,
     NODE_PORTS_FNS,
     parseMarkers,
+    renderServiceRollback,
     renderServiceUpgrade,
     renderUnpack,
     serviceFilesOf,
@@ -49,7 +50,8 @@ let downForRequests = 0;
 beforeAll(async () => {
     server = http.createServer((req, res) => {
         requests.push(req.url ?? "");
-        if (req.url !== "/internal/v1/health") {
+        // 3.2's endpoint, and 3.1's (a rolled-back node)
+        if (req.url !== "/internal/v1/health" && req.url !== "/health") {
             res.writeHead(404, { "content-type": "application/json" });
             res.end(JSON.stringify({ status: 404, error: "Not Found" }));
             return;
@@ -393,6 +395,84 @@ echo "[INFO] upgrade success!"
         expect(r.stdout).not.toContain("stopping node");
         expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
         expect(requests.length).toBeGreaterThan(0);
+    });
+});
+
+describe("the rollback: the run state put back, then a health gate on the source version's endpoint", () => {
+    /** The host's install at 3.2.0, whose scmupgrade.py --rollback puts 3.1.2 back and starts `started`. */
+    function rolledBackHost(o: { confPorts?: number[]; started: number[]; record?: string }) {
+        const h = fakeHost({ version: "3.2.0", running: true, confPorts: o.confPorts });
+        const staging = path.join(h.root, "opt", "scm_upgrade");
+        if (o.record !== undefined) {
+            fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
+            fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), o.record);
+            fs.writeFileSync(unfinishedMark(staging, "sequoiacm-config", "3.2.0"), "");
+        }
+        const jars = shQuote(path.join(h.svc, "jars"));
+        const script = `#!/bin/bash\necho "$@" >> ${shQuote(h.ran)}\nmv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.1.2.jar\nprintf '%s\\n' ${o.started.join(" ")} > ${shQuote(path.join(h.bin, "running"))}\necho "[INFO] rollback success!"\n`;
+        fs.writeFileSync(path.join(h.pkg, "scmupgrade.py"), script, { mode: 0o755 });
+        const text = renderServiceRollback({
+            host: "C",
+            healthAddress: "127.0.0.1",
+            installRoot: path.join(h.root, "opt", "sequoiacm"),
+            stagingDir: staging,
+            installUser: os.userInfo().username,
+            become: "login",
+            sourceVersion: "3.1.2",
+            targetVersion: "3.2.0",
+            service: serviceFilesOf("config-server"),
+            healthTimeoutSeconds: 2,
+        });
+        const left = () => (fs.existsSync(path.join(h.pkg, ".scm-upgrade")) ? fs.readdirSync(path.join(h.pkg, ".scm-upgrade")) : []);
+        return { ...h, text, left };
+    }
+
+    test("a node stopped before the upgrade is stopped again after --rollback --start; the others gated on 3.1's /health; the upgrade's record and mark go", async () => {
+        const stopped = port + 1;
+        const h = rolledBackHost({ confPorts: [stopped], started: [port, stopped], record: `${port}\n` });
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "rolled-back", "version-before": "3.2.0", "version-after": "3.1.2" });
+        expect(r.stdout).toContain(`stopping node ${stopped}: it was not running before`);
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+        expect(new Set(requests)).toEqual(new Set(["/health"]));
+        expect(h.left()).toEqual([]);
+    });
+
+    test("a node that ran before the upgrade and is down now (why the rollback) runs afterwards", async () => {
+        const h = rolledBackHost({ started: [port], record: `${port}\n` });
+        fs.writeFileSync(path.join(h.bin, "running"), "");
+        const r = await bash(h.text);
+        expect(parseMarkers(r.stdout).values.result).toBe("rolled-back");
+        expect(r.stdout).not.toContain("stopping node");
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+    });
+
+    test("no record (an upgrade by other means): every node stays as the vendor started it, and is gated", async () => {
+        const h = rolledBackHost({ started: [port] });
+        const r = await bash(h.text);
+        expect({ status: r.status, result: parseMarkers(r.stdout).values.result }).toEqual({ status: 0, result: "rolled-back" });
+        expect(h.calls().filter((c) => c.startsWith("stop"))).toEqual([]);
+        expect(requests.length).toBeGreaterThan(0);
+    });
+
+    test("nodes that do not come up after the rollback: it fails naming them; the record stays for the next attempt", async () => {
+        const h = rolledBackHost({ started: [port], record: `${port}\n` });
+        doc = DOWN_NESTED_UP;
+        const r = await bash(h.text);
+        expect(r.status).toBe(1);
+        const { values } = parseMarkers(r.stdout);
+        expect(values["version-after"]).toBe("3.1.2");
+        expect(values.reason).toBe(`rolled back to 3.1.2, but nodes ${port} of config-server on C are not healthy on /health within 2s`);
+        expect(h.left()).toContain("sequoiacm-config-3.2.0.running");
+    });
+
+    test("already at the source: skipped, the vendor script not run", async () => {
+        const h = rolledBackHost({ started: [port] });
+        fs.renameSync(path.join(h.svc, "jars", "sequoiacm-config-server-3.2.0.jar"), path.join(h.svc, "jars", "sequoiacm-config-server-3.1.2.jar"));
+        const r = await bash(h.text);
+        expect(parseMarkers(r.stdout).values.result).toBe("skipped");
+        expect(fs.existsSync(h.ran)).toBe(false);
     });
 });
 
