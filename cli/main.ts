@@ -309,12 +309,16 @@ const indent = (s: string) =>
         .join("\n");
 const firstLines = (s: string, n: number) => s.split("\n").slice(0, n).join("\n");
 
+/** Ends the question open at the confirmation prompt as Ctrl-C there does (a SIGTERM or SIGHUP meanwhile). */
+let interruptQuestion: (() => void) | undefined;
+
 async function confirm(question: string): Promise<boolean> {
     const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
     try {
         // On a terminal readline takes Ctrl-C itself: without this the question was left open and the
         // process ended with exit 0. The end of input (Ctrl-D) is no answer: not confirmed.
         const answer = await new Promise<string | undefined>((resolve) => {
+            interruptQuestion = () => resolve(undefined);
             rl.on("SIGINT", () => resolve(undefined));
             rl.on("close", () => resolve(""));
             rl.question(question, resolve);
@@ -322,6 +326,7 @@ async function confirm(question: string): Promise<boolean> {
         if (answer === undefined) throw new DriverError("interrupted", "Interrupted at the question: nothing was done.");
         return /^y(es)?$/i.test(answer.trim());
     } finally {
+        interruptQuestion = undefined;
         rl.close();
     }
 }
@@ -538,6 +543,7 @@ async function main(argv: string[]): Promise<number> {
     let signalled = 0;
     const onSignal = (sig: NodeJS.Signals) => {
         const what = sig === "SIGINT" ? "Interrupt" : sig;
+        if (interruptQuestion) return interruptQuestion();
         signalled++;
         if (!engineCommand || signalled > 2) {
             process.stderr.write(`${what} received: ${cmd} stopped.\n`);
@@ -548,7 +554,9 @@ async function main(argv: string[]): Promise<number> {
             p.info(`${what} received: stopping after the node in progress (the state stays consistent; \`up\` resumes). Once more to stop at once.`);
             controller.abort();
         } else if (!stopNow.signal.aborted) {
-            p.info(`${what} received again: stopping at once; the nodes in progress are cut off (the next \`up\` finishes them).`);
+            p.info(
+                `${what} received again: stopping at once; the nodes in progress are cut off (the next \`${cmd === "rollback" ? "rollback" : "up"}\` finishes them).`,
+            );
             stopNow.abort();
         }
     };

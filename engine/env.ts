@@ -189,6 +189,22 @@ export async function pulumiCommand(o: EngineEnvOptions = {}): Promise<PulumiCom
     return inOwnProcessGroup(cmd);
 }
 
+/**
+ * The Pulumi CLIs still at work. A CLI in a process group of its own outlives this process (execa cleans up only
+ * the children it did not detach): when this process exits before one ends (a third interrupt, a crash), each is
+ * sent SIGTERM, as execa did for it, so the engine stops instead of running on unwatched.
+ */
+const liveCommands = new Set<{ pid?: number }>();
+process.on("exit", () => {
+    for (const c of liveCommands) {
+        try {
+            if (c.pid) process.kill(-c.pid, "SIGTERM");
+        } catch {
+            // already gone
+        }
+    }
+});
+
 type CommandRun = (
     args: string[],
     cwd: string,
@@ -221,6 +237,8 @@ function inOwnProcessGroup(cmd: PulumiCommand): PulumiCommand {
         if (path.isAbsolute(binary)) env.PATH = `${path.dirname(binary)}${path.delimiter}${additionalEnv.PATH ?? process.env.PATH ?? ""}`;
         try {
             const child = execa(binary, argv, { env, cwd, detached: true });
+            liveCommands.add(child);
+            child.finally(() => liveCommands.delete(child)).catch(() => undefined);
             if (onError) child.stderr?.on("data", (d: Buffer) => onError(d.toString()));
             if (onOutput) child.stdout?.on("data", (d: Buffer) => onOutput(d.toString()));
             signal?.addEventListener("abort", () => child.kill("SIGINT", { forceKillAfterTimeout: false }));

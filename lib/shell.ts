@@ -229,6 +229,15 @@ export function unfinishedMark(stagingDir: string, folder: string, target: strin
     return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.unfinished`;
 }
 
+/**
+ * The nodes that must run after the rollback of one install folder from `target`, kept from before the vendor
+ * rollback until they run as they must and passed their gate: a rollback cut off after the vendor's (or failed
+ * at its gate) is finished by the next one, which finds the jars at the source and this record.
+ */
+export function rollbackRecord(stagingDir: string, folder: string, target: string): string {
+    return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.rollback`;
+}
+
 /** `<stagingDir>/sequoiacm`: the unpacked release, where scmupgrade.py runs. */
 function packageDir(stagingDir: string): string {
     return `${stagingDir.replace(/\/+$/, "")}/sequoiacm`;
@@ -645,7 +654,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
     // The failure's reason then says what the rollback left ($rolled): the version the node was at before, or not.
     const rollbackLine = (why: string) =>
         `  echo "${why}: rolling back with the vendor rollback"; ` +
-        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 9<&- | tail -n 5; rb=$(installed_version "$install"); echo "SCMUP rolled-back=$rb"; ' +
+        './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 9<&- | tail -n 5; stop_others; rb=$(installed_version "$install"); echo "SCMUP rolled-back=$rb"; ' +
         'if [ "$rb" = "$before" ]; then rolled="; rolled back with the vendor rollback: $rb installed again"; else rolled="; the vendor rollback did not put $before back: $rb installed (its last lines are above)"; fi';
     // Without healthStableSeconds the script text is as it was (no change for stacks already upgrading).
     const holdFns = stable
@@ -806,7 +815,8 @@ export interface NodeRollbackArgs {
  * again. Without a record (an upgrade by other means) every node stays started, as the vendor leaves them. The
  * nodes that must run are gated on the source version's health endpoint: a rollback that put the jars back but
  * whose nodes do not come up fails naming them. Once it passes, the upgrade's record and mark go: a later upgrade
- * starts from what runs then.
+ * starts from what runs then. Until then `rollbackRecord` keeps which nodes must run: a rollback cut off or failed
+ * after the vendor's is finished by the next one instead of skipped (the jars are at the source by then).
  */
 export function renderServiceRollback(a: NodeRollbackArgs): string {
     const s = a.service;
@@ -826,6 +836,7 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         `health_path=${shQuote(healthPath(a.sourceVersion))}`,
         `record=${shQuote(runningRecord(a.stagingDir, s.folder, a.targetVersion))}`,
         `unfinished=${shQuote(unfinishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
+        `undone=${shQuote(rollbackRecord(a.stagingDir, s.folder, a.targetVersion))}`,
         `timeout=${timeout}`,
         installedVersionFn(s),
         NODE_PORTS_FNS,
@@ -837,26 +848,38 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         ...hostLockLines(a.stagingDir),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
-        'if [ "$before" = "$src" ]; then echo "SCMUP version-after=$before"; echo "SCMUP result=skipped"; exit 0; fi',
-        'cd -- "$pkg" || fail "staged package $pkg is missing: nothing to roll back with"',
-        // Which nodes must run afterwards: those that ran before the upgrade, and those running now (a list that
-        // fails here does not stop a rollback: the record alone then says).
-        'if [ -f "$record" ]; then',
-        '  must_run=$(file_ports "$record")',
-        '  for p in $(running_ports 2>/dev/null); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done',
+        'if [ "$before" = "$src" ]; then',
+        // An earlier rollback that put the jars back and was cut off or failed after: its nodes are put right now.
+        '  [ -f "$undone" ] || { echo "SCMUP version-after=$before"; echo "SCMUP result=skipped"; exit 0; }',
+        '  echo "an earlier rollback of $svc did not finish after scmupgrade.py --rollback: putting back the nodes that ran before it"',
+        '  must_run=$(file_ports "$undone")',
+        '  echo "SCMUP version-after=$before"',
+        "else",
+        '  cd -- "$pkg" || fail "staged package $pkg is missing: nothing to roll back with"',
+        // Which nodes must run afterwards: those that ran before the upgrade, and those running now unless the
+        // upgrade was cut off after its --start (then every node runs; a list that fails does not stop a
+        // rollback: the record alone says). Without a record, every node (as the vendor starts them).
+        '  if [ -f "$record" ]; then',
+        '    must_run=$(file_ports "$record")',
+        '    [ -f "$unfinished" ] || for p in $(running_ports 2>/dev/null); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done',
+        "  else",
+        "    must_run=$(conf_ports)",
+        "  fi",
+        // kept until the nodes run as they must: a rollback cut off after the vendor's finishes them next time
+        '  { { [ -d "$pkg/.scm-upgrade" ] || mkdir -p -- "$pkg/.scm-upgrade"; } && printf "%s\\n" $must_run > "$undone"; } || fail "cannot write $undone"',
+        "  log=$(mktemp)",
+        '  ./scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1 9<&-',
+        "  rc=$?",
+        '  cat "$log"',
+        '  if ! grep -q "rollback success!" "$log"; then tail -n 15 "$log" | sed "s/^/    | /" >&2; rm -f "$log"; fail "scmupgrade.py --rollback did not print rollback success! (exit status $rc)"; fi',
+        '  rm -f "$log"',
+        '  after=$(installed_version "$install")',
+        '  echo "SCMUP version-after=$after"',
+        '  [ "$after" = "$src" ] || fail "installed version is $after after the rollback, expected $src"',
         "fi",
-        "log=$(mktemp)",
-        './scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1 9<&-',
-        "rc=$?",
-        'cat "$log"',
-        'if ! grep -q "rollback success!" "$log"; then tail -n 15 "$log" | sed "s/^/    | /" >&2; rm -f "$log"; fail "scmupgrade.py --rollback did not print rollback success! (exit status $rc)"; fi',
-        'rm -f "$log"',
-        'after=$(installed_version "$install")',
-        'echo "SCMUP version-after=$after"',
-        '[ "$after" = "$src" ] || fail "installed version is $after after the rollback, expected $src"',
-        'if [ -f "$record" ]; then stop_others; else must_run=$(conf_ports); fi',
+        "stop_others",
         'if ! sick=$(gate $must_run); then fail "rolled back to $src, but nodes$sick of $svc on $host are not healthy on $health_path within ${timeout}s"; fi',
-        'rm -f -- "$record" "$unfinished"',
+        'rm -f -- "$record" "$unfinished" "$undone"',
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
         'echo "SCMUP result=rolled-back"',
     ];

@@ -49,6 +49,29 @@ interface Running {
     signal(sig: NodeJS.Signals): void;
     /** Types into the pseudo-terminal (with `tty`). */
     type(text: string): void;
+    /** Everything printed so far (a question has no line end). */
+    output(): string;
+    /** Signals scm-upgrade itself inside the pseudo-terminal (with `tty`: `script` runs it). */
+    signalTool(sig: NodeJS.Signals): void;
+}
+
+/** The pids of a process's descendants, from /proc. */
+function descendants(pid: number): number[] {
+    const parent = new Map<number, number>();
+    for (const d of fs.readdirSync("/proc").filter((x) => /^\d+$/.test(x))) {
+        try {
+            const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+            parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+        } catch {
+            // gone
+        }
+    }
+    const out: number[] = [];
+    for (let grew = true; grew; ) {
+        grew = false;
+        for (const [p, pp] of parent) if ((pp === pid || out.includes(pp)) && !out.includes(p)) out.push(p), (grew = true);
+    }
+    return out;
 }
 
 /**
@@ -102,6 +125,17 @@ function start(args: string[], o: { tty?: boolean; group?: boolean } = {}): Runn
             return new Promise((resolve) => waiters.push({ re, resolve }));
         },
         done,
+        output: () => out,
+        signalTool: (sig) => {
+            const tool = descendants(child.pid as number).find((p) => {
+                try {
+                    return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes("scm-upgrade.js");
+                } catch {
+                    return false;
+                }
+            });
+            if (tool) process.kill(tool, sig);
+        },
         signal: (sig) => (o.group ? process.kill(-(child.pid as number), sig) : child.kill(sig)),
         type: (text) => child.stdin!.write(text),
     };
@@ -331,6 +365,20 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
             await signalled("case 14", "SIGHUP", true);
             // Across the three runs: the plan's order, each node once.
             expect(begun(t0, "upgrade")).toEqual(order.slice(0, 3));
+        }));
+
+    test("case 16: SIGTERM while `up` waits at its question on a terminal: the question ends, nothing was done, exit 130", () =>
+        timed("case 16 (SIGTERM at the question)", async () => {
+            const t = new Date().toISOString();
+            const run = start(["up"], { tty: true });
+            for (let i = 0; i < 600 && !run.output().includes("[y/N]"); i++) await new Promise((r) => setTimeout(r, 50));
+            expect(run.output()).toContain(`Proceed to upgrade on stack ${stack}? [y/N]`);
+            run.signalTool("SIGTERM");
+            const r = await run.done;
+            expect(r.code).toBe(130);
+            // (after the question, on its line)
+            expect(lastLine(r.out)).toMatch(/error: Interrupted at the question: nothing was done\.$/);
+            expect(auditSince(t)).toEqual([]);
         }));
 
     test("case 15: a second SIGTERM stops at once, cutting the node in progress off (exit 130); the next `up` finishes it and the rest, no node twice", () =>

@@ -213,6 +213,20 @@ echo "[INFO] upgrade success!"
         }
     });
 
+    test("rollbackOnHealthFailure: the node stopped before the upgrade is stopped again after the vendor rollback started it", async () => {
+        const stopped = port + 1;
+        const h = fakeHost({ version: "3.1.2", running: true, confPorts: [stopped], rollbackOnHealthFailure: true });
+        const jars = shQuote(path.join(h.svc, "jars"));
+        const both = `printf '%s\\n' ${port} ${stopped} > ${shQuote(path.join(h.bin, "running"))}`;
+        const script = `#!/bin/bash\nif [[ " $* " == *" --rollback "* ]]; then mv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.1.2.jar; ${both}; echo "[INFO] rollback success!"; exit 0; fi\nmv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.2.0.jar\n${both}\necho "[INFO] upgrade success!"\n`;
+        fs.writeFileSync(path.join(h.pkg, "scmupgrade.py"), script, { mode: 0o755 });
+        doc = DOWN_NESTED_UP;
+        const r = await bash(h.text);
+        expect(r.status).toBe(1);
+        expect(parseMarkers(r.stdout).values["rolled-back"]).toBe("3.1.2");
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+    });
+
     test("upgrade: an UP document passes; the running nodes are recorded for a later resume", async () => {
         const h = fakeHost({ version: "3.1.2", running: true });
         const r = await bash(h.text);
@@ -400,13 +414,14 @@ echo "[INFO] upgrade success!"
 
 describe("the rollback: the run state put back, then a health gate on the source version's endpoint", () => {
     /** The host's install at 3.2.0, whose scmupgrade.py --rollback puts 3.1.2 back and starts `started`. */
-    function rolledBackHost(o: { confPorts?: number[]; started: number[]; record?: string }) {
+    /** `record`: the upgrade's record of running nodes; `cutOff`: its unfinished mark too (cut off after --start). */
+    function rolledBackHost(o: { confPorts?: number[]; started: number[]; record?: string; cutOff?: boolean }) {
         const h = fakeHost({ version: "3.2.0", running: true, confPorts: o.confPorts });
         const staging = path.join(h.root, "opt", "scm_upgrade");
         if (o.record !== undefined) {
             fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
             fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), o.record);
-            fs.writeFileSync(unfinishedMark(staging, "sequoiacm-config", "3.2.0"), "");
+            if (o.cutOff) fs.writeFileSync(unfinishedMark(staging, "sequoiacm-config", "3.2.0"), "");
         }
         const jars = shQuote(path.join(h.svc, "jars"));
         const script = `#!/bin/bash\necho "$@" >> ${shQuote(h.ran)}\nmv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.1.2.jar\nprintf '%s\\n' ${o.started.join(" ")} > ${shQuote(path.join(h.bin, "running"))}\necho "[INFO] rollback success!"\n`;
@@ -429,7 +444,7 @@ describe("the rollback: the run state put back, then a health gate on the source
 
     test("a node stopped before the upgrade is stopped again after --rollback --start; the others gated on 3.1's /health; the upgrade's record and mark go", async () => {
         const stopped = port + 1;
-        const h = rolledBackHost({ confPorts: [stopped], started: [port, stopped], record: `${port}\n` });
+        const h = rolledBackHost({ confPorts: [stopped], started: [port, stopped], record: `${port}\n`, cutOff: true });
         const r = await bash(h.text);
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "rolled-back", "version-before": "3.2.0", "version-after": "3.1.2" });
@@ -437,6 +452,16 @@ describe("the rollback: the run state put back, then a health gate on the source
         expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
         expect(new Set(requests)).toEqual(new Set(["/health"]));
         expect(h.left()).toEqual([]);
+    });
+
+    test("after an upgrade cut off after its --start (every node runs, the mark is there): the node stopped before is stopped again", async () => {
+        const stopped = port + 1;
+        const h = rolledBackHost({ confPorts: [stopped], started: [port, stopped], record: `${port}\n`, cutOff: true });
+        fs.writeFileSync(path.join(h.bin, "running"), `${port}\n${stopped}\n`);
+        const r = await bash(h.text);
+        expect({ status: r.status, result: parseMarkers(r.stdout).values.result }).toEqual({ status: 0, result: "rolled-back" });
+        expect(r.stdout).toContain(`stopping node ${stopped}: it was not running before`);
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
     });
 
     test("a node that ran before the upgrade and is down now (why the rollback) runs afterwards", async () => {
@@ -456,15 +481,28 @@ describe("the rollback: the run state put back, then a health gate on the source
         expect(requests.length).toBeGreaterThan(0);
     });
 
-    test("nodes that do not come up after the rollback: it fails naming them; the record stays for the next attempt", async () => {
-        const h = rolledBackHost({ started: [port], record: `${port}\n` });
+    test("nodes that do not come up after the rollback: it fails naming them; the next rollback finishes it (the jars are back: no vendor script again)", async () => {
+        const stopped = port + 1;
+        const h = rolledBackHost({ confPorts: [stopped], started: [port, stopped], record: `${port}\n` });
         doc = DOWN_NESTED_UP;
         const r = await bash(h.text);
         expect(r.status).toBe(1);
         const { values } = parseMarkers(r.stdout);
         expect(values["version-after"]).toBe("3.1.2");
         expect(values.reason).toBe(`rolled back to 3.1.2, but nodes ${port} of config-server on C are not healthy on /health within 2s`);
-        expect(h.left()).toContain("sequoiacm-config-3.2.0.running");
+        expect(h.left().sort()).toEqual(["sequoiacm-config-3.2.0.rollback", "sequoiacm-config-3.2.0.running"]);
+        // As after a rollback cut off there: the node the vendor started runs again.
+        fs.writeFileSync(path.join(h.bin, "running"), `${port}\n${stopped}\n`);
+        doc = UP_DOC;
+        const again = await bash(h.text);
+        expect({ status: again.status, stderr: again.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(again.stdout).toContain(
+            "an earlier rollback of config-server did not finish after scmupgrade.py --rollback: putting back the nodes that ran before it",
+        );
+        expect(parseMarkers(again.stdout).values).toMatchObject({ result: "rolled-back", "version-before": "3.1.2", "version-after": "3.1.2" });
+        expect(again.stdout).toContain(`stopping node ${stopped}: it was not running before`);
+        expect(fs.readFileSync(h.ran, "utf8").trim().split("\n")).toHaveLength(1);
+        expect(h.left()).toEqual([]);
     });
 
     test("already at the source: skipped, the vendor script not run", async () => {
