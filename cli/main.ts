@@ -539,7 +539,8 @@ async function main(argv: string[]): Promise<number> {
     // of its own (engine/env.ts), so each reaches this process alone, which stops the engine: gracefully the
     // first time (the nodes in progress finish, the state stays consistent, the report and the line to resume
     // are written), at once the second; a third ends this process. A command that runs no engine ends at once.
-    const engineCommand = ["up", "rollback", "preview", "refresh", "destroy", "preflight"].includes(cmd);
+    const engineCommand = ["up", "rollback", "preview", "refresh", "preflight"].includes(cmd);
+    const resumes = cmd === "rollback" ? "rollback" : "up";
     let signalled = 0;
     const onSignal = (sig: NodeJS.Signals) => {
         const what = sig === "SIGINT" ? "Interrupt" : sig;
@@ -551,12 +552,10 @@ async function main(argv: string[]): Promise<number> {
         }
         if (!interrupted) {
             interrupted = true;
-            p.info(`${what} received: stopping after the node in progress (the state stays consistent; \`up\` resumes). Once more to stop at once.`);
+            p.info(`${what} received: stopping after the node in progress (the state stays consistent; \`${resumes}\` resumes). Once more to stop at once.`);
             controller.abort();
         } else if (!stopNow.signal.aborted) {
-            p.info(
-                `${what} received again: stopping at once; the nodes in progress are cut off (the next \`${cmd === "rollback" ? "rollback" : "up"}\` finishes them).`,
-            );
+            p.info(`${what} received again: stopping at once; the nodes in progress are cut off (the next \`${resumes}\` finishes them).`);
             stopNow.abort();
         }
     };
