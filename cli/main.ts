@@ -609,7 +609,7 @@ async function main(argv: string[]): Promise<number> {
     // The engine's program runs in this process: its garbage is collected early (cli/heap.ts).
     // SCM_UPGRADE_HEAP_HEADROOM_MIB: the headroom (0: no cap, V8's own sizing).
     const headroom = Number(process.env.SCM_UPGRADE_HEAP_HEADROOM_MIB ?? HEAP_HEADROOM_MIB);
-    const heap = ["up", "rollback", "preview", "refresh", "destroy", "preflight"].includes(cmd) && headroom > 0 ? capHeapGrowth(headroom) : undefined;
+    const heap = engineCommand && headroom > 0 ? capHeapGrowth(headroom) : undefined;
     try {
         switch (cmd) {
             case "plan": {

@@ -216,7 +216,7 @@ function scriptInterpreterCheck(): string {
  * upgrade. Read by the node script, the soak's watch and the live probe.
  */
 export function runningRecord(stagingDir: string, folder: string, target: string): string {
-    return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.running`;
+    return nodeStateFile(stagingDir, folder, target, "running");
 }
 
 /**
@@ -226,7 +226,7 @@ export function runningRecord(stagingDir: string, folder: string, target: string
  * not run before, and gates, before it calls the node done; the live probe does not count the node done meanwhile.
  */
 export function unfinishedMark(stagingDir: string, folder: string, target: string): string {
-    return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.unfinished`;
+    return nodeStateFile(stagingDir, folder, target, "unfinished");
 }
 
 /**
@@ -235,7 +235,12 @@ export function unfinishedMark(stagingDir: string, folder: string, target: strin
  * at its gate) is finished by the next one, which finds the jars at the source and this record.
  */
 export function rollbackRecord(stagingDir: string, folder: string, target: string): string {
-    return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.rollback`;
+    return nodeStateFile(stagingDir, folder, target, "rollback");
+}
+
+/** `<package>/.scm-upgrade/<folder>-<target>.<kind>`: what the node scripts keep of one install folder's upgrade. */
+function nodeStateFile(stagingDir: string, folder: string, target: string, kind: "running" | "unfinished" | "rollback"): string {
+    return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.${kind}`;
 }
 
 /** `<stagingDir>/sequoiacm`: the unpacked release, where scmupgrade.py runs. */
@@ -516,12 +521,17 @@ export const NODE_PORTS_FNS = [
 ].join("\n");
 
 /**
- * Shell function `stop_others` (needs `$must_run` and NODE_PORTS_FNS): puts the run state back after the vendor
- * script's `--start`, which starts every node of the service (those configured in conf/<type>/<port>/, reference
- * section 2), by stopping the running ones not in `$must_run`. Only when one of them was not to run is the control
- * script asked what runs.
+ * Shell functions on `$must_run`, the ports of the nodes that must run after the vendor script (needs
+ * NODE_PORTS_FNS and `fail`):
+ * - `must_add <ports...>`: adds the ports it lacks;
+ * - `write_ports <file>`: keeps it in a file under the package folder (read back with `file_ports`);
+ * - `stop_others`: puts the run state back after the vendor script's `--start`, which starts every node of the
+ *   service (those configured in conf/<type>/<port>/, reference section 2), by stopping the running ones not in
+ *   `$must_run`. Only when one of them was not to run is the control script asked what runs.
  */
-export const STOP_OTHERS_FN = [
+export const MUST_RUN_FNS = [
+    'must_add() { local p; for p in "$@"; do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done; }',
+    'write_ports() { { { [ -d "${1%/*}" ] || mkdir -p -- "${1%/*}"; } && printf "%s\\n" $must_run > "$1"; } || fail "cannot write $1"; }',
     "stop_others() {",
     '  local p runs others=""',
     '  for p in $(conf_ports); do case " $must_run " in *" $p "*) ;; *) others="$others $p";; esac; done',
@@ -714,7 +724,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         HEALTH_GATE_FN,
         // $SECONDS: bash's own clock since the script began (no fork per reading).
         'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$SECONDS"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
-        STOP_OTHERS_FN,
+        MUST_RUN_FNS,
         ...hostLockLines(a.stagingDir, HOST_LOCK_WAIT_SECONDS + Number(timeout) + stable),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
@@ -728,7 +738,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // halfway), what ran before it, which its record says: a retry never takes those for nodes stopped on purpose.
         "else",
         "  must_run=$(running_ports) || list_failed run",
-        '  if [ -f "$record" ]; then for p in $(file_ports "$record"); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done; fi',
+        '  if [ -f "$record" ]; then must_add $(file_ports "$record"); fi',
         "fi",
         'if [ "$before" = "$target" ]; then',
         // An earlier attempt cut off after scmupgrade.py: its --start may have started nodes that did not run before.
@@ -759,7 +769,8 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // Not at the target and intact: must_run is what runs now (one control-script call, not two).
         'if [ "$half" = 1 ]; then was_running=$(running_ports) || list_failed run; else was_running=$must_run; fi',
         'echo "SCMUP running-before=${was_running:-none}"',
-        '{ { [ -d "$pkg/.scm-upgrade" ] || mkdir -p -- "$pkg/.scm-upgrade"; } && printf "%s\\n" $must_run > "$record" && : > "$unfinished"; } || fail "cannot write $record"',
+        'write_ports "$record"',
+        ': > "$unfinished" || fail "cannot write $unfinished"',
         'bp=""',
         // Does this scmupgrade.py take --backup-path? Its help says so (both vendor versions print it and exit 0 at -h).
         'if [ -f "$marker" ] && ./scmupgrade.py --help 2>/dev/null | grep -q -e "--backup-path"; then',
@@ -840,7 +851,7 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         `timeout=${timeout}`,
         installedVersionFn(s),
         NODE_PORTS_FNS,
-        STOP_OTHERS_FN,
+        MUST_RUN_FNS,
         TOP_STATUS_FN,
         healthyFn(a),
         HEALTH_GATE_FN,
@@ -861,12 +872,12 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         // rollback: the record alone says). Without a record, every node (as the vendor starts them).
         '  if [ -f "$record" ]; then',
         '    must_run=$(file_ports "$record")',
-        '    [ -f "$unfinished" ] || for p in $(running_ports 2>/dev/null); do case " $must_run " in *" $p "*) ;; *) must_run="${must_run:+$must_run }$p";; esac; done',
+        '    [ -f "$unfinished" ] || must_add $(running_ports 2>/dev/null)',
         "  else",
         "    must_run=$(conf_ports)",
         "  fi",
         // kept until the nodes run as they must: a rollback cut off after the vendor's finishes them next time
-        '  { { [ -d "$pkg/.scm-upgrade" ] || mkdir -p -- "$pkg/.scm-upgrade"; } && printf "%s\\n" $must_run > "$undone"; } || fail "cannot write $undone"',
+        '  write_ports "$undone"',
         "  log=$(mktemp)",
         '  ./scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1 9<&-',
         "  rc=$?",
