@@ -69,7 +69,11 @@ function descendants(pid: number): number[] {
     const out: number[] = [];
     for (let grew = true; grew; ) {
         grew = false;
-        for (const [p, pp] of parent) if ((pp === pid || out.includes(pp)) && !out.includes(p)) out.push(p), (grew = true);
+        for (const [p, pp] of parent)
+            if ((pp === pid || out.includes(pp)) && !out.includes(p)) {
+                out.push(p);
+                grew = true;
+            }
     }
     return out;
 }
@@ -83,7 +87,8 @@ function start(args: string[], o: { tty?: boolean; group?: boolean } = {}): Runn
     const child = o.tty
         ? spawn("script", ["-qfec", [process.execPath, ...argv].map((a) => `'${a}'`).join(" "), "/dev/null"], {
               cwd: projectRoot,
-              env: { ...process.env, ...env },
+              // /bin/sh as CI has it (no SHELL): with dash the shell stays between `script` and the tool
+              env: { ...process.env, ...env, SHELL: "/bin/sh" },
               stdio: ["pipe", "pipe", "pipe"],
           })
         : spawn(process.execPath, argv, { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"], detached: o.group });
@@ -127,14 +132,18 @@ function start(args: string[], o: { tty?: boolean; group?: boolean } = {}): Runn
         done,
         output: () => out,
         signalTool: (sig) => {
+            // The Node process itself: `script` runs the command through $SHELL or /bin/sh, and dash stays as its
+            // parent (bash execs it), with the same words in its command line.
             const tool = descendants(child.pid as number).find((p) => {
                 try {
-                    return fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes("scm-upgrade.js");
+                    const argv = fs.readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0");
+                    return argv[0] === process.execPath && argv.some((a) => a.endsWith("scm-upgrade.js"));
                 } catch {
                     return false;
                 }
             });
-            if (tool) process.kill(tool, sig);
+            if (!tool) throw new Error(`no scm-upgrade process under script (pid ${child.pid})`);
+            process.kill(tool, sig);
         },
         signal: (sig) => (o.group ? process.kill(-(child.pid as number), sig) : child.kill(sig)),
         type: (text) => child.stdin!.write(text),
