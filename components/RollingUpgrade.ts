@@ -10,6 +10,7 @@ import { StagedPackage } from "./StagedPackage";
 import { RegistrationWindow } from "./window";
 import { componentName } from "../lib/names";
 import { LiveState, liveKey } from "../lib/probe";
+import { hostLockWait } from "../lib/shell";
 import { NodeResult } from "../lib/results";
 
 export type { NodeResult } from "../lib/results";
@@ -129,6 +130,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                         loginUser: e.user,
                         installUser: c.installUser,
                         installGroup: c.installGroup,
+                        lockWaitSeconds: hostLockWait(c.healthTimeoutSeconds, c.healthStableSeconds),
                         package:
                             "localPath" in c.package
                                 ? { localPath: c.package.localPath, sha256: args.packageSha256 as string }

@@ -28,6 +28,8 @@ export interface StagedPackageArgs {
     extraTriggers?: string[];
     /** No node of this host needs work in this run (read live): nothing is staged again. */
     settled?: boolean;
+    /** Seconds the unpack waits for an earlier run's script on the host (lib/shell `hostLockWait`). */
+    lockWaitSeconds?: number;
 }
 
 /**
@@ -124,6 +126,7 @@ export class StagedPackage extends pulumi.ComponentResource {
                     installGroup: args.installGroup,
                     become: args.become,
                     scriptOverridePath,
+                    lockWaitSeconds: args.lockWaitSeconds,
                 }),
                 triggers,
             },

@@ -1,6 +1,6 @@
 import { effectiveHost, HostConfig, UpgradeConfig } from "./config/schema";
 import { ServiceName } from "./services";
-import { NodeRollbackArgs, NodeUpgradeArgs, PreflightArgs, serviceFilesOf, SoakWatchArgs, UnpackArgs } from "./shell";
+import { hostLockWait, NodeRollbackArgs, NodeUpgradeArgs, PreflightArgs, serviceFilesOf, SoakWatchArgs, UnpackArgs } from "./shell";
 import type { SoakStep } from "./plan";
 
 /**
@@ -71,6 +71,7 @@ export function rollbackArgsFor(config: UpgradeConfig, hostName: string, service
         targetVersion: config.targetVersion,
         service: serviceFilesOf(service),
         healthTimeoutSeconds: config.healthTimeoutSeconds,
+        healthStableSeconds: config.healthStableSeconds,
     };
 }
 
@@ -93,6 +94,7 @@ export function unpackArgsFor(
         installUser: config.installUser,
         installGroup: config.installGroup,
         become: config.become,
+        lockWaitSeconds: hostLockWait(config.healthTimeoutSeconds, config.healthStableSeconds),
         ...extra,
     };
 }

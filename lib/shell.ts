@@ -113,6 +113,8 @@ export interface UnpackArgs {
     scriptOverridePath?: string;
     /** The host's name in the config, for messages (default: the host's own `hostname`). */
     host?: string;
+    /** Seconds to wait for an earlier run's script on the host (`hostLockWait`); default the vendor's steps alone. */
+    lockWaitSeconds?: number;
 }
 
 /** Install folders of every catalogue service: `package/` must hold at most one archive of each. */
@@ -151,7 +153,7 @@ export function renderUnpack(a: UnpackArgs): string {
     }
     lines.push(
         `mkdir -p -- "$staging" || fail "cannot create $staging"`,
-        ...hostLockLines(a.stagingDir),
+        ...hostLockLines(a.stagingDir, a.lockWaitSeconds),
         // Only this release's archives: an older one left in package/ could be the one scmupgrade.py takes.
         `rm -rf -- "$pkg/package" || fail "cannot empty $pkg/package"`,
         `tar -xzf "$tarball" -C "$staging" || fail "cannot unpack $tarball into $staging"`,
@@ -248,12 +250,15 @@ function packageDir(stagingDir: string): string {
     return `${stagingDir.replace(/\/+$/, "")}/sequoiacm`;
 }
 
-/**
- * Seconds a script waits for an earlier run's script still at work on the same host: the vendor's steps. A node's
- * upgrade waits that plus the health gate's timeout and hold, which the earlier run's node script (same config)
- * may spend after them.
- */
+/** Seconds an earlier run's script on the same host may spend in the vendor's steps (see `hostLockWait`). */
 export const HOST_LOCK_WAIT_SECONDS = 900;
+
+/**
+ * Seconds any script waits for the host's lock: the longest an earlier run's script may hold it, a node's upgrade
+ * (the vendor's steps, then the health gate's timeout and hold). A staging or a rollback waited the vendor's steps
+ * alone and gave up while an upgrade that would end well was still at its gate.
+ */
+export const hostLockWait = (healthTimeoutSeconds: number, healthStableSeconds = 0) => HOST_LOCK_WAIT_SECONDS + healthTimeoutSeconds + healthStableSeconds;
 
 /** `<stagingDir>/.scm-upgrade.lock`: the host's lock (`hostLockLines`). */
 export function hostLockPath(stagingDir: string): string {
@@ -665,7 +670,10 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
     const rollbackLine = (why: string) =>
         `  echo "${why}: rolling back with the vendor rollback"; ` +
         './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 9<&- | tail -n 5; stop_others; rb=$(installed_version "$install"); echo "SCMUP rolled-back=$rb"; ' +
-        'if [ "$rb" = "$before" ]; then rolled="; rolled back with the vendor rollback: $rb installed again"; else rolled="; the vendor rollback did not put $before back: $rb installed (its last lines are above)"; fi';
+        'if [ "$rb" = "$before" ]; then rolled="; rolled back with the vendor rollback: $rb installed again"; ' +
+        // a half-replaced install before this attempt (an earlier one cut off) has no version to put back
+        'elif [ "$before" = mixed ] || [ "$before" = none ]; then rolled="; the vendor rollback left $rb installed (before this attempt: $before)"; ' +
+        'else rolled="; the vendor rollback did not put $before back: $rb installed (its last lines are above)"; fi';
     // Without healthStableSeconds the script text is as it was (no change for stacks already upgrading).
     const holdFns = stable
         ? [
@@ -725,7 +733,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // $SECONDS: bash's own clock since the script began (no fork per reading).
         'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$SECONDS"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
         MUST_RUN_FNS,
-        ...hostLockLines(a.stagingDir, HOST_LOCK_WAIT_SECONDS + Number(timeout) + stable),
+        ...hostLockLines(a.stagingDir, hostLockWait(Number(timeout), stable)),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         // Which nodes must run afterwards: on an install not yet replaced, the running ones; after an earlier
@@ -736,9 +744,11 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '  if [ -f "$record" ]; then must_run=$(file_ports "$record"); else must_run=$(local_ports) || list_failed local; fi',
         // Intact, not at the target: what runs now, and, after an earlier attempt (whose `stop all` may have failed
         // halfway), what ran before it, which its record says: a retry never takes those for nodes stopped on purpose.
+        // A record without the attempt's mark is no attempt's: an upgrade that finished, undone since by other means
+        // (the vendor's rollback by hand), after which a node may have been stopped on purpose.
         "else",
         "  must_run=$(running_ports) || list_failed run",
-        '  if [ -f "$record" ]; then must_add $(file_ports "$record"); fi',
+        '  if [ -f "$record" ] && [ -f "$unfinished" ]; then must_add $(file_ports "$record"); fi',
         "fi",
         'if [ "$before" = "$target" ]; then',
         // An earlier attempt cut off after scmupgrade.py: its --start may have started nodes that did not run before.
@@ -817,6 +827,8 @@ export interface NodeRollbackArgs {
     targetVersion: string;
     service: ServiceFiles;
     healthTimeoutSeconds: number;
+    /** The upgrade's hold after its gate, for how long an upgrade still at work on the host may keep its lock. */
+    healthStableSeconds?: number;
 }
 
 /**
@@ -856,7 +868,7 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         healthyFn(a),
         HEALTH_GATE_FN,
         "t0=$(date +%s)",
-        ...hostLockLines(a.stagingDir),
+        ...hostLockLines(a.stagingDir, hostLockWait(Number(timeout), Number(wholeNumber(a.healthStableSeconds ?? 0, "healthStableSeconds")))),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         'if [ "$before" = "$src" ]; then',

@@ -189,18 +189,21 @@ describe("the node script's health gate and resume safety", () => {
     });
 
     test("rollbackOnHealthFailure: the failure's reason says what the vendor rollback left, the version before or not", async () => {
-        for (const [rollsBack, said] of [
-            [true, "; rolled back with the vendor rollback: 3.1.2 installed again"],
-            [false, "; the vendor rollback did not put 3.1.2 back: 3.2.0 installed (its last lines are above)"],
+        for (const [rollsBack, said, mixed] of [
+            [true, "; rolled back with the vendor rollback: 3.1.2 installed again", false],
+            [false, "; the vendor rollback did not put 3.1.2 back: 3.2.0 installed (its last lines are above)", false],
+            // an earlier attempt cut off halfway: both releases' jars, no single version to put back
+            [true, "; the vendor rollback left 3.1.2 installed (before this attempt: mixed)", true],
         ] as const) {
             const h = fakeHost({ version: "3.1.2", running: true, rollbackOnHealthFailure: true });
             const jars = shQuote(path.join(h.svc, "jars"));
+            if (mixed) fs.writeFileSync(path.join(h.svc, "jars", "sequoiacm-config-server-3.2.0.jar"), "");
             const back = rollsBack
-                ? `mv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.1.2.jar; echo "[INFO] rollback success!"`
+                ? `rm -f ${jars}/*.jar; touch ${jars}/sequoiacm-config-server-3.1.2.jar; echo "[INFO] rollback success!"`
                 : 'echo "[ERROR] no backup"; exit 1';
             const script = `#!/bin/bash
 if [[ " $* " == *" --rollback "* ]]; then ${back}; exit 0; fi
-mv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.2.0.jar
+rm -f ${jars}/*.jar; touch ${jars}/sequoiacm-config-server-3.2.0.jar
 echo "[INFO] upgrade success!"
 `;
             fs.writeFileSync(path.join(h.pkg, "scmupgrade.py"), script, { mode: 0o755 });
@@ -208,6 +211,7 @@ echo "[INFO] upgrade success!"
             const r = await bash(h.text);
             expect(r.status).toBe(1);
             const { values } = parseMarkers(r.stdout);
+            expect(values["version-before"]).toBe(mixed ? "mixed" : "3.1.2");
             expect(values.reason).toBe(`nodes ${port} not healthy on the 3.2 endpoints within 2s${said}`);
             expect(values["rolled-back"]).toBe(rollsBack ? "3.1.2" : "3.2.0");
         }
@@ -401,6 +405,7 @@ echo "[INFO] upgrade success!"
         const h = fakeHost({ version: "3.1.2", running: false });
         fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
         fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), `${port}\n`);
+        fs.writeFileSync(unfinishedMark(path.dirname(h.pkg), "sequoiacm-config", "3.2.0"), "");
         // A record an earlier upgrade (to another version) left in the same staging folder says nothing of this one.
         fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.1.2.running"), `${port + 7}\n`);
         const r = await bash(h.text);
@@ -409,6 +414,19 @@ echo "[INFO] upgrade success!"
         expect(r.stdout).not.toContain("stopping node");
         expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
         expect(requests.length).toBeGreaterThan(0);
+    });
+
+    test("an upgrade that finished, undone since by the vendor's rollback by hand, then its node stopped on purpose: the next upgrade leaves it stopped", async () => {
+        // The finished upgrade's record (the node ran before it) is left; its attempt's mark is not.
+        const h = fakeHost({ version: "3.1.2", running: false });
+        fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
+        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), `${port}\n`);
+        const r = await bash(h.text);
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "running-before": "none" });
+        // scmupgrade.py --start started it; it is stopped again, as it was
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe("");
+        expect(h.calls()).toContain(`stop -p ${port}`);
     });
 });
 
