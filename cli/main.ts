@@ -366,6 +366,8 @@ function summaryTable(nodes: RecordedNodes, done: "upgraded" | "rolled back"): s
     );
 }
 
+const DID = { upgrade: "upgraded", rollback: "rolled back" } as const;
+
 /** Every planned node: what the state recorded beside what the host says now. */
 function statusTable(
     planned: { wave: number; host: string; service: string; center: string }[],
@@ -384,7 +386,7 @@ function statusTable(
                 n.host,
                 n.service,
                 n.center,
-                r ? `${r.skipped ? "skipped" : done} ${r.versionBefore} -> ${r.versionAfter}` : "-",
+                r ? `${r.skipped ? "skipped" : r.action ? DID[r.action] : done} ${r.versionBefore} -> ${r.versionAfter}` : "-",
                 r?.finishedAt ?? "",
                 l?.version ?? "not read",
                 l ? (l.done ? "healthy" : l.detail) : "",

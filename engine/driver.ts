@@ -17,6 +17,7 @@ import { HostWatch, LostHost, watchHosts } from "./hostWatch";
 import { buildNameIndex, makeTranslator, ProgressEvent, withoutCommandText } from "./events";
 import { componentName, childName, NameIndex, nameOfUrn, ResourceRole, ROOT_NAME } from "../lib/names";
 import { parseMarkers } from "../lib/shell";
+import type { RecordedNodes } from "../lib/results";
 import {
     commandProviderPresent,
     plainConfigOf,
@@ -77,7 +78,7 @@ export interface RunOptions extends EngineEnvOptions, ProgramOptions {
 /** The stack, created on first use; inline program = this project's program, in this process. */
 export async function openStack(
     o: RunOptions,
-    inputs?: () => { validated?: Validated; live?: LiveState; kept?: string[] },
+    inputs?: () => { validated?: Validated; live?: LiveState; kept?: string[]; carried?: RecordedNodes },
     /** Given the program's exports, resolved in this process, once an update's program has run. */
     onExports?: (values: OutputMap) => void,
 ): Promise<Stack> {
@@ -99,6 +100,7 @@ export async function openStack(
             runId,
             soakSeconds: o.soakSeconds,
             keep: given.kept,
+            carried: given.carried,
         });
         if (onExports) program().whenExportsKnown(exports, onExports);
         return exports;
@@ -158,7 +160,12 @@ type StackConfig = { config: UpgradeConfig; secretKeys: string[]; credentials: S
  * Validates a stack's config as Pulumi gives it (`pulumi config --json --show-secrets`). `releaseUnused`: the
  * command uploads and unpacks nothing (rollback, status, refresh), so the release's local files may be gone.
  */
-function validateStackConfig(stackName: string, all: Record<string, { value?: string; secret?: boolean }>, releaseUnused = false): StackConfig {
+function validateStackConfig(
+    ref: Pick<RunRef, "stack" | "backendUrl">,
+    all: Record<string, { value?: string; secret?: boolean }>,
+    releaseUnused = false,
+): StackConfig {
+    const stackName = ref.stack;
     const flat: Record<string, string> = {};
     const secretKeys: string[] = [];
     for (const [k, v] of Object.entries(all)) {
@@ -173,7 +180,7 @@ function validateStackConfig(stackName: string, all: Record<string, { value?: st
         (k): ConfigProblem => ({
             path: k,
             message: `is in plain text in the stack's config (set without --secret), where everyone who reads stacks/Pulumi.${stackName}.yaml reads it`,
-            fix: `store it as a secret, which replaces the plain value: scm-upgrade secret ${k} --stack ${stackName}${k === "sshPrivateKey" ? " --from <key file>" : ""}`,
+            fix: `store it as a secret, which replaces the plain value: ${commandLine(ref, `secret ${k}`)}${k === "sshPrivateKey" ? " --from <key file>" : ""}`,
         }),
     );
     if (!r.ok || plain.length) {
@@ -182,13 +189,16 @@ function validateStackConfig(stackName: string, all: Record<string, { value?: st
     return { config: r.config, secretKeys, credentials: credentialsOf(flat) };
 }
 
-/** Read and validate the stack's config before the engine touches anything. */
-export async function loadStackConfig(stack: Stack, releaseUnused = false): Promise<StackConfig> {
+/**
+ * Read and validate the stack's config before the engine touches anything. `backendUrl`: the backend given as a
+ * flag, named in the fixes a message gives.
+ */
+export async function loadStackConfig(stack: Stack, releaseUnused = false, backendUrl?: string): Promise<StackConfig> {
     // Secrets under another passphrase: exit 3 with the variable to set, not the CLI's exit code.
     const all = await stack.getAllConfig().catch((e: unknown) => {
         throw passphraseRefusal(stack.name, String((e as Error)?.message ?? e)) ?? e;
     });
-    return validateStackConfig(stack.name, all, releaseUnused);
+    return validateStackConfig({ stack: stack.name, backendUrl }, all, releaseUnused);
 }
 
 /**
@@ -203,7 +213,7 @@ async function quickStackConfig(
     { preload = true, releaseUnused = false }: { preload?: boolean; releaseUnused?: boolean } = {},
 ): Promise<StackConfig | undefined> {
     const plain = plainConfigOf(o.stack);
-    if (plain) return validateStackConfig(o.stack, plain, releaseUnused);
+    if (plain) return validateStackConfig(o, plain, releaseUnused);
     const reading = stackConfigEntries(o);
     let pending = true;
     // While the secrets' key is derived (~0.3 s on the thread pool) or the CLI decrypts, this thread only
@@ -217,13 +227,13 @@ async function quickStackConfig(
         setImmediate(() => pending && program());
     });
     const entries = await reading.finally(() => (pending = false));
-    return entries && validateStackConfig(o.stack, entries, releaseUnused);
+    return entries && validateStackConfig(o, entries, releaseUnused);
 }
 
 /** The plan of a stack's config: pure, no SSH, no engine run. */
 export async function plan(o: RunOptions, releaseUnused = false): Promise<{ config: UpgradeConfig; waves: Wave[] }> {
     const stack = await openStack(o);
-    const { config } = await loadStackConfig(stack, releaseUnused);
+    const { config } = await loadStackConfig(stack, releaseUnused, o.backendUrl);
     return { config, waves: planWaves(config) };
 }
 
@@ -489,6 +499,23 @@ async function keptOutside(o: RunOptions, waves: Wave[], open: () => Promise<Sta
     return [...new Set(whole)];
 }
 
+/**
+ * What the state's outputs recorded of the other center's nodes that a run of one center does not register: a
+ * rollback's program has no upgrade node, and an upgrade after a rollback of that center finds no node to keep.
+ * The engine would drop them from the outputs (`rollback --only-center primary` left the standby without a
+ * record); they are carried into this run's outputs as they were, marked with what their run did.
+ */
+async function carriedOutside(o: RunOptions, waves: Wave[], kept: string[], open: () => Promise<Stack>): Promise<RecordedNodes> {
+    const centers = o.centers ?? ["standby", "primary"];
+    const outside = new Set(waves.filter((w) => !centers.includes(w.center)).flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service))));
+    for (const k of kept) outside.delete(k);
+    if (!outside.size) return {};
+    const outputs = (await readStackRecord(engineEnv(o).PULUMI_BACKEND_URL, o.stack))?.outputs ?? (await (await open()).outputs());
+    const action = outputs.mode?.value === "rollback" ? "rollback" : "upgrade";
+    const nodes = (outputs.nodes?.value ?? {}) as RecordedNodes;
+    return Object.fromEntries(Object.entries(nodes).flatMap(([k, n]) => (outside.has(k) ? [[k, { ...n, action: n.action ?? action }]] : [])));
+}
+
 async function run<T>(
     o: RunOptions,
     operation: string,
@@ -510,12 +537,13 @@ async function run<T>(
     let live: LiveState | undefined;
     let validated: Validated | undefined;
     let kept: string[] | undefined;
+    let carried: RecordedNodes | undefined;
     let exported: OutputMap | undefined;
     let opening: Promise<Stack> | undefined;
     const openOnce = (): Promise<Stack> => {
         opening ??= openStack(
             o,
-            () => ({ validated, live, kept }),
+            () => ({ validated, live, kept, carried }),
             (values) => (exported = values),
         ).catch((e) => {
             throw classify(e, String(e), false, o);
@@ -539,7 +567,7 @@ async function run<T>(
         // A rollback or a refresh uploads nothing: the release may be gone from this machine.
         const releaseUnused = operation === "rollback" || operation === "refresh" || operation === "destroy";
         const quickly = toolchainPresent(o) ? await quickStackConfig(o, { releaseUnused }) : undefined;
-        const { config, credentials } = quickly ?? (await loadStackConfig(await openOnce(), releaseUnused));
+        const { config, credentials } = quickly ?? (await loadStackConfig(await openOnce(), releaseUnused, o.backendUrl));
         // Validated and planned once per run; the program gets both through its closure.
         const waves = planWaves(config);
         validated = { config, waves };
@@ -628,6 +656,7 @@ async function run<T>(
                 );
             }
             if (only && o.mode !== "rollback" && (operation === "up" || operation === "preview")) kept = await keptOutside(o, waves, openOnce);
+            if (only && (operation === "up" || operation === "rollback")) carried = await carriedOutside(o, waves, kept ?? [], openOnce);
             await cleared;
             const opened = await openOnce();
             // Interrupted before the engine started (an abort the engine's process would never hear of):
@@ -855,7 +884,7 @@ export async function status(o: RunOptions) {
     let opening: Promise<Stack> | undefined;
     const opened = () => (opening ??= openStack(o));
     const { config, credentials } =
-        (quick ? await quickStackConfig(o, { preload: false, releaseUnused: true }) : undefined) ?? (await loadStackConfig(await opened(), true));
+        (quick ? await quickStackConfig(o, { preload: false, releaseUnused: true }) : undefined) ?? (await loadStackConfig(await opened(), true, o.backendUrl));
     // What the hosts say now, beside what the state recorded; a host that cannot be read is reported, not fatal.
     const reading = readLiveState(config, credentials).then(
         (live) => ({ live, liveError: undefined }),
@@ -876,7 +905,7 @@ export async function status(o: RunOptions) {
  */
 export async function preflight(o: RunOptions): Promise<{ host: string; ok: boolean; lines: string[] }[]> {
     // The stack file alone when it decides the config: the stack is not opened (nor made in its backend).
-    const { config } = (toolchainPresent(o) ? await quickStackConfig(o) : undefined) ?? (await loadStackConfig(await openStack(o)));
+    const { config } = (toolchainPresent(o) ? await quickStackConfig(o) : undefined) ?? (await loadStackConfig(await openStack(o), false, o.backendUrl));
     requireProvider(o);
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "scm-preflight-"));
     // The throwaway stack's config is the stack's own file as it is: its secrets stay encrypted, for the same

@@ -14,6 +14,11 @@ export interface NodeResult {
     seconds: number;
     /** When the upgrade finished on the host; empty when skipped. */
     finishedAt: string;
+    /**
+     * What the run that recorded it did, on a record carried over from an earlier run of the other center
+     * (`--only-center`); on the others, the stack's `mode` output says it.
+     */
+    action?: "upgrade" | "rollback";
 }
 
 /** Per-node results as read back from outputs or a saved event log: older runs may lack fields. */

@@ -10,6 +10,7 @@ import { planWaves, Wave } from "../lib/plan";
 import { connectionFor, SshSecrets } from "./connection";
 import { ROOT_NAME } from "../lib/names";
 import { LiveState } from "../lib/probe";
+import type { RecordedNodes } from "../lib/results";
 import { fileSha256 } from "./digest";
 import { readLiveState } from "./live";
 import { trimSdk } from "./sdk";
@@ -41,7 +42,13 @@ export interface ProgramOptions {
     soakSeconds?: number;
     /** With `centers`: the other center's nodes the state holds, kept as they are (RollingUpgrade `keep`). */
     keep?: string[];
+    /** With `centers`: what the state recorded of the other center's nodes it does not keep, exported as it was. */
+    carried?: RecordedNodes;
 }
+
+/** This run's node records beside those carried over from the state (this run's win). */
+const withCarried = <T>(nodes: pulumi.Output<Record<string, T>>, carried: RecordedNodes | undefined) =>
+    carried && Object.keys(carried).length ? nodes.apply((n) => ({ ...carried, ...n })) : nodes;
 
 /** The plain value of a secret, for the live-state read only (kept in memory, never logged or exported). */
 function plainOf(o: pulumi.Output<string> | undefined): Promise<string | undefined> {
@@ -109,7 +116,7 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
             triggers: [config.sourceVersion, config.targetVersion],
             centers: opts.centers,
         });
-        return { mode, nodes: rollback.nodes };
+        return { mode, nodes: withCarried(rollback.nodes, opts.carried) };
     }
     let live: LiveState | undefined;
     // SCM_UPGRADE_LIVE_STATE=none: for graph tests of `pulumi up`'s entry point under mocks only.
@@ -140,7 +147,7 @@ export async function upgradeProgram(opts: ProgramOptions & { validated?: Valida
         mode,
         targetVersion: config.targetVersion,
         waves: upgrade.plan.map((w) => ({ index: w.index, id: w.id, nodes: w.nodes.map((n) => `${n.host}/${n.service}`) })),
-        nodes: upgrade.nodes,
+        nodes: withCarried(upgrade.nodes, opts.carried),
         warnings: upgrade.warnings,
     };
 }

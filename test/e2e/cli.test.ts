@@ -241,6 +241,11 @@ describe("scm-upgrade command line", () => {
             expect(r.stderr).toContain("scm-upgrade secret sshPassword --stack test-cli-plainpw");
             expect(r.stdout + r.stderr).not.toContain("hunter2");
         }
+        // A backend given as a flag is in that command: without it the secret would go to another state.
+        const backend = `file://${fs.mkdtempSync(path.join(os.tmpdir(), "scm-plainpw-"))}`;
+        const r = cli(["status", "--stack", "test-cli-plainpw", "--backend", backend]);
+        expect(r.code).toBe(3);
+        expect(r.stderr).toContain(`scm-upgrade secret sshPassword --stack test-cli-plainpw --backend ${backend}`);
     });
 
     test("a backend that cannot be opened: the error names it without its password", () => {

@@ -211,9 +211,30 @@ describeWithProvider("scm-upgrade up --only-center standby", () => {
         expect(actionsSince(sb, "rollback", t0)).toEqual(inCenter("primary", reverse));
         for (const [k, v] of Object.entries(await versions(sb)))
             expect(`${k} ${v}`).toBe(`${k} ${sb.host(k.split("/")[0]).center === "primary" ? "3.1.2" : "3.2.0"}`);
+        // The state still holds what the upgrade recorded of the standby, beside the primary's rollback, each
+        // named for what its run did.
+        const recorded = () => {
+            const st = cli(["status"]);
+            const nodes = JSON.parse(cli(["status", "--json"]).stdout.trim().split("\n").pop()!).nodes as Record<string, { versionAfter: string }>;
+            return { text: st.stdout, nodes };
+        };
+        const half = recorded();
+        expect(Object.keys(half.nodes).sort()).toEqual([...planOrder(config)].sort());
+        for (const [k, n] of Object.entries(half.nodes))
+            expect(`${k} ${n.versionAfter}`).toBe(`${k} ${sb.host(k.split("/")[0]).center === "primary" ? "3.1.2" : "3.2.0"}`);
+        for (const k of planOrder(config)) {
+            const [host, service] = k.split("/");
+            const did = sb.host(host).center === "primary" ? "rolled back 3.2.0 -> 3.1.2" : "upgraded 3.1.2 -> 3.2.0";
+            expect(half.text).toMatch(new RegExp(`\\s${host}\\s+${service}\\s+\\w+\\s+${did}\\s`));
+        }
         const t1 = new Date().toISOString();
         expect(cli(["rollback", "--yes", "--only-center", "standby"]).code).toBe(0);
         expect(actionsSince(sb, "rollback", t1)).toEqual(inCenter("standby", reverse));
         for (const v of Object.values(await versions(sb))) expect(v).toBe("3.1.2");
+        const whole = recorded();
+        expect(Object.keys(whole.nodes).sort()).toEqual([...planOrder(config)].sort());
+        for (const k of inCenter("primary", planOrder(config))) expect(whole.nodes[k]).toMatchObject(half.nodes[k]);
+        expect(whole.text.match(/rolled back 3\.2\.0 -> 3\.1\.2/g)).toHaveLength(12);
+        expect(whole.text).not.toMatch(/upgraded/);
     });
 });
