@@ -477,11 +477,12 @@ function readFromFile(file: string, fix: string): string {
  * A secret's value: `--from FILE` (read already), else standard input; on a terminal a prompt that does
  * not echo (a password), or the way to give a key (a key is a file, not something typed).
  */
-async function readSecretValue(f: Flags, name: SecretKey, fromFile: string | undefined): Promise<string> {
+/** `command`: this command as given (its --backend with it), for the way to give a key. */
+async function readSecretValue(f: Flags, name: SecretKey, fromFile: string | undefined, command: string): Promise<string> {
     if (fromFile !== undefined) return fromFile;
     if (!process.stdin.isTTY) return fs.readFileSync(0, "utf8");
     if (name === "sshPrivateKey") {
-        throw new UsageError(`Give the key file: \`scm-upgrade secret sshPrivateKey --stack ${f.stack} --from ~/.ssh/<key>\` (or \`< ~/.ssh/<key>\`).`);
+        throw new UsageError(`Give the key file: \`${command} --from ~/.ssh/<key>\` (or \`< ~/.ssh/<key>\`).`);
     }
     return promptHidden(`${name} of stack ${f.stack} (not shown): `);
 }
@@ -784,7 +785,11 @@ async function main(argv: string[]): Promise<number> {
                         p.result(removed ? `removed ${name} from stack ${f.stack} (${file})` : `stack ${f.stack} has no ${name} in ${file}: nothing to remove`);
                     return EXIT.ok;
                 }
-                const { value, note } = secrets.checkSecretValue(f.stack, name, await readSecretValue(f, name, secretFile));
+                const { value, note } = secrets.checkSecretValue(
+                    opts,
+                    name,
+                    await readSecretValue(f, name, secretFile, driver().commandLine(opts, `secret ${name}`)),
+                );
                 await secrets.setStackSecret(opts, name, value);
                 if (f.json) p.event({ type: "secret", stack: f.stack, name, result: "stored", time: new Date().toISOString() });
                 else

@@ -130,7 +130,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
                         loginUser: e.user,
                         installUser: c.installUser,
                         installGroup: c.installGroup,
-                        lockWaitSeconds: hostLockWait(c.healthTimeoutSeconds, c.healthStableSeconds),
+                        lockWaitSeconds: hostLockWait(c),
                         package:
                             "localPath" in c.package
                                 ? { localPath: c.package.localPath, sha256: args.packageSha256 as string }

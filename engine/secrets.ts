@@ -1,7 +1,7 @@
 import { CONFIG_NAMESPACE } from "../lib/config/load";
 import { readStackConfigFile } from "../lib/config/stackFile";
 import type { SecretKey } from "../lib/config/vocabulary";
-import { cliReason, openStack, passphraseRefusal } from "./driver";
+import { cliReason, commandLine, openStack, passphraseRefusal, RunRef } from "./driver";
 import { EngineEnvOptions, runPulumi, stacksDir } from "./env";
 import { DriverError } from "./errors";
 
@@ -16,7 +16,7 @@ const oneLine = (s: string) => s.replace(/\r?\n$/, "");
  * The value to store, checked first: what SSH could not use is refused (exit 3), nothing stored. `note`: what
  * else the stack needs (an encrypted key's passphrase).
  */
-export function checkSecretValue(stack: string, name: SecretKey, given: string): { value: string; note?: string } {
+export function checkSecretValue(ref: RunRef, name: SecretKey, given: string): { value: string; note?: string } {
     const refuse = (why: string, fix: string) => new DriverError("invalid-config", `${name} was not stored: ${why}. ${fix}`);
     if (name !== "sshPrivateKey") {
         const value = oneLine(given);
@@ -38,7 +38,7 @@ export function checkSecretValue(stack: string, name: SecretKey, given: string):
         if (/passphrase/i.test(parsed.message)) {
             return {
                 value: given,
-                note: `The key is encrypted: also store its passphrase, \`scm-upgrade secret sshPrivateKeyPassphrase --stack ${stack}\`, if not done yet.`,
+                note: `The key is encrypted: also store its passphrase, \`${commandLine(ref, "secret sshPrivateKeyPassphrase")}\`, if not done yet.`,
             };
         }
         throw refuse(`it is not a private key SSH can read (${parsed.message})`, "Give the private key file, e.g. --from ~/.ssh/id_ed25519.");

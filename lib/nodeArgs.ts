@@ -71,7 +71,7 @@ export function rollbackArgsFor(config: UpgradeConfig, hostName: string, service
         targetVersion: config.targetVersion,
         service: serviceFilesOf(service),
         healthTimeoutSeconds: config.healthTimeoutSeconds,
-        healthStableSeconds: config.healthStableSeconds,
+        lockWaitSeconds: hostLockWait(config),
     };
 }
 
@@ -94,7 +94,7 @@ export function unpackArgsFor(
         installUser: config.installUser,
         installGroup: config.installGroup,
         become: config.become,
-        lockWaitSeconds: hostLockWait(config.healthTimeoutSeconds, config.healthStableSeconds),
+        lockWaitSeconds: hostLockWait(config),
         ...extra,
     };
 }

@@ -240,8 +240,18 @@ export function rollbackRecord(stagingDir: string, folder: string, target: strin
     return nodeStateFile(stagingDir, folder, target, "rollback");
 }
 
+/**
+ * Marks the upgrade of one install folder to `target` finished (its gate and hold passed); removed when an attempt
+ * or a rollback begins. An intact install found back at the source with it was undone since by other means (the
+ * vendor's rollback by hand), after which a node may have been stopped on purpose: its `runningRecord` then says
+ * nothing of what must run. Without it the record counts: a failed attempt's, also one an older scm-upgrade made.
+ */
+export function finishedMark(stagingDir: string, folder: string, target: string): string {
+    return nodeStateFile(stagingDir, folder, target, "finished");
+}
+
 /** `<package>/.scm-upgrade/<folder>-<target>.<kind>`: what the node scripts keep of one install folder's upgrade. */
-function nodeStateFile(stagingDir: string, folder: string, target: string, kind: "running" | "unfinished" | "rollback"): string {
+function nodeStateFile(stagingDir: string, folder: string, target: string, kind: "running" | "unfinished" | "rollback" | "finished"): string {
     return `${packageDir(stagingDir)}/.scm-upgrade/${folder}-${target}.${kind}`;
 }
 
@@ -255,10 +265,16 @@ export const HOST_LOCK_WAIT_SECONDS = 900;
 
 /**
  * Seconds any script waits for the host's lock: the longest an earlier run's script may hold it, a node's upgrade
- * (the vendor's steps, then the health gate's timeout and hold). A staging or a rollback waited the vendor's steps
- * alone and gave up while an upgrade that would end well was still at its gate.
+ * (the vendor's steps, the health gate's timeout and hold, then with rollbackOnHealthFailure the vendor's rollback).
+ * A staging or a rollback waited the vendor's steps alone and gave up while an upgrade that would end well was
+ * still at its gate.
  */
-export const hostLockWait = (healthTimeoutSeconds: number, healthStableSeconds = 0) => HOST_LOCK_WAIT_SECONDS + healthTimeoutSeconds + healthStableSeconds;
+export function hostLockWait(c: { healthTimeoutSeconds: number; healthStableSeconds?: number; rollbackOnHealthFailure?: boolean }): number {
+    const vendor = HOST_LOCK_WAIT_SECONDS * (c.rollbackOnHealthFailure ? 2 : 1);
+    return (
+        vendor + Number(wholeNumber(c.healthTimeoutSeconds, "healthTimeoutSeconds")) + Number(wholeNumber(c.healthStableSeconds ?? 0, "healthStableSeconds"))
+    );
+}
 
 /** `<stagingDir>/.scm-upgrade.lock`: the host's lock (`hostLockLines`). */
 export function hostLockPath(stagingDir: string): string {
@@ -670,9 +686,9 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
     const rollbackLine = (why: string) =>
         `  echo "${why}: rolling back with the vendor rollback"; ` +
         './scmupgrade.py --service "$svc" --install-path "$install" ${bp:+--backup-path "$bp"} --rollback --start 2>&1 9<&- | tail -n 5; stop_others; rb=$(installed_version "$install"); echo "SCMUP rolled-back=$rb"; ' +
-        'if [ "$rb" = "$before" ]; then rolled="; rolled back with the vendor rollback: $rb installed again"; ' +
         // a half-replaced install before this attempt (an earlier one cut off) has no version to put back
-        'elif [ "$before" = mixed ] || [ "$before" = none ]; then rolled="; the vendor rollback left $rb installed (before this attempt: $before)"; ' +
+        'if [ "$half" = 1 ]; then rolled="; the vendor rollback left $rb installed (before this attempt: $before)"; ' +
+        'elif [ "$rb" = "$before" ]; then rolled="; rolled back with the vendor rollback: $rb installed again"; ' +
         'else rolled="; the vendor rollback did not put $before back: $rb installed (its last lines are above)"; fi';
     // Without healthStableSeconds the script text is as it was (no change for stacks already upgrading).
     const holdFns = stable
@@ -720,6 +736,8 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         `health_path=${shQuote(healthPath(a.targetVersion))}`,
         `record=${shQuote(runningRecord(a.stagingDir, s.folder, a.targetVersion))}`,
         `unfinished=${shQuote(unfinishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
+        `finished=${shQuote(finishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
+        `undone=${shQuote(rollbackRecord(a.stagingDir, s.folder, a.targetVersion))}`,
         `marker="$pkg/service_tmp/"${shQuote(`${s.folder}/backup/.backup_completed`)}`,
         `timeout=${timeout}`,
         // what a rollback on a failed gate left, for the failure's reason (rollbackLine)
@@ -733,7 +751,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // $SECONDS: bash's own clock since the script began (no fork per reading).
         'done_ok() { echo "SCMUP version-after=$1"; echo "SCMUP seconds=$SECONDS"; echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "SCMUP result=$2"; }',
         MUST_RUN_FNS,
-        ...hostLockLines(a.stagingDir, hostLockWait(Number(timeout), stable)),
+        ...hostLockLines(a.stagingDir, hostLockWait(a)),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         // Which nodes must run afterwards: on an install not yet replaced, the running ones; after an earlier
@@ -744,11 +762,10 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '  if [ -f "$record" ]; then must_run=$(file_ports "$record"); else must_run=$(local_ports) || list_failed local; fi',
         // Intact, not at the target: what runs now, and, after an earlier attempt (whose `stop all` may have failed
         // halfway), what ran before it, which its record says: a retry never takes those for nodes stopped on purpose.
-        // A record without the attempt's mark is no attempt's: an upgrade that finished, undone since by other means
-        // (the vendor's rollback by hand), after which a node may have been stopped on purpose.
+        // Not a finished upgrade's record, undone since by other means (finishedMark).
         "else",
         "  must_run=$(running_ports) || list_failed run",
-        '  if [ -f "$record" ] && [ -f "$unfinished" ]; then must_add $(file_ports "$record"); fi',
+        '  if [ -f "$record" ] && [ ! -f "$finished" ]; then must_add $(file_ports "$record"); fi',
         "fi",
         'if [ "$before" = "$target" ]; then',
         // An earlier attempt cut off after scmupgrade.py: its --start may have started nodes that did not run before.
@@ -771,7 +788,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         '  [ -n "$started" ] && echo "SCMUP started=$(echo $started)"',
         '  if ! sick=$(gate $must_run); then fail "nodes$sick of $svc on $host are at $target but not healthy on $health_path within ${timeout}s"; fi',
         ...holdCheck(false),
-        '  rm -f -- "$unfinished"',
+        '  rm -f -- "$unfinished"; { : > "$finished"; } 2>/dev/null',
         '  done_ok "$before" started',
         "  exit 0",
         "fi",
@@ -779,6 +796,8 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         // Not at the target and intact: must_run is what runs now (one control-script call, not two).
         'if [ "$half" = 1 ]; then was_running=$(running_ports) || list_failed run; else was_running=$must_run; fi',
         'echo "SCMUP running-before=${was_running:-none}"',
+        // an earlier rollback's record goes too: this attempt supersedes it
+        'rm -f -- "$finished" "$undone"',
         'write_ports "$record"',
         ': > "$unfinished" || fail "cannot write $unfinished"',
         'bp=""',
@@ -806,7 +825,7 @@ export function renderServiceUpgrade(a: NodeUpgradeArgs): string {
         `  fail "nodes$sick not healthy on the ${healthPath(a.targetVersion) === "/health" ? "3.1 endpoint" : "3.2 endpoints"} within \${timeout}s$rolled"`,
         "fi",
         ...holdCheck(a.rollbackOnHealthFailure),
-        'rm -f -- "$unfinished"',
+        'rm -f -- "$unfinished"; { : > "$finished"; } 2>/dev/null',
         'echo "SCMUP seconds=$SECONDS"',
         'echo "SCMUP finished-at=$(date -u +%Y-%m-%dT%H:%M:%SZ)"',
         'echo "SCMUP result=upgraded"',
@@ -827,8 +846,8 @@ export interface NodeRollbackArgs {
     targetVersion: string;
     service: ServiceFiles;
     healthTimeoutSeconds: number;
-    /** The upgrade's hold after its gate, for how long an upgrade still at work on the host may keep its lock. */
-    healthStableSeconds?: number;
+    /** Seconds to wait for an earlier run's script on the host (`hostLockWait`); default the vendor's steps and this gate. */
+    lockWaitSeconds?: number;
 }
 
 /**
@@ -859,6 +878,7 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         `health_path=${shQuote(healthPath(a.sourceVersion))}`,
         `record=${shQuote(runningRecord(a.stagingDir, s.folder, a.targetVersion))}`,
         `unfinished=${shQuote(unfinishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
+        `finished=${shQuote(finishedMark(a.stagingDir, s.folder, a.targetVersion))}`,
         `undone=${shQuote(rollbackRecord(a.stagingDir, s.folder, a.targetVersion))}`,
         `timeout=${timeout}`,
         installedVersionFn(s),
@@ -868,7 +888,7 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         healthyFn(a),
         HEALTH_GATE_FN,
         "t0=$(date +%s)",
-        ...hostLockLines(a.stagingDir, hostLockWait(Number(timeout), Number(wholeNumber(a.healthStableSeconds ?? 0, "healthStableSeconds")))),
+        ...hostLockLines(a.stagingDir, a.lockWaitSeconds ?? hostLockWait(a)),
         'before=$(installed_version "$install")',
         'echo "SCMUP version-before=$before"',
         'if [ "$before" = "$src" ]; then',
@@ -888,8 +908,10 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         "  else",
         "    must_run=$(conf_ports)",
         "  fi",
-        // kept until the nodes run as they must: a rollback cut off after the vendor's finishes them next time
+        // kept until the nodes run as they must: a rollback cut off after the vendor's finishes them next time; the
+        // upgrade's record counts again for an upgrade run meanwhile (finishedMark)
         '  write_ports "$undone"',
+        '  rm -f -- "$finished"',
         "  log=$(mktemp)",
         '  ./scmupgrade.py --service "$svc" --install-path "$install" --rollback --start >"$log" 2>&1 9<&-',
         "  rc=$?",
@@ -902,7 +924,7 @@ export function renderServiceRollback(a: NodeRollbackArgs): string {
         "fi",
         "stop_others",
         'if ! sick=$(gate $must_run); then fail "rolled back to $src, but nodes$sick of $svc on $host are not healthy on $health_path within ${timeout}s"; fi',
-        'rm -f -- "$record" "$unfinished" "$undone"',
+        'rm -f -- "$record" "$unfinished" "$undone" "$finished"',
         'echo "SCMUP seconds=$(( $(date +%s) - t0 ))"',
         'echo "SCMUP result=rolled-back"',
     ];

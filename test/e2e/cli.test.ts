@@ -507,6 +507,9 @@ describe("scm-upgrade command line", () => {
             const k = typed("sshPrivateKey", "");
             expect(k.code).toBe(2);
             expect(k.out).toContain(`Give the key file: \`scm-upgrade secret sshPrivateKey --stack ${stack} --from ~/.ssh/<key>\``);
+            // The backend given as a flag is in that command: without it the key would go to another state.
+            const flagged = runCliOnTerminal(["secret", "sshPrivateKey", "--stack", stack, "--backend", backend], {}, "(not shown): ", "");
+            expect(flagged.out).toContain(`Give the key file: \`scm-upgrade secret sshPrivateKey --stack ${stack} --backend ${backend} --from ~/.ssh/<key>\``);
         });
     });
 });

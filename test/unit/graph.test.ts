@@ -256,32 +256,38 @@ describe("RollingRollback resource graph (mocks)", () => {
 
 describe("the host's lock", () => {
     const { RollingRollback } = require("../../components/RollingRollback") as typeof import("../../components/RollingRollback");
-    test("staging, each upgrade and each rollback wait as long as an earlier run's upgrade may hold it: the vendor's steps, the gate's timeout and the hold", async () => {
-        const c = config({ ...seed, healthTimeoutSeconds: 300, healthStableSeconds: 60 });
-        const { recorded } = await graphOf(c);
-        const rolled: Recorded[] = [];
-        const rb = new RollingRollback(
-            "scm",
-            { config: c, connections: Object.fromEntries(c.hosts.map((h) => [h.name, { host: h.address, user: "scmadmin" }])), triggers: ["t"] },
-            {
-                transformations: [
-                    (a) => {
-                        rolled.push({ name: a.name, type: a.type, dependsOn: [], create: typeof a.props.create === "string" ? a.props.create : undefined });
-                        return undefined;
-                    },
-                ],
-            },
-        );
-        await new Promise((r) => rb.urn.apply(r));
-        const waits = (rs: Recorded[]) =>
-            Object.fromEntries(rs.filter((r) => r.create?.includes("flock -w")).map((r) => [r.name, /flock -w (\d+) 9/.exec(r.create as string)?.[1]]));
-        const upgrade = waits(recorded);
-        const rollback = waits(rolled);
-        const nodes = planWaves(c).flatMap((w) => w.nodes);
-        expect(Object.keys(upgrade).sort()).toEqual(
-            [...c.hosts.map((h) => `scm-${h.name}-stage-unpack`), ...nodes.map((n) => `scm-${n.host}-${n.service}-run`)].sort(),
-        );
-        expect(Object.keys(rollback)).toHaveLength(nodes.length);
-        expect(new Set([...Object.values(upgrade), ...Object.values(rollback)])).toEqual(new Set([String(900 + 300 + 60)]));
-    });
+    test.each([
+        [false, 900 + 300 + 60],
+        [true, 900 + 300 + 60 + 900],
+    ])(
+        "staging, each upgrade and each rollback wait as long as an earlier run's upgrade may hold it: the vendor's steps, the gate's timeout and the hold (rollbackOnHealthFailure %s: and the vendor's rollback)",
+        async (rollbackOnHealthFailure, wait) => {
+            const c = config({ ...seed, healthTimeoutSeconds: 300, healthStableSeconds: 60, rollbackOnHealthFailure });
+            const { recorded } = await graphOf(c);
+            const rolled: Recorded[] = [];
+            const rb = new RollingRollback(
+                "scm",
+                { config: c, connections: Object.fromEntries(c.hosts.map((h) => [h.name, { host: h.address, user: "scmadmin" }])), triggers: ["t"] },
+                {
+                    transformations: [
+                        (a) => {
+                            rolled.push({ name: a.name, type: a.type, dependsOn: [], create: typeof a.props.create === "string" ? a.props.create : undefined });
+                            return undefined;
+                        },
+                    ],
+                },
+            );
+            await new Promise((r) => rb.urn.apply(r));
+            const waits = (rs: Recorded[]) =>
+                Object.fromEntries(rs.filter((r) => r.create?.includes("flock -w")).map((r) => [r.name, /flock -w (\d+) 9/.exec(r.create as string)?.[1]]));
+            const upgrade = waits(recorded);
+            const rollback = waits(rolled);
+            const nodes = planWaves(c).flatMap((w) => w.nodes);
+            expect(Object.keys(upgrade).sort()).toEqual(
+                [...c.hosts.map((h) => `scm-${h.name}-stage-unpack`), ...nodes.map((n) => `scm-${n.host}-${n.service}-run`)].sort(),
+            );
+            expect(Object.keys(rollback)).toHaveLength(nodes.length);
+            expect(new Set([...Object.values(upgrade), ...Object.values(rollback)])).toEqual(new Set([String(wait)]));
+        },
+    );
 });

@@ -18,6 +18,7 @@ import {
     shQuote,
     TOP_STATUS_FN,
     unfinishedMark,
+    finishedMark,
 } from "../../lib/shell";
 
 // The node script against a fake host whose one config-server node is a real HTTP server in this
@@ -237,7 +238,8 @@ echo "[INFO] upgrade success!"
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "version-after": "3.2.0", "running-before": `${port}` });
         expect(fs.readFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), "utf8")).toBe(`${port}\n`);
-        expect(fs.readdirSync(path.join(h.pkg, ".scm-upgrade"))).toEqual(["sequoiacm-config-3.2.0.running"]);
+        // finished: the mark gone, the upgrade marked done (a later rollback by hand is told from a failed attempt)
+        expect(fs.readdirSync(path.join(h.pkg, ".scm-upgrade")).sort()).toEqual(["sequoiacm-config-3.2.0.finished", "sequoiacm-config-3.2.0.running"]);
     });
 
     test("upgrade with every configured node running: the control script is asked once what runs, nothing is stopped", async () => {
@@ -400,27 +402,35 @@ echo "[INFO] upgrade success!"
         expect([s.status, parseMarkers(s.stdout).values.result]).toEqual([1, "failed"]);
     });
 
-    test("a retry after an attempt that stopped the nodes and failed, install intact: the nodes that ran before the first attempt run afterwards", async () => {
-        // The first attempt's `stop all` stopped the node, then the vendor script failed before replacing anything.
-        const h = fakeHost({ version: "3.1.2", running: false });
-        fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
-        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), `${port}\n`);
-        fs.writeFileSync(unfinishedMark(path.dirname(h.pkg), "sequoiacm-config", "3.2.0"), "");
-        // A record an earlier upgrade (to another version) left in the same staging folder says nothing of this one.
-        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.1.2.running"), `${port + 7}\n`);
-        const r = await bash(h.text);
-        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
-        expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "running-before": `${port}` });
-        expect(r.stdout).not.toContain("stopping node");
-        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
-        expect(requests.length).toBeGreaterThan(0);
-    });
+    test.each([
+        ["with its mark", true],
+        ["without a mark, as an older scm-upgrade left it", false],
+    ])(
+        "a retry after an attempt that stopped the nodes and failed, install intact, its record %s: the nodes that ran before the first attempt run afterwards",
+        async (_how, marked) => {
+            // The first attempt's `stop all` stopped the node, then the vendor script failed before replacing anything.
+            const h = fakeHost({ version: "3.1.2", running: false });
+            fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
+            fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), `${port}\n`);
+            if (marked) fs.writeFileSync(unfinishedMark(path.dirname(h.pkg), "sequoiacm-config", "3.2.0"), "");
+            // A record an earlier upgrade (to another version) left in the same staging folder says nothing of this one.
+            fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.1.2.running"), `${port + 7}\n`);
+            const r = await bash(h.text);
+            expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
+            expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "running-before": `${port}` });
+            expect(r.stdout).not.toContain("stopping node");
+            expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+            expect(requests.length).toBeGreaterThan(0);
+        },
+    );
 
     test("an upgrade that finished, undone since by the vendor's rollback by hand, then its node stopped on purpose: the next upgrade leaves it stopped", async () => {
-        // The finished upgrade's record (the node ran before it) is left; its attempt's mark is not.
-        const h = fakeHost({ version: "3.1.2", running: false });
-        fs.mkdirSync(path.join(h.pkg, ".scm-upgrade"));
-        fs.writeFileSync(path.join(h.pkg, ".scm-upgrade", "sequoiacm-config-3.2.0.running"), `${port}\n`);
+        const h = fakeHost({ version: "3.1.2", running: true });
+        const first = await bash(h.text);
+        expect(parseMarkers(first.stdout).values).toMatchObject({ result: "upgraded", "running-before": `${port}` });
+        // By hand: the vendor's rollback puts 3.1.2 back; then the node is stopped on purpose.
+        fs.renameSync(path.join(h.svc, "jars", "sequoiacm-config-server-3.2.0.jar"), path.join(h.svc, "jars", "sequoiacm-config-server-3.1.2.jar"));
+        fs.writeFileSync(path.join(h.bin, "running"), "");
         const r = await bash(h.text);
         expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: "" });
         expect(parseMarkers(r.stdout).values).toMatchObject({ result: "upgraded", "running-before": "none" });
@@ -457,7 +467,7 @@ describe("the rollback: the run state put back, then a health gate on the source
             healthTimeoutSeconds: 2,
         });
         const left = () => (fs.existsSync(path.join(h.pkg, ".scm-upgrade")) ? fs.readdirSync(path.join(h.pkg, ".scm-upgrade")) : []);
-        return { ...h, text, left };
+        return { ...h, text, upgrade: h.text, left };
     }
 
     test("a node stopped before the upgrade is stopped again after --rollback --start; the others gated on 3.1's /health; the upgrade's record and mark go", async () => {
@@ -521,6 +531,28 @@ describe("the rollback: the run state put back, then a health gate on the source
         expect(again.stdout).toContain(`stopping node ${stopped}: it was not running before`);
         expect(fs.readFileSync(h.ran, "utf8").trim().split("\n")).toHaveLength(1);
         expect(h.left()).toEqual([]);
+    });
+
+    test("a finished upgrade's rollback that failed at its gate, then an upgrade instead: the node that ran before the first upgrade runs afterwards", async () => {
+        const h = rolledBackHost({ started: [port], record: `${port}\n` });
+        fs.writeFileSync(finishedMark(path.join(h.root, "opt", "scm_upgrade"), "sequoiacm-config", "3.2.0"), "");
+        doc = DOWN_NESTED_UP;
+        const r = await bash(h.text);
+        expect([r.status, parseMarkers(r.stdout).values["version-after"]]).toEqual([1, "3.1.2"]);
+        // The node went down after; the upgrade again, by the vendor's script, which starts it.
+        fs.writeFileSync(path.join(h.bin, "running"), "");
+        const jars = shQuote(path.join(h.svc, "jars"));
+        fs.writeFileSync(
+            path.join(h.pkg, "scmupgrade.py"),
+            `#!/bin/bash\nmv ${jars}/*.jar ${jars}/sequoiacm-config-server-3.2.0.jar\necho ${port} >> ${shQuote(path.join(h.bin, "running"))}\necho "[INFO] upgrade success!"\n`,
+            { mode: 0o755 },
+        );
+        doc = UP_DOC;
+        const up = await bash(h.upgrade);
+        expect({ status: up.status, stderr: up.stderr }).toEqual({ status: 0, stderr: "" });
+        expect(parseMarkers(up.stdout).values.result).toBe("upgraded");
+        expect(fs.readFileSync(path.join(h.bin, "running"), "utf8").trim()).toBe(String(port));
+        expect(h.left().sort()).toEqual(["sequoiacm-config-3.2.0.finished", "sequoiacm-config-3.2.0.running"]);
     });
 
     test("already at the source: skipped, the vendor script not run", async () => {
