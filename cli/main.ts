@@ -475,9 +475,9 @@ function readFromFile(file: string, fix: string): string {
 
 /**
  * A secret's value: `--from FILE` (read already), else standard input; on a terminal a prompt that does
- * not echo (a password), or the way to give a key (a key is a file, not something typed).
+ * not echo (a password), or the way to give a key (a key is a file, not something typed). `command`: this command
+ * as given (its --backend with it), for that way.
  */
-/** `command`: this command as given (its --backend with it), for the way to give a key. */
 async function readSecretValue(f: Flags, name: SecretKey, fromFile: string | undefined, command: string): Promise<string> {
     if (fromFile !== undefined) return fromFile;
     if (!process.stdin.isTTY) return fs.readFileSync(0, "utf8");

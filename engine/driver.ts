@@ -472,6 +472,9 @@ async function stateCommand(o: RunOptions, args: ["stack", "export" | "import"],
     return r.stdout;
 }
 
+/** The planned nodes of the centers a run leaves alone (`--only-center`: the other one). */
+const nodesOutside = (o: RunOptions, waves: Wave[]) => waves.filter((w) => !(o.centers ?? ["standby", "primary"]).includes(w.center)).flatMap((w) => w.nodes);
+
 /**
  * A run of one center (`--only-center`) registers that center's nodes, and the engine deletes from the state
  * what a program no longer registers: after `up --only-center standby`, `up --only-center primary` dropped every
@@ -481,8 +484,7 @@ async function stateCommand(o: RunOptions, args: ["stack", "export" | "import"],
  * Their `host/service` keys.
  */
 async function keptOutside(o: RunOptions, waves: Wave[], open: () => Promise<Stack>): Promise<string[]> {
-    const centers = o.centers ?? ["standby", "primary"];
-    const outside = waves.filter((w) => !centers.includes(w.center)).flatMap((w) => w.nodes);
+    const outside = nodesOutside(o, waves);
     const nodeOf = new Map(outside.map((n) => [componentName.node(ROOT_NAME, n.host, n.service), liveKey(n.host, n.service)]));
     let resources = await readStateResources(engineEnv(o).PULUMI_BACKEND_URL, o.stack);
     if (!resources) {
@@ -506,8 +508,7 @@ async function keptOutside(o: RunOptions, waves: Wave[], open: () => Promise<Sta
  * record); they are carried into this run's outputs as they were, marked with what their run did.
  */
 async function carriedOutside(o: RunOptions, waves: Wave[], kept: string[], open: () => Promise<Stack>): Promise<RecordedNodes> {
-    const centers = o.centers ?? ["standby", "primary"];
-    const outside = new Set(waves.filter((w) => !centers.includes(w.center)).flatMap((w) => w.nodes.map((n) => liveKey(n.host, n.service))));
+    const outside = new Set(nodesOutside(o, waves).map((n) => liveKey(n.host, n.service)));
     for (const k of kept) outside.delete(k);
     if (!outside.size) return {};
     const outputs = (await readStackRecord(engineEnv(o).PULUMI_BACKEND_URL, o.stack))?.outputs ?? (await (await open()).outputs());

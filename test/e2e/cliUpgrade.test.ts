@@ -156,6 +156,8 @@ describeWithProvider("scm-upgrade rollback", () => {
 describeWithProvider("scm-upgrade up --only-center standby", () => {
     const { sb, cli, config } = useCliSandbox("cli-stop-point", 50);
     const inCenter = (center: string, keys: string[]) => keys.filter((k) => sb.host(k.split("/")[0]).center === center);
+    /** What the state recorded of each node, as `status --json` gives it. */
+    const recorded = () => JSON.parse(cli(["status", "--json"]).stdout.trim().split("\n").pop()!).nodes as Record<string, { versionAfter: string }>;
     test("leaves every primary node at 3.1.2; the primary alone then, in plan order; neither center's run drops what the state recorded of the other", async () => {
         // The primary alone before the standby is done: refused once the hosts are read, nothing run.
         const early = cli(["up", "--yes", "--only-center", "primary"]);
@@ -174,7 +176,6 @@ describeWithProvider("scm-upgrade up --only-center standby", () => {
         const t0 = new Date().toISOString();
         expect(cli(["up", "--yes", "--only-center", "primary"]).code).toBe(0);
         expect(actionsSince(sb, "upgrade", t0)).toEqual(inCenter("primary", planOrder(config)));
-        const recorded = () => JSON.parse(cli(["status", "--json"]).stdout.trim().split("\n").pop()!).nodes as Record<string, { versionAfter: string }>;
         const all = recorded();
         expect(Object.keys(all).sort()).toEqual([...planOrder(config)].sort());
         for (const [k, n] of Object.entries(all)) expect(`${k} ${n.versionAfter}`).toBe(`${k} 3.2.0`);
@@ -213,12 +214,8 @@ describeWithProvider("scm-upgrade up --only-center standby", () => {
             expect(`${k} ${v}`).toBe(`${k} ${sb.host(k.split("/")[0]).center === "primary" ? "3.1.2" : "3.2.0"}`);
         // The state still holds what the upgrade recorded of the standby, beside the primary's rollback, each
         // named for what its run did.
-        const recorded = () => {
-            const st = cli(["status"]);
-            const nodes = JSON.parse(cli(["status", "--json"]).stdout.trim().split("\n").pop()!).nodes as Record<string, { versionAfter: string }>;
-            return { text: st.stdout, nodes };
-        };
-        const half = recorded();
+        const recordedWithText = () => ({ text: cli(["status"]).stdout, nodes: recorded() });
+        const half = recordedWithText();
         expect(Object.keys(half.nodes).sort()).toEqual([...planOrder(config)].sort());
         for (const [k, n] of Object.entries(half.nodes))
             expect(`${k} ${n.versionAfter}`).toBe(`${k} ${sb.host(k.split("/")[0]).center === "primary" ? "3.1.2" : "3.2.0"}`);
@@ -231,7 +228,7 @@ describeWithProvider("scm-upgrade up --only-center standby", () => {
         expect(cli(["rollback", "--yes", "--only-center", "standby"]).code).toBe(0);
         expect(actionsSince(sb, "rollback", t1)).toEqual(inCenter("standby", reverse));
         for (const v of Object.values(await versions(sb))) expect(v).toBe("3.1.2");
-        const whole = recorded();
+        const whole = recordedWithText();
         expect(Object.keys(whole.nodes).sort()).toEqual([...planOrder(config)].sort());
         for (const k of inCenter("primary", planOrder(config))) expect(whole.nodes[k]).toMatchObject(half.nodes[k]);
         expect(whole.text.match(/rolled back 3\.2\.0 -> 3\.1\.2/g)).toHaveLength(12);
