@@ -12,6 +12,8 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { spawnSync } from "child_process";
+import { engineEnv, projectRoot, pulumiBinary } from "../engine/env";
 import { sshRun, SshTarget } from "../sandbox/ssh";
 
 // ------------------------------------------------------------------ trace files
@@ -302,6 +304,8 @@ export interface ProfileReport {
     load: string;
     /** The command provider that ran (engine/env.ts commandProviderKind). */
     provider: string;
+    /** What any `up` of this design pays at this host count, whatever the tool does (`floorOf`). */
+    floor?: Floor;
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, x) => a + x, 0) / xs.length : 0);
@@ -333,7 +337,68 @@ export function renderProfile(p: ProfileReport): string {
     }
     const pw = Math.max(...p.phases.map((x) => x.phase.length));
     lines.push("", "the run around the nodes (s):", ...p.phases.map((x) => `${x.phase.padEnd(pw)}  ${x.seconds.toFixed(2).padStart(6)}`));
+    if (p.floor) lines.push("", renderFloor(p.floor, p.hosts));
     return lines.join("\n");
+}
+
+// ------------------------------------------------------------------ the floor
+
+/** Parts that every `up` of this design pays before its first step, timed on their own (seconds). */
+export interface FloorParts {
+    /** Node.js with the Pulumi SDK loaded: the Automation API's process has it before it starts the CLI. */
+    sdkLoadSeconds: number;
+    /** The Pulumi CLI from its start to its stack's secrets opened (the passphrase's key derivation), as every engine run begins. */
+    cliStartSeconds: number;
+}
+
+export interface Floor {
+    criticalPathSeconds: number;
+    rows: { part: string; seconds: number }[];
+    perNodeMs: number;
+    seconds: number;
+}
+
+/** The parts of one node's time through the engine that no tool of this design can leave out. */
+const FLOOR_NODE_BUCKETS: NodeBucket[] = [
+    "SSH dial, handshake, auth, session, login shell",
+    "script: control script list calls",
+    "engine: previous node recorded -> this node's command started",
+    "script ended -> engine has the result",
+];
+
+/**
+ * The floor of `up`: the critical path plus what its parts cost with no work of the tool's own. The Automation
+ * API's process with the SDK loaded, then the Pulumi CLI's start with its key derivation (one after the other:
+ * the CLI is started by that process); preflight and staging, one SSH login each (every host at once); and per
+ * node, the command provider's SSH login (with the login shell), the one call of the vendor's control script the
+ * safety checks need (which nodes run before `--start`), and the engine's step before and after the command
+ * (the profile's means). Everything else a run does (config, live read, registration, the scripts' other steps)
+ * is left out, so the floor is below what any run can reach.
+ */
+export function floorOf(nodes: NodeProfile[], criticalPathSeconds: number, parts: FloorParts): Floor {
+    const m = (b: NodeBucket) => mean(nodes.map((n) => n.ms[b]));
+    const [ssh, list, before, after] = FLOOR_NODE_BUCKETS.map(m);
+    const perNodeMs = ssh + list + before + after;
+    const rows = [
+        { part: "critical path", seconds: criticalPathSeconds },
+        { part: "Node.js with the Pulumi SDK loaded (the Automation API's process)", seconds: parts.sdkLoadSeconds },
+        { part: "the Pulumi CLI's start, to its secrets opened (key derivation)", seconds: parts.cliStartSeconds },
+        { part: "preflight and staging: one SSH login each (every host at once)", seconds: (2 * ssh) / 1000 },
+        {
+            part: `${nodes.length} nodes x ${perNodeMs.toFixed(0)} ms: SSH login ${ssh.toFixed(0)}, control-script list ${list.toFixed(0)}, engine step ${(before + after).toFixed(0)}`,
+            seconds: (nodes.length * perNodeMs) / 1000,
+        },
+    ];
+    return { criticalPathSeconds, rows, perNodeMs, seconds: rows.reduce((a, r) => a + r.seconds, 0) };
+}
+
+export function renderFloor(f: Floor, hosts: number): string {
+    const w = Math.max(...f.rows.map((r) => r.part.length));
+    return [
+        `the floor of \`up\` at ${hosts} hosts: the critical path plus its parts, with no work of the tool's own (s)`,
+        ...f.rows.map((r) => `${r.part.padEnd(w)}  ${r.seconds.toFixed(2).padStart(6)}`),
+        `${"floor".padEnd(w)}  ${f.seconds.toFixed(2).padStart(6)}  = ${(f.seconds / f.criticalPathSeconds).toFixed(2)} x the critical path (target of \`up\`: <= 1.15 x)`,
+    ].join("\n");
 }
 
 // ------------------------------------------------------------------ on a sandbox
@@ -366,6 +431,30 @@ export function stopTrace(p: TracePaths): void {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Wall time of a command run to its end, median of `runs` (seconds); throws when it fails. */
+function timed(what: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, runs = 3): number {
+    const s: number[] = [];
+    for (let i = 0; i < runs; i++) {
+        const t0 = process.hrtime.bigint();
+        const r = spawnSync(cmd, args, { cwd: projectRoot, env, stdio: ["ignore", "ignore", "pipe"] });
+        if (r.status !== 0) throw new Error(`${what} failed (exit ${r.status}): ${String(r.stderr).trim().split("\n").pop()}`);
+        s.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+    return median(s);
+}
+
+/** `FloorParts`, timed on this machine: the SDK's load as the tool loads it, and the CLI on the traced up's stack. */
+export function floorParts(stack: string, backendUrl: string): FloorParts {
+    const load = "require('@pulumi/pulumi/automation'); require('@pulumi/pulumi'); require('@pulumi/command')";
+    return {
+        sdkLoadSeconds: timed("loading the Pulumi SDK", process.execPath, ["-r", path.join(projectRoot, "bin", "loader.js"), "-e", load], process.env),
+        cliStartSeconds: timed("pulumi config --show-secrets", pulumiBinary(), ["config", "--json", "--show-secrets", "--stack", stack], {
+            ...process.env,
+            ...engineEnv({ backendUrl }),
+        }),
+    };
+}
 
 /**
  * `ssh <host> true` with the OpenSSH client, median of `runs`: with the clean login HOME, and with the login

@@ -25,7 +25,20 @@ import { criticalPath } from "./critical";
 import { benchInQuickackNetns, insideQuickackNetns } from "./quickack";
 import { fig, Figure, HostRun, na, renderReport, Report, reportJson } from "./report";
 import { runScripts } from "./scripts";
-import { Ev, profileNodes, ProfileReport, readSessions, renderProfile, runPhases, sshTrueMs, startTrace, stopTrace, tracePaths } from "./profile";
+import {
+    Ev,
+    floorOf,
+    floorParts,
+    profileNodes,
+    ProfileReport,
+    readSessions,
+    renderProfile,
+    runPhases,
+    sshTrueMs,
+    startTrace,
+    stopTrace,
+    tracePaths,
+} from "./profile";
 import { running } from "../sandbox/ssh";
 import { removeStackFiles, runCli, stackFiles, writeStackFile, writeToolStack } from "./tool";
 import { HostsContext, loadNow, parallelRun, renderVariants, soakAndBackends, VariantFigures } from "./variants";
@@ -550,6 +563,7 @@ async function hostsPart(
                     provider: providerKind,
                 };
                 if (!rep.nodes.length || !(t0 > 0)) throw new Error("the trace or the events of the traced up are empty");
+                rep.floor = floorOf(rep.nodes, cp.totalSeconds, floorParts(stack, `file://${backend.backendDir}`));
                 profile = renderProfile(rep);
                 detail.profile = rep;
                 log(`${n} hosts: profile\n${profile}`);

@@ -11,7 +11,20 @@ import { scaledTopology } from "../../sandbox/topology";
 import { ansibleDir, ansibleInventory, ansiblePlaybook, Inventory, Play, playbookNodeOrder, waveGroup, writeAnsibleFiles } from "../../bench/ansible/generate";
 import { criticalPath, nodeShape, ratio, TARGETS } from "../../bench/critical";
 import { cell, fig, na, ratioFigure, renderReport, Report, reportJson } from "../../bench/report";
-import { parseTrace, profileNodeScript, profileNodes, renderProfile, runPhases, sessionKind, traceBashrc, traceEnvScript } from "../../bench/profile";
+import {
+    floorOf,
+    NODE_BUCKETS,
+    NodeProfile,
+    parseTrace,
+    profileNodeScript,
+    profileNodes,
+    renderFloor,
+    renderProfile,
+    runPhases,
+    sessionKind,
+    traceBashrc,
+    traceEnvScript,
+} from "../../bench/profile";
 import { hostLockLines } from "../../lib/shell";
 import { seedHosts } from "../helpers/seed";
 
@@ -368,6 +381,29 @@ describe("the profile of one node: a traced session joined with the tool's event
         expect(text).toContain("offline stand-in command provider");
         expect(text).toMatch(/overhead over the minimal time\s+1400/);
         expect(text).toMatch(/CLI start, config, stack selected\s+1\.00/);
+    });
+});
+
+describe("the floor of up: the critical path plus its parts, with no work of the tool's own", () => {
+    // Two nodes whose buckets differ: the floor takes each part's mean, and nothing else of the node's time.
+    const node = (name: string, ssh: number, list: number, gap: number, back: number): NodeProfile => {
+        const ms = Object.fromEntries(NODE_BUCKETS.map((b) => [b, 1000])) as NodeProfile["ms"];
+        ms["SSH dial, handshake, auth, session, login shell"] = ssh;
+        ms["script: control script list calls"] = list;
+        ms["engine: previous node recorded -> this node's command started"] = gap;
+        ms["script ended -> engine has the result"] = back;
+        return { node: name, totalMs: 0, ms, polls: 0, listCalls: 1, firstPollDelayMs: 0 };
+    };
+    const nodes = [node("C/cloud", 80, 50, 10, 20), node("D/cloud", 100, 70, 0, 10)];
+
+    test("per node the SSH login, the control script's list and the engine's step; fixed the SDK, the CLI and two logins", () => {
+        const f = floorOf(nodes, 10, { sdkLoadSeconds: 0.5, cliStartSeconds: 0.6 });
+        expect(f.perNodeMs).toBeCloseTo(90 + 60 + 5 + 15, 6);
+        expect(f.rows.map((r) => r.seconds)).toEqual([10, 0.5, 0.6, expect.closeTo(0.18, 6), expect.closeTo(0.34, 6)]);
+        expect(f.seconds).toBeCloseTo(10 + 0.5 + 0.6 + 0.18 + 0.34, 6);
+        const text = renderFloor(f, 4);
+        expect(text).toContain("2 nodes x 170 ms: SSH login 90, control-script list 60, engine step 20");
+        expect(text).toMatch(/floor\s+11\.62 {2}= 1\.16 x the critical path \(target of `up`: <= 1\.15 x\)/);
     });
 });
 
