@@ -3,7 +3,8 @@
 // It implements the two resources this project uses, command:remote:Command and
 // command:remote:CopyToRemote, with the official provider's observable behaviour: the same inputs,
 // defaults, outputs, secretness, diff (triggers replace, everything else updates), preview (runs
-// nothing; outputs unknown), error texts, state after a failure (none recorded) and dial retries.
+// nothing; outputs unknown), error texts, state after a failure (none recorded), dial retries, and its
+// end when its engine is gone (server.go, hostLogger).
 // It exists because the official provider cannot be downloaded on machines without internet; the
 // bootstrap prefers the official provider wherever it can be had.
 package main

@@ -416,6 +416,21 @@ func TestCopyToRemoteFileAndArchive(t *testing.T) {
 	}
 }
 
+func TestStatusTheEngineDidNotTakeGoesToStderr(t *testing.T) {
+	var out strings.Builder
+	delivered := hostLogger{send: func(context.Context, diag.Severity, resource.URN, string) error { return nil }, stderr: &out}
+	delivered.Status(context.Background(), diag.Info, "urn:x", "SCMUP version-before=3.1.2")
+	if out.Len() != 0 {
+		t.Fatalf("a delivered status wrote to stderr: %q", out.String())
+	}
+	gone := hostLogger{send: func(context.Context, diag.Severity, resource.URN, string) error { return context.Canceled }, stderr: &out}
+	gone.Status(context.Background(), diag.Info, "urn:x", "SCMUP version-before=3.1.2")
+	line := out.String()
+	if !strings.Contains(line, `hostLogFailed="context canceled" kind=status urn=urn:x`) || strings.Contains(line, "SCMUP") {
+		t.Fatalf("stderr after a status the engine did not take: %q", line)
+	}
+}
+
 func TestPluginInfoReportsTheOfficialVersion(t *testing.T) {
 	info, err := newServerWithLogger(&recorder{}).GetPluginInfo(context.Background(), nil)
 	if err != nil || info.Version != "1.2.1" {

@@ -3,9 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -29,11 +32,22 @@ type statusLogger interface {
 	Status(ctx context.Context, sev diag.Severity, urn resource.URN, msg string)
 }
 
-type hostLogger struct{ host *provider.HostClient }
+type hostLogger struct {
+	send func(ctx context.Context, sev diag.Severity, urn resource.URN, msg string) error
+	// Where a status the engine did not take is reported instead: the process's stderr, whose reader is the engine.
+	stderr io.Writer
+}
 
+// Status sends the line to the engine. One the engine does not take is reported on stderr, as the official
+// provider does. With the engine gone (its process killed), that is a write to a pipe nobody reads, and Go ends
+// the process on it (SIGPIPE on fd 2): the provider does not outlive its engine, and the command in progress is
+// cut off at its next output line, its SSH connection closed. The output line itself is not repeated there.
 func (h hostLogger) Status(ctx context.Context, sev diag.Severity, urn resource.URN, msg string) {
-	if h.host != nil {
-		_ = h.host.LogStatus(ctx, sev, urn, msg)
+	if h.send == nil {
+		return
+	}
+	if err := h.send(ctx, sev, urn, msg); err != nil {
+		fmt.Fprintf(h.stderr, "%s INFO status not delivered to the engine hostLogFailed=%q kind=status urn=%s\n", time.Now().Format("2006/01/02 15:04:05"), err.Error(), urn)
 	}
 }
 
@@ -49,7 +63,10 @@ type server struct {
 }
 
 func newServer(host *provider.HostClient) *server {
-	return newServerWithLogger(hostLogger{host})
+	if host == nil {
+		return newServerWithLogger(hostLogger{stderr: os.Stderr})
+	}
+	return newServerWithLogger(hostLogger{send: host.LogStatus, stderr: os.Stderr})
 }
 
 func newServerWithLogger(l statusLogger) *server {

@@ -9,6 +9,7 @@ import { loadFromConfigMap } from "../../lib/config/load";
 import { DEFAULTS } from "../../lib/config/schema";
 import { chromiumPresent, probe, requireChromium } from "../../tools/chromium";
 import { readAudit } from "../../sandbox/audit";
+import { clearFaults, setFault } from "../../sandbox/faults";
 import { startHostSshd, status, stopHostSshd } from "../../sandbox/cluster";
 import { sandboxStackConfig, writeSandboxStackConfig } from "../../sandbox/stackConfig";
 import { readLocks } from "../../engine/locks";
@@ -43,6 +44,8 @@ afterAll(() => {
 });
 
 interface Running {
+    /** The pid of the process started (scm-upgrade, or `script` with `tty`). */
+    pid: number;
     /** Resolves with the line (and when it came) once the output has a line matching `re`. */
     waitFor(re: RegExp): Promise<{ line: string; at: number }>;
     done: Promise<{ code: number | null; out: string; lines: { line: string; at: number }[] }>;
@@ -123,6 +126,7 @@ function start(args: string[], o: { tty?: boolean; group?: boolean } = {}): Runn
         }),
     );
     return {
+        pid: child.pid as number,
         waitFor: (re) => {
             const seen = lines.find((l) => re.test(l.line));
             if (seen) return Promise.resolve(seen);
@@ -388,6 +392,57 @@ describeWithProvider("faults through the engine, on one sandbox", () => {
             // (after the question, on its line)
             expect(lastLine(r.out)).toMatch(/error: Interrupted at the question: nothing was done\.$/);
             expect(auditSince(t)).toEqual([]);
+        }));
+
+    // A process that exists and is not a zombie (dead, not yet reaped).
+    const alive = (pid: number) => {
+        try {
+            const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+            return stat[stat.lastIndexOf(")") + 2] !== "Z";
+        } catch {
+            return false;
+        }
+    };
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const programOf = (pid: number) => {
+        try {
+            return path.basename(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0]);
+        } catch {
+            return "(gone)";
+        }
+    };
+
+    test("case 17: SIGKILL to the whole process group (`kill -9 -PGID`, the OOM killer): the engine and the command provider do not outlive the tool; unlock clears the dead run's lock", () =>
+        timed("case 17 (SIGKILL to the process group)", async () => {
+            const t = new Date().toISOString();
+            const next = order.find((n) => !begun(t0, "upgrade").includes(n)) as string;
+            const [host, service] = next.split("/");
+            // The vendor script sleeps after stopping the nodes: the kill lands while it runs on the host.
+            setFault(host, service, { slowSeconds: 3 }, sb.dir);
+            try {
+                const run = start(["up", "--yes"], { group: true });
+                await run.waitFor(new RegExp(`\\s${next}\\s+upgrading$`));
+                for (let i = 0; i < 400 && !begun(t, "upgrade").includes(next); i++) await sleep(25);
+                expect(begun(t, "upgrade")).toEqual([next]);
+                // The engine and its provider run in process groups of their own: the kill does not reach them.
+                const engine = descendants(run.pid);
+                expect(engine.map(programOf)).toEqual(expect.arrayContaining(["pulumi", "pulumi-resource-command"]));
+                run.signal("SIGKILL");
+                expect((await run.done).code).toBeNull();
+                // Both go once they find the tool gone: the provider at the command's next output line (after the
+                // vendor script's sleep), as the official provider does; the SSH session with it.
+                const t1 = Date.now();
+                for (let i = 0; i < 300 && engine.some(alive); i++) await sleep(100);
+                timings.push(`case 17: the engine and the provider gone ${((Date.now() - t1) / 1000).toFixed(1)} s after the kill`);
+                expect(engine.filter(alive).map((p) => `${p} ${programOf(p)}`)).toEqual([]);
+            } finally {
+                clearFaults({ dir: sb.dir });
+            }
+            // The killed engine's lock stays (no process released it): unlock sees its process dead and removes it.
+            expect(await readLocks(`file://${state}`, stack)).toHaveLength(1);
+            const unlocked = await start(["unlock", "--yes"]).done;
+            expect(`exit ${unlocked.code}: ${lastLine(unlocked.out)}`).toMatch(/^exit 0: removed 1 stale lock\(s\) of stack /);
+            expect(await readLocks(`file://${state}`, stack)).toEqual([]);
         }));
 
     test("case 15: a second SIGTERM stops at once, cutting the node in progress off (exit 130); the next `up` finishes it and the rest, no node twice", () =>
