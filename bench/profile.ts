@@ -372,10 +372,10 @@ const FLOOR_NODE_BUCKETS: NodeBucket[] = [
  * the CLI is started by that process); preflight and staging, one SSH login each (every host at once); and per
  * node, the command provider's SSH login (with the login shell), the one call of the vendor's control script the
  * safety checks need (which nodes run before `--start`), and the engine's step before and after the command
- * (the profile's means). Everything else a run does (config, live read, registration, the scripts' other steps)
- * is left out, so the floor is below what any run can reach.
+ * (the profile's means, times the planned node count: parallelism 1). Everything else a run does (config, live
+ * read, registration, the scripts' other steps) is left out, so the floor is below what any run can reach.
  */
-export function floorOf(nodes: NodeProfile[], criticalPathSeconds: number, parts: FloorParts): Floor {
+export function floorOf(nodes: NodeProfile[], nodeCount: number, criticalPathSeconds: number, parts: FloorParts): Floor {
     const m = (b: NodeBucket) => mean(nodes.map((n) => n.ms[b]));
     const [ssh, list, before, after] = FLOOR_NODE_BUCKETS.map(m);
     const perNodeMs = ssh + list + before + after;
@@ -385,8 +385,8 @@ export function floorOf(nodes: NodeProfile[], criticalPathSeconds: number, parts
         { part: "the Pulumi CLI's start, to its secrets opened (key derivation)", seconds: parts.cliStartSeconds },
         { part: "preflight and staging: one SSH login each (every host at once)", seconds: (2 * ssh) / 1000 },
         {
-            part: `${nodes.length} nodes x ${perNodeMs.toFixed(0)} ms: SSH login ${ssh.toFixed(0)}, control-script list ${list.toFixed(0)}, engine step ${(before + after).toFixed(0)}`,
-            seconds: (nodes.length * perNodeMs) / 1000,
+            part: `${nodeCount} nodes x ${perNodeMs.toFixed(0)} ms: SSH login ${ssh.toFixed(0)}, control-script list ${list.toFixed(0)}, engine step ${(before + after).toFixed(0)}`,
+            seconds: (nodeCount * perNodeMs) / 1000,
         },
     ];
     return { criticalPathSeconds, rows, perNodeMs, seconds: rows.reduce((a, r) => a + r.seconds, 0) };

@@ -563,7 +563,7 @@ async function hostsPart(
                     provider: providerKind,
                 };
                 if (!rep.nodes.length || !(t0 > 0)) throw new Error("the trace or the events of the traced up are empty");
-                rep.floor = floorOf(rep.nodes, cp.totalSeconds, floorParts(stack, `file://${backend.backendDir}`));
+                rep.floor = floorOf(rep.nodes, nodes, cp.totalSeconds, floorParts(stack, `file://${backend.backendDir}`));
                 profile = renderProfile(rep);
                 detail.profile = rep;
                 log(`${n} hosts: profile\n${profile}`);

@@ -426,8 +426,18 @@ func TestStatusTheEngineDidNotTakeGoesToStderr(t *testing.T) {
 	gone := hostLogger{send: func(context.Context, diag.Severity, resource.URN, string) error { return context.Canceled }, stderr: &out}
 	gone.Status(context.Background(), diag.Info, "urn:x", "SCMUP version-before=3.1.2")
 	line := out.String()
-	if !strings.Contains(line, `hostLogFailed="context canceled" kind=status urn=urn:x`) || strings.Contains(line, "SCMUP") {
+	if !strings.Contains(line, ` INFO status not delivered to the engine hostLogFailed="context canceled" kind=status urn=urn:x`) || strings.Contains(line, "SCMUP") {
 		t.Fatalf("stderr after a status the engine did not take: %q", line)
+	}
+	out.Reset()
+	gone.Status(context.Background(), diag.Warning, "urn:x", "a warning")
+	if !strings.Contains(out.String(), " WARN status not delivered") {
+		t.Fatalf("a warning the engine did not take: %q", out.String())
+	}
+	out.Reset()
+	gone.Status(context.Background(), diag.Debug, "urn:x", "a debug line")
+	if out.Len() != 0 {
+		t.Fatalf("a debug line the engine did not take was reported: %q", out.String())
 	}
 }
 

@@ -39,16 +39,24 @@ type hostLogger struct {
 }
 
 // Status sends the line to the engine. One the engine does not take is reported on stderr, as the official
-// provider does. With the engine gone (its process killed), that is a write to a pipe nobody reads, and Go ends
+// provider does (at the line's level; not a debug line). With the engine gone (its process killed), that is a write to a pipe nobody reads, and Go ends
 // the process on it (SIGPIPE on fd 2): the provider does not outlive its engine, and the command in progress is
 // cut off at its next output line, its SSH connection closed. The output line itself is not repeated there.
 func (h hostLogger) Status(ctx context.Context, sev diag.Severity, urn resource.URN, msg string) {
 	if h.send == nil {
 		return
 	}
-	if err := h.send(ctx, sev, urn, msg); err != nil {
-		fmt.Fprintf(h.stderr, "%s INFO status not delivered to the engine hostLogFailed=%q kind=status urn=%s\n", time.Now().Format("2006/01/02 15:04:05"), err.Error(), urn)
+	err := h.send(ctx, sev, urn, msg)
+	// At the line's own level; a debug line is below the level reported, as with the official provider.
+	level := map[diag.Severity]string{diag.Info: "INFO", diag.Infoerr: "INFO", diag.Warning: "WARN", diag.Error: "ERROR"}[sev]
+	if err == nil || level == "" {
+		return
 	}
+	w := h.stderr
+	if w == nil {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "%s %s status not delivered to the engine hostLogFailed=%q kind=status urn=%s\n", time.Now().Format("2006/01/02 15:04:05"), level, err.Error(), urn)
 }
 
 type server struct {

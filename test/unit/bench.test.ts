@@ -397,7 +397,7 @@ describe("the floor of up: the critical path plus its parts, with no work of the
     const nodes = [node("C/cloud", 80, 50, 10, 20), node("D/cloud", 100, 70, 0, 10)];
 
     test("per node the SSH login, the control script's list and the engine's step; fixed the SDK, the CLI and two logins", () => {
-        const f = floorOf(nodes, 10, { sdkLoadSeconds: 0.5, cliStartSeconds: 0.6 });
+        const f = floorOf(nodes, 2, 10, { sdkLoadSeconds: 0.5, cliStartSeconds: 0.6 });
         expect(f.perNodeMs).toBeCloseTo(90 + 60 + 5 + 15, 6);
         expect(f.rows.map((r) => r.seconds)).toEqual([10, 0.5, 0.6, expect.closeTo(0.18, 6), expect.closeTo(0.34, 6)]);
         expect(f.seconds).toBeCloseTo(10 + 0.5 + 0.6 + 0.18 + 0.34, 6);
