@@ -76,6 +76,9 @@ function firstLine(text: string): string {
     const lines = text.split("\n").map((l) => l.trim());
     const first = lines.find((l) => l !== "");
     if (!first) return "failed";
+    // Go's SSH client (both command providers) when the connection ends before the command's exit status came.
+    if (/^wait: remote command exited without exit status or exit signal:?$/.test(first))
+        return `${first.replace(/:$/, "")}: the SSH connection closed while the command ran (the host, its sshd or the network went away, or its session was killed), so the script on the host may have stopped at any step. Check that the host answers SSH, then run the same command again: each node's script reads what is on its host before it acts`;
     if (!/^Process exited with status \d+:?$/.test(first)) return first;
     // Markers and scmupgrade.py's own lines (shown as its tail) left out.
     const said = lines.slice(lines.indexOf(first) + 1).filter((l) => l !== "" && !l.startsWith("SCMUP ") && !l.startsWith("| "));

@@ -155,6 +155,10 @@ describe("engine events -> progress events", () => {
         expect(explainFailure(exited("| [INFO] stop node\nbash: line 9: x: unbound variable\n"))).toBe(
             "Process exited with status 1: bash: line 9: x: unbound variable\nlast lines of scmupgrade.py:\n| [INFO] stop node",
         );
+        // The connection gone before the command's exit status: what that means and what to do.
+        expect(explainFailure('wait: remote command exited without exit status or exit signal: running "set -u":\nSCMUP version-before=3.1.2\n')).toBe(
+            "wait: remote command exited without exit status or exit signal: the SSH connection closed while the command ran (the host, its sshd or the network went away, or its session was killed), so the script on the host may have stopped at any step. Check that the host answers SSH, then run the same command again: each node's script reads what is on its host before it acts",
+        );
         // The script's own reason still comes first.
         expect(explainFailure(exited("SCMUP result=failed\nSCMUP reason=nodes 8080 of cloud on A are not healthy\n"))).toBe(
             "nodes 8080 of cloud on A are not healthy",
