@@ -34,20 +34,20 @@ type statusLogger interface {
 
 type hostLogger struct {
 	send func(ctx context.Context, sev diag.Severity, urn resource.URN, msg string) error
-	// Where a status the engine did not take is reported instead: the process's stderr, whose reader is the engine.
+	// Where a status the engine did not take is reported instead; default the process's stderr, whose reader is the engine.
 	stderr io.Writer
 }
 
-// Status sends the line to the engine. One the engine does not take is reported on stderr, as the official
-// provider does (at the line's level; not a debug line). With the engine gone (its process killed), that is a write to a pipe nobody reads, and Go ends
-// the process on it (SIGPIPE on fd 2): the provider does not outlive its engine, and the command in progress is
-// cut off at its next output line, its SSH connection closed. The output line itself is not repeated there.
+// Status sends the line to the engine. One the engine does not take is reported on stderr at the line's level (a
+// debug line is below the level reported), as the official provider does. With the engine gone (its process
+// killed), that is a write to a pipe nobody reads, and Go ends the process on it (SIGPIPE on fd 2): the provider
+// does not outlive its engine, and the command in progress is cut off at its next output line, its SSH connection
+// closed. The output line itself is not repeated there.
 func (h hostLogger) Status(ctx context.Context, sev diag.Severity, urn resource.URN, msg string) {
 	if h.send == nil {
 		return
 	}
 	err := h.send(ctx, sev, urn, msg)
-	// At the line's own level; a debug line is below the level reported, as with the official provider.
 	level := map[diag.Severity]string{diag.Info: "INFO", diag.Infoerr: "INFO", diag.Warning: "WARN", diag.Error: "ERROR"}[sev]
 	if err == nil || level == "" {
 		return
@@ -71,10 +71,11 @@ type server struct {
 }
 
 func newServer(host *provider.HostClient) *server {
-	if host == nil {
-		return newServerWithLogger(hostLogger{stderr: os.Stderr})
+	var l hostLogger
+	if host != nil {
+		l.send = host.LogStatus
 	}
-	return newServerWithLogger(hostLogger{send: host.LogStatus, stderr: os.Stderr})
+	return newServerWithLogger(l)
 }
 
 func newServerWithLogger(l statusLogger) *server {
